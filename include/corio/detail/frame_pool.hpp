@@ -1,0 +1,94 @@
+// A per-thread recycling allocator for coroutine frames and other small
+// loop objects (future states, callback handles). Not for users.
+//
+// Why: a task's frame is its only allocation (DESIGN.md principle 4), and
+// malloc costs several times more than popping a thread-local free list.
+// Blocks come in 16-byte size classes up to kMaxBlock; bigger requests go to
+// operator new. Memory is carved from slabs that live until process exit; a
+// thread that frees much more than it allocates hands batches back to a shared
+// depot, so memory flowing one way between threads is recycled, not hoarded.
+#pragma once
+
+#include <corio/detail/config.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+
+namespace corio::detail {
+
+struct pool_block {
+  pool_block* next;
+};
+
+struct pool_thread_cache {
+  static constexpr std::size_t kGranule = 16;
+  static constexpr std::size_t kMaxBlock = 1024;
+  static constexpr std::size_t kClasses = kMaxBlock / kGranule;
+
+  pool_block* head[kClasses];
+  std::uint32_t count[kClasses];
+  bool dead;  // set once the thread's cache has been flushed at thread exit
+};
+
+// Trivially destructible so that it is usable during thread teardown; a
+// separate guard object flushes it when the thread ends.
+extern thread_local pool_thread_cache tl_pool CORIO_TLS_MODEL;
+
+void* pool_refill(std::size_t cls);            // slow path: depot or new slab; arms the thread-exit flush
+void pool_overflow(std::size_t cls);           // slow path: give a batch back
+void pool_free_slow(void* p, std::size_t cls); // after the thread's cache died
+inline constexpr std::size_t pool_class(std::size_t n) noexcept {
+  return (n + pool_thread_cache::kGranule - 1) / pool_thread_cache::kGranule - 1;
+}
+
+// Blocks a thread keeps per class before handing half back to the depot:
+// about 1 MiB worth, at least 256.
+constexpr std::uint32_t pool_cache_limit(std::size_t cls) noexcept {
+  const std::size_t sz = (cls + 1) * pool_thread_cache::kGranule;
+  const std::size_t n = (std::size_t{1} << 20) / sz;
+  return static_cast<std::uint32_t>(n < 256 ? 256 : n);
+}
+
+// Allocates n bytes aligned to at least 16 (the default new alignment, which
+// coroutine frames rely on).
+CORIO_ALWAYS_INLINE void* pool_allocate(std::size_t n) {
+#if CORIO_ASAN
+  return ::operator new(n);
+#else
+  if (CORIO_UNLIKELY(n > pool_thread_cache::kMaxBlock || n == 0)) return ::operator new(n);
+  const std::size_t cls = pool_class(n);
+  pool_thread_cache& c = tl_pool;
+  pool_block* b = c.head[cls];
+  if (CORIO_LIKELY(b != nullptr)) {
+    c.head[cls] = b->next;
+    --c.count[cls];
+    return b;
+  }
+  return pool_refill(cls);
+#endif
+}
+
+CORIO_ALWAYS_INLINE void pool_deallocate(void* p, std::size_t n) noexcept {
+#if CORIO_ASAN
+  ::operator delete(p);
+#else
+  if (CORIO_UNLIKELY(n > pool_thread_cache::kMaxBlock || n == 0)) {
+    ::operator delete(p);
+    return;
+  }
+  const std::size_t cls = pool_class(n);
+  pool_thread_cache& c = tl_pool;
+  if (CORIO_UNLIKELY(c.dead)) {
+    pool_free_slow(p, cls);
+    return;
+  }
+  auto* b = static_cast<pool_block*>(p);
+  b->next = c.head[cls];
+  c.head[cls] = b;
+  if (CORIO_UNLIKELY(++c.count[cls] > pool_cache_limit(cls))) pool_overflow(cls);
+#endif
+}
+
+
+}  // namespace corio::detail

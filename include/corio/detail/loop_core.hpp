@@ -1,0 +1,172 @@
+// The event loop's machinery: ready queue, timers, task registry, the I/O
+// backend seam and the cross-thread door. corio::event_loop is the public face
+// of this class. Not for users.
+#pragma once
+
+#include <corio/detail/config.hpp>
+#include <corio/detail/future_core.hpp>
+#include <corio/detail/handle_node.hpp>
+#include <corio/detail/task_registry.hpp>
+#include <corio/detail/timer_wheel.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace corio {
+
+class event_loop;
+
+/// Python: the `context` dict given to a loop's exception handler.
+struct exception_context {
+  std::string message;
+  std::exception_ptr exception;  ///< may be null
+  std::string task;              ///< name of the task involved, if any
+  std::string future;            ///< description of the future involved, if any
+  std::string handle;            ///< description of the callback involved, if any
+};
+
+/// How a loop keeps time.
+enum class clock_kind {
+  steady,   ///< std::chrono::steady_clock (Python: time.monotonic)
+  virtual_  ///< starts at 0 and jumps to the next timer whenever the loop would
+            ///< block (Trio's autojump MockClock); for deterministic tests
+};
+
+/// Options for a new event_loop.
+struct loop_options {
+  clock_kind clock = clock_kind::steady;
+  /// Debug mode (Python: loop.set_debug / PYTHONASYNCIODEBUG); the default
+  /// comes from the CORIO_DEBUG environment variable.
+  std::optional<bool> debug;
+};
+
+}  // namespace corio
+
+namespace corio::detail {
+
+// The seam where I/O backends plug in (io_uring, epoll). The loop asks the
+// backend to wait only when it has nothing ready to run, so a loop busy with
+// ready work makes no system call per iteration.
+class io_backend {
+ public:
+  virtual ~io_backend() = default;
+  virtual const char* name() const noexcept = 0;
+  // Waits up to timeout_ns (negative: no limit) for completions or wake();
+  // completed operations queue their tasks on `loop`.
+  virtual void wait(loop_core& loop, std::int64_t timeout_ns) = 0;
+  // Thread-safe: makes a concurrent or the next wait() return promptly.
+  virtual void wake() noexcept = 0;
+  // Operations in flight; a virtual clock only jumps when this is zero.
+  virtual std::size_t pending() const noexcept { return 0; }
+};
+std::unique_ptr<io_backend> make_default_backend();
+
+class loop_core {
+ public:
+  explicit loop_core(const loop_options& opts);
+  ~loop_core();
+  loop_core(const loop_core&) = delete;
+  loop_core& operator=(const loop_core&) = delete;
+
+  // -- hot path, used inline by awaiters ------------------------------------
+  // Schedules the next step of suspended task `t` (Python: the __wakeup done
+  // callback, run through call_soon).
+  CORIO_ALWAYS_INLINE void wake(task_base* t) noexcept;
+  CORIO_ALWAYS_INLINE void push(runnable* n) noexcept { ready_.push(n); }
+
+  std::int64_t now_ns() const noexcept {
+    if (CORIO_UNLIKELY(virtual_clock_)) return virtual_now_;
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
+  void add_timer(timer_node* n) { timers_.insert(n); }
+  void remove_timer(timer_node* n) noexcept {
+    if (n->armed()) timers_.remove(n);
+  }
+
+  // -- tasks -----------------------------------------------------------------
+  void register_task(task_base* t);
+  void unregister_task(task_base* t) noexcept;
+  const task_registry& registry() const noexcept { return registry_; }
+
+  // -- scheduling callbacks ----------------------------------------------------
+  void schedule_handle(handle_node* h);  // call_soon
+  void schedule_timer_handle(timer_handle_node* h);  // call_later / call_at
+  void schedule_threadsafe(handle_node* h);  // call_soon_threadsafe
+  void check_thread(const char* what) const;  // debug: EL-20
+  void check_open() const;
+
+  // -- running -----------------------------------------------------------------
+  void run_forever();
+  void run_until_done(future_core* f);
+  void stop() noexcept { stopping_ = true; }
+  void close();
+  bool is_running() const noexcept { return running_; }
+  bool is_closed() const noexcept { return closed_.load(std::memory_order_relaxed); }
+
+  // -- errors ------------------------------------------------------------------
+  using handler_fn = std::function<void(event_loop&, const exception_context&)>;
+  void call_exception_handler(const exception_context& ctx) noexcept;
+  void default_exception_handler(const exception_context& ctx) noexcept;
+  void set_fatal(std::exception_ptr e) noexcept {
+    if (!fatal_) fatal_ = std::move(e);
+  }
+
+  // -- state the public API reads and writes -----------------------------------
+  event_loop& self() noexcept;
+  std::uint32_t ref() const noexcept { return ref_; }
+  bool debug() const noexcept { return debug_; }
+  void set_debug(bool on) noexcept { debug_ = on; }
+  std::int64_t slow_callback_ns_ = 100'000'000;  // 0.1 s (EL-22)
+  std::int64_t clock_resolution_ns_ = 1;
+  handler_fn handler_;
+  std::function<void(event_loop&, task_base*)> task_factory_;
+  bool is_virtual_clock() const noexcept { return virtual_clock_; }
+  const char* backend_name() const noexcept { return backend_ ? backend_->name() : "closed"; }
+  void advance_virtual(std::int64_t ns) noexcept { virtual_now_ += ns; }
+
+ private:
+  void run_once();
+  void dispatch(runnable* n);
+  void run_task(task_base* t);
+  void run_handle(handle_node* h);
+  void drain_remote() noexcept;
+  void fire_timers();
+  void report_slow(runnable* n, std::int64_t ns) noexcept;
+
+  bool virtual_clock_ = false;
+  std::int64_t virtual_now_ = 0;
+  ready_queue ready_;
+  timer_wheel timers_;
+  task_registry registry_;
+  std::uint32_t ref_ = 0;
+  bool running_ = false;
+  bool stopping_ = false;
+  bool debug_ = false;
+  std::atomic<bool> closed_{false};
+  std::exception_ptr fatal_;
+  std::thread::id thread_;  // valid while running
+  std::unique_ptr<io_backend> backend_;
+
+  // call_soon_threadsafe: producers append under the mutex; the loop swaps
+  // the list out when the flag says there is something.
+  std::mutex remote_mu_;
+  ready_queue remote_;
+  std::atomic<bool> remote_pending_{false};
+  std::atomic<bool> sleeping_{false};
+};
+
+// Throws the RuntimeError Python raises for an await outside a task.
+[[noreturn]] void throw_no_running_task(const char* what);
+
+}  // namespace corio::detail

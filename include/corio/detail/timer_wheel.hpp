@@ -1,0 +1,111 @@
+// The loop's timers. Not for users.
+//
+// A hierarchical timing wheel (six levels of 64 slots, ticks of 2^20 ns, about
+// a millisecond) holds timers that are far away; each tick's timers move into
+// a small binary heap ordered by the exact deadline and then by arrival
+// (SEMANTICS.md EL-06, EL-07). A million sleepers thus cost O(1) each to arm
+// and to expire, and the heap stays as small as one tick's worth of timers,
+// which is what keeps W3 near its ideal wall time. Nodes are intrusive (a
+// sleeping task's node lives in its frame), so arming a timer allocates
+// nothing; cancelling one unlinks it at once, so a destroyed frame never
+// leaves a dangling entry behind.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace corio::detail {
+
+struct timer_node {
+  timer_node* prev = nullptr;
+  timer_node* next = nullptr;
+  std::int64_t when = 0;     // loop time, ns
+  std::uint32_t seq = 0;     // arrival order, for ties (serial-number compare)
+  std::uint32_t pos = kNowhere;
+  void (*fire)(timer_node*) = nullptr;
+
+  static constexpr std::uint32_t kNowhere = 0xffffffffu;
+  static constexpr std::uint32_t kInHeap = 0x80000000u;  // pos = kInHeap | index
+
+  bool armed() const noexcept { return pos != kNowhere; }
+};
+
+class timer_wheel {
+ public:
+  static constexpr int kTickShift = 20;  // 1.048576 ms
+  static constexpr int kLevels = 6;
+  static constexpr int kSlotBits = 6;
+  static constexpr int kSlots = 1 << kSlotBits;
+
+  explicit timer_wheel(std::int64_t now_ns = 0) noexcept;
+  timer_wheel(const timer_wheel&) = delete;
+  timer_wheel& operator=(const timer_wheel&) = delete;
+
+  void insert(timer_node* n);  // n->when set by the caller
+  void remove(timer_node* n) noexcept;  // n must be armed
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+
+  // Moves every timer with when <= due_ns out, earliest first (ties in arrival
+  // order), unlinked and disarmed; `out` is called once per timer.
+  template <class F>
+  void expire(std::int64_t due_ns, F&& out) {
+    if (size_ == 0) return;
+    drain_wheel(due_ns >> kTickShift);
+    while (!heap_.empty() && heap_.front()->when <= due_ns) out(heap_pop());
+  }
+
+  // Earliest time at which expire() might have work (exact for the heap, the
+  // start of a tick for the wheel); INT64_MAX when empty.
+  std::int64_t next_deadline() const noexcept;
+
+  // Unlinks every timer without firing it (loop close). `each` sees them all.
+  template <class F>
+  void clear(F&& each) {
+    for (timer_node* n : heap_) {
+      n->pos = timer_node::kNowhere;
+      each(n);
+    }
+    heap_.clear();
+    for (int l = 0; l < kLevels; ++l) {
+      for (int s = 0; s < kSlots; ++s) {
+        timer_node* n = slots_[l][s];
+        slots_[l][s] = nullptr;
+        while (n) {
+          timer_node* nx = n->next;
+          n->pos = timer_node::kNowhere;
+          n->prev = n->next = nullptr;
+          each(n);
+          n = nx;
+        }
+      }
+      occupied_[l] = 0;
+    }
+    size_ = 0;
+  }
+
+ private:
+  struct expiration {
+    int level;
+    int slot;
+    std::int64_t deadline;  // tick
+  };
+
+  void drain_wheel(std::int64_t now_tick);
+  bool next_expiration(expiration& e) const noexcept;
+  void wheel_add(timer_node* n, int level) noexcept;
+  void heap_push(timer_node* n);
+  timer_node* heap_pop() noexcept;
+  void heap_remove(std::uint32_t i) noexcept;
+  void sift_up(std::uint32_t i) noexcept;
+  void sift_down(std::uint32_t i) noexcept;
+
+  std::int64_t elapsed_;  // every wheel timer has tick > elapsed_
+  std::size_t size_ = 0;
+  std::uint32_t seq_ = 0;
+  std::uint64_t occupied_[kLevels] = {};
+  timer_node* slots_[kLevels][kSlots] = {};
+  std::vector<timer_node*> heap_;
+};
+
+}  // namespace corio::detail

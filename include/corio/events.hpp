@@ -1,0 +1,223 @@
+// The event loop (Python: asyncio.AbstractEventLoop / BaseEventLoop,
+// asyncio.Handle, asyncio.TimerHandle, get_running_loop, get_event_loop).
+#pragma once
+
+#include <corio/detail/loop_core.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace corio {
+
+/// The loop's clock (Python: time.monotonic).
+using clock = std::chrono::steady_clock;
+/// Loop time differences; any std::chrono duration converts to it.
+using duration = std::chrono::nanoseconds;
+/// A point in loop time (Python: the float loop.time() returns).
+using time_point = std::chrono::time_point<clock, duration>;
+
+template <class T = void>
+class task;
+template <class T = void>
+class future;
+class any_task;
+
+/// Options for create_task (Python: create_task's name=, eager_start=).
+struct task_options {
+  std::string name;          ///< default: "Task-<n>"
+  bool eager_start = false;  ///< run the first step inside create_task (3.12+)
+};
+
+/// A callback scheduled with call_soon (Python: asyncio.Handle).
+class handle {
+ public:
+  handle() noexcept = default;
+  explicit handle(detail::handle_node* n) noexcept : n_(n) {}
+  handle(const handle& o) noexcept : n_(o.n_) {
+    if (n_) n_->retain();
+  }
+  handle(handle&& o) noexcept : n_(std::exchange(o.n_, nullptr)) {}
+  handle& operator=(handle o) noexcept {
+    std::swap(n_, o.n_);
+    return *this;
+  }
+  ~handle() {
+    if (n_) n_->release();
+  }
+
+  /// Python: Handle.cancel(). The callback will not run; what it captured is
+  /// destroyed now. No effect once it ran. (EL-04)
+  void cancel();
+  /// Python: Handle.cancelled().
+  bool cancelled() const noexcept { return n_ && n_->cancelled(); }
+  explicit operator bool() const noexcept { return n_ != nullptr; }
+
+ protected:
+  detail::handle_node* n_ = nullptr;
+};
+
+/// A callback scheduled with call_later / call_at (Python: asyncio.TimerHandle).
+class timer_handle : public handle {
+ public:
+  using handle::handle;
+  /// Python: TimerHandle.when(), in loop time.
+  time_point when() const noexcept;
+};
+
+/// Python: asyncio event loop. One loop per thread, used from that thread
+/// only (DESIGN.md principle 2); call_soon_threadsafe is the door in from
+/// other threads.
+class event_loop : private detail::loop_core {
+ public:
+  event_loop() : event_loop(loop_options{}) {}
+  explicit event_loop(const loop_options& opts);
+  /// Closes the loop if it is not closed yet. Must not be running.
+  ~event_loop();
+  event_loop(const event_loop&) = delete;
+  event_loop& operator=(const event_loop&) = delete;
+
+  // -- scheduling callbacks (EL-01..EL-08) --------------------------------------
+
+  /// Python: loop.call_soon(fn, *args). Runs fn(args...) in a later loop
+  /// iteration, in FIFO order with other callbacks.
+  template <class F, class... A>
+  handle call_soon(F&& fn, A&&... args) {
+    static_assert(std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>&...>,
+                  "corio::event_loop::call_soon: fn must be callable with the given arguments");
+    check_open();
+    check_thread("call_soon");
+    auto* n = detail::make_handle_node<detail::handle_node>(bind(std::forward<F>(fn), std::forward<A>(args)...));
+    schedule_handle(n);
+    return handle(n);
+  }
+
+  /// Python: loop.call_soon_threadsafe(fn, *args). Safe from any thread;
+  /// wakes the loop if it is waiting (TH-01).
+  template <class F, class... A>
+  handle call_soon_threadsafe(F&& fn, A&&... args) {
+    static_assert(std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>&...>,
+                  "corio::event_loop::call_soon_threadsafe: fn must be callable with the given arguments");
+    auto* n = detail::make_handle_node<detail::handle_node>(bind(std::forward<F>(fn), std::forward<A>(args)...));
+    schedule_threadsafe(n);
+    return handle(n);
+  }
+
+  /// Python: loop.call_later(delay, fn, *args). A negative delay means "due now".
+  template <class Rep, class Period, class F, class... A>
+  timer_handle call_later(std::chrono::duration<Rep, Period> delay, F&& fn, A&&... args) {
+    return call_at(time() + std::chrono::ceil<duration>(delay), std::forward<F>(fn), std::forward<A>(args)...);
+  }
+
+  /// Python: loop.call_at(when, fn, *args), `when` in loop time.
+  template <class F, class... A>
+  timer_handle call_at(time_point when, F&& fn, A&&... args) {
+    static_assert(std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>&...>,
+                  "corio::event_loop::call_at: fn must be callable with the given arguments");
+    check_open();
+    check_thread("call_at");
+    auto* n = detail::make_handle_node<detail::timer_handle_node>(bind(std::forward<F>(fn), std::forward<A>(args)...));
+    n->when = when.time_since_epoch().count();
+    schedule_timer_handle(n);
+    return timer_handle(n);
+  }
+
+  /// Python: loop.time(). Monotonic; with clock_kind::virtual_ it starts at 0.
+  time_point time() const noexcept { return time_point(duration(now_ns())); }
+
+  // -- running (EL-13..EL-19) ---------------------------------------------------
+
+  /// Python: loop.run_forever(). Runs until stop().
+  void run_forever() { loop_core::run_forever(); }
+  /// Python: loop.run_until_complete(aw). A coroutine (task<T>) is wrapped in
+  /// a task; returns the result or rethrows the exception. Defined in tasks.hpp.
+  template <class A>
+  decltype(auto) run_until_complete(A&& aw);
+  /// Python: loop.stop(). The current iteration finishes first (EL-16).
+  void stop() noexcept { loop_core::stop(); }
+  /// Python: loop.close(). Discards pending callbacks; pending tasks the loop
+  /// alone held are destroyed and reported (EL-19, TK-13).
+  void close() { loop_core::close(); }
+  bool is_running() const noexcept { return loop_core::is_running(); }
+  bool is_closed() const noexcept { return loop_core::is_closed(); }
+
+  // -- futures and tasks ---------------------------------------------------------
+
+  /// Python: loop.create_future(). Defined in futures.hpp.
+  template <class T = void>
+  future<T> create_future();
+  /// Python: loop.create_task(coro, name=...). Defined in tasks.hpp.
+  template <class T>
+  task<T> create_task(task<T> coro, task_options opts = {});
+
+  /// Python: loop.set_task_factory(). The factory sees every task created
+  /// on this loop before it is scheduled and may change its options (name,
+  /// eager start). An empty function restores the default.
+  using task_factory = std::function<void(event_loop&, any_task&, task_options&)>;
+  void set_task_factory(task_factory f) { factory_ = std::move(f); }
+  const task_factory& get_task_factory() const noexcept { return factory_; }
+
+  // -- errors (EL-10, EL-11) --------------------------------------------------
+
+  using exception_handler = std::function<void(event_loop&, const exception_context&)>;
+  /// Python: loop.set_exception_handler(). An empty function restores the default.
+  void set_exception_handler(exception_handler h) { handler_ = std::move(h); }
+  const exception_handler& get_exception_handler() const noexcept { return handler_; }
+  /// Python: loop.call_exception_handler(context).
+  void call_exception_handler(const exception_context& ctx) noexcept { loop_core::call_exception_handler(ctx); }
+  /// Python: loop.default_exception_handler(context). Logs to stderr.
+  void default_exception_handler(const exception_context& ctx) noexcept {
+    loop_core::default_exception_handler(ctx);
+  }
+
+  // -- debug mode (EL-20, EL-22) ------------------------------------------------
+
+  /// Python: loop.set_debug(). Also on when CORIO_DEBUG=1.
+  void set_debug(bool on) noexcept { loop_core::set_debug(on); }
+  bool get_debug() const noexcept { return loop_core::debug(); }
+  /// Python: loop.slow_callback_duration (0.1 s by default).
+  duration slow_callback_duration() const noexcept { return duration(slow_callback_ns_); }
+  void set_slow_callback_duration(duration d) noexcept { slow_callback_ns_ = d.count(); }
+
+  /// Number of tasks of this loop that are not done.
+  std::size_t pending_task_count() const noexcept { return registry().size(); }
+  /// Name of the I/O backend in use ("epoll", "io_uring").
+  const char* backend_name() const noexcept;
+
+  /// With clock_kind::virtual_: moves loop time forward by d.
+  void advance_time(duration d);
+
+ private:
+  friend detail::loop_core& detail_core(event_loop& l) noexcept;
+  friend event_loop& detail_loop(detail::loop_core& c) noexcept;
+
+  template <class F, class... A>
+  static auto bind(F&& fn, A&&... args) {
+    if constexpr (sizeof...(A) == 0) {
+      return std::forward<F>(fn);
+    } else {
+      return [f = std::forward<F>(fn), ... a = std::forward<A>(args)]() mutable { std::invoke(f, a...); };
+    }
+  }
+
+  task_factory factory_;
+};
+
+inline detail::loop_core& detail_core(event_loop& l) noexcept { return l; }
+inline event_loop& detail_loop(detail::loop_core& c) noexcept { return static_cast<event_loop&>(c); }
+
+/// Python: asyncio.get_running_loop(). Throws std::runtime_error when no loop
+/// runs in this thread (EL-21).
+event_loop& get_running_loop();
+
+/// Python: asyncio.get_event_loop(): the running loop, else the loop set for
+/// this thread with set_event_loop(); throws std::runtime_error if neither.
+event_loop& get_event_loop();
+/// Python: asyncio.set_event_loop(). Null clears it. Not owning.
+void set_event_loop(event_loop* loop) noexcept;
+
+}  // namespace corio

@@ -1,0 +1,134 @@
+// corio's exception hierarchy (Python: asyncio.exceptions and the builtin
+// BaseException / Exception split).
+//
+// Ordinary errors derive from std::exception, as C++ code expects. The few
+// that must not be swallowed by `catch (const std::exception&)` derive only
+// from corio::base_exception, as Python's CancelledError, KeyboardInterrupt
+// and SystemExit derive only from BaseException (SEMANTICS.md CX-17).
+#pragma once
+
+#include <cstddef>
+#include <exception>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace corio {
+
+/// Python: BaseException. Root of the exceptions that `catch (const
+/// std::exception&)` must not catch.
+class base_exception {
+ public:
+  explicit base_exception(std::string msg = {}) : msg_(std::move(msg)) {}
+  virtual ~base_exception() = default;
+  virtual const char* what() const noexcept { return msg_.c_str(); }
+
+ private:
+  std::string msg_;
+};
+
+/// Python: asyncio.CancelledError. Thrown into a task at its suspension point
+/// by `task.cancel(msg)`; what() is the cancel message ("" without one).
+class cancelled_error : public base_exception {
+ public:
+  using base_exception::base_exception;
+};
+
+/// Python: KeyboardInterrupt. Escapes the event loop instead of being stored
+/// (SEMANTICS.md EL-12, TK-15).
+class keyboard_interrupt : public base_exception {
+ public:
+  keyboard_interrupt() : base_exception("keyboard interrupt") {}
+  using base_exception::base_exception;
+};
+
+/// Python: SystemExit. Escapes the event loop like keyboard_interrupt.
+class system_exit : public base_exception {
+ public:
+  explicit system_exit(int code = 0)
+      : base_exception("system exit " + std::to_string(code)), code_(code) {}
+  int code() const noexcept { return code_; }
+
+ private:
+  int code_;
+};
+
+/// Python: asyncio.InvalidStateError (e.g. result() of a pending future).
+class invalid_state_error : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+/// Python: TimeoutError (asyncio.TimeoutError is an alias since 3.11).
+class timeout_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+  timeout_error() : std::runtime_error("timed out") {}
+};
+
+/// Python: BaseExceptionGroup. Carries several exceptions at once; used when
+/// at least one member is not a std::exception (a cancellation, say).
+class base_exception_group : public base_exception {
+ public:
+  base_exception_group(std::string msg, std::vector<std::exception_ptr> exceptions);
+
+  /// The member exceptions, in the order they happened.
+  const std::vector<std::exception_ptr>& exceptions() const noexcept { return excs_; }
+  const char* what() const noexcept override { return full_.c_str(); }
+  /// The message given at construction, without the member summary.
+  const std::string& message() const noexcept { return msg_; }
+
+  /// Members (searched recursively through nested groups) whose type is E.
+  template <class E>
+  std::vector<std::exception_ptr> matching() const {
+    std::vector<std::exception_ptr> out;
+    collect<E>(excs_, out);
+    return out;
+  }
+  /// True if some member (recursively) is an E.
+  template <class E>
+  bool contains() const {
+    return !matching<E>().empty();
+  }
+
+ private:
+  template <class E>
+  static void collect(const std::vector<std::exception_ptr>& in, std::vector<std::exception_ptr>& out) {
+    for (const auto& p : in) {
+      try {
+        std::rethrow_exception(p);
+      } catch (const E&) {
+        out.push_back(p);
+      } catch (const base_exception_group& g) {
+        collect<E>(g.exceptions(), out);
+      } catch (...) {
+      }
+    }
+  }
+
+  std::string msg_;
+  std::string full_;
+  std::vector<std::exception_ptr> excs_;
+};
+
+/// Python: ExceptionGroup. A group whose members are all std::exceptions, so
+/// `catch (const std::exception&)` catches it, as `except Exception` does.
+class exception_group : public base_exception_group, public std::exception {
+ public:
+  using base_exception_group::base_exception_group;
+  const char* what() const noexcept override { return base_exception_group::what(); }
+};
+
+/// Builds exception_group if every member is a std::exception, else
+/// base_exception_group (Python's BaseExceptionGroup.__new__ rule), and throws it.
+[[noreturn]] void throw_exception_group(std::string msg, std::vector<std::exception_ptr> excs);
+
+/// True if `e` is a std::exception (Python: isinstance(e, Exception)).
+bool is_std_exception(const std::exception_ptr& e) noexcept;
+/// True if `e` holds a corio::cancelled_error.
+bool is_cancelled_error(const std::exception_ptr& e) noexcept;
+/// One line describing `e`: its type and what().
+std::string describe_exception(const std::exception_ptr& e);
+
+}  // namespace corio

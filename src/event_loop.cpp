@@ -1,0 +1,466 @@
+#include <corio/events.hpp>
+#include <corio/tasks.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <vector>
+
+namespace corio {
+namespace detail {
+
+thread_local thread_state tls CORIO_TLS_MODEL{};
+
+namespace {
+
+// -- the loop table: lets a 4-byte reference in every future name its loop ---
+//
+// A reference is (generation << 16) | slot. A future that outlives its loop
+// finds the slot empty or reused under another generation, and sees no loop.
+constexpr std::uint32_t kLoopSlots = 1u << 16;
+std::atomic<loop_core*> g_loops[kLoopSlots];
+std::mutex g_loops_mu;
+std::uint16_t g_gen[kLoopSlots];
+std::vector<std::uint16_t> g_free_slots;
+std::uint32_t g_next_slot = 1;  // slot 0 is "no loop"
+
+std::uint32_t acquire_loop_ref() {
+  std::lock_guard lk(g_loops_mu);
+  std::uint32_t slot;
+  if (!g_free_slots.empty()) {
+    slot = g_free_slots.back();
+    g_free_slots.pop_back();
+  } else {
+    if (g_next_slot >= kLoopSlots) throw std::runtime_error("corio: too many event loops alive at once (65535)");
+    slot = g_next_slot++;
+  }
+  if (++g_gen[slot] == 0) g_gen[slot] = 1;
+  return (static_cast<std::uint32_t>(g_gen[slot]) << 16) | slot;
+}
+
+void publish_loop(std::uint32_t ref, loop_core* l) noexcept {
+  g_loops[ref & 0xffffu].store(l, std::memory_order_release);
+}
+
+void release_loop_ref(std::uint32_t ref) noexcept {
+  std::lock_guard lk(g_loops_mu);
+  g_loops[ref & 0xffffu].store(nullptr, std::memory_order_release);
+  g_free_slots.push_back(static_cast<std::uint16_t>(ref & 0xffffu));
+}
+
+bool env_debug() {
+  const char* v = std::getenv("CORIO_DEBUG");
+  return v && *v && std::strcmp(v, "0") != 0;
+}
+
+bool is_fatal(const std::exception_ptr& e) noexcept {
+  try {
+    std::rethrow_exception(e);
+  } catch (const keyboard_interrupt&) {
+    return true;
+  } catch (const system_exit&) {
+    return true;
+  } catch (const std::bad_alloc&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+void timer_handle_fire(timer_node* n) noexcept {
+  auto* h = static_cast<timer_handle_node*>(n);
+  h->loop->push(h);
+}
+
+thread_local event_loop* tl_event_loop = nullptr;
+
+}  // namespace
+
+loop_core* loop_from_ref(std::uint32_t ref) noexcept {
+  if (ref == 0) return nullptr;
+  loop_core* l = g_loops[ref & 0xffffu].load(std::memory_order_acquire);
+  return (l && l->ref() == ref) ? l : nullptr;
+}
+
+[[noreturn]] void throw_no_running_task(const char* what) {
+  throw std::runtime_error(std::string("corio: ") + what + ": not called from inside a task");
+}
+
+// -- loop_core ----------------------------------------------------------------
+
+loop_core::loop_core(const loop_options& opts)
+    : virtual_clock_(opts.clock == clock_kind::virtual_), timers_(now_ns()), backend_(make_default_backend()) {
+  debug_ = opts.debug.value_or(env_debug());
+  ref_ = acquire_loop_ref();
+  publish_loop(ref_, this);
+}
+
+loop_core::~loop_core() {
+  if (running_) {
+    std::fprintf(stderr, "corio: fatal: an event loop was destroyed while running\n");
+    std::abort();
+  }
+  try {
+    close();
+  } catch (...) {
+  }
+  release_loop_ref(ref_);
+}
+
+event_loop& loop_core::self() noexcept { return detail_loop(*this); }
+
+void loop_core::check_open() const {
+  if (is_closed()) throw std::runtime_error("Event loop is closed");
+}
+
+void loop_core::check_thread(const char* what) const {
+  // EL-20: loop methods are not thread-safe; debug mode says so loudly.
+  if (debug_ && running_ && std::this_thread::get_id() != thread_)
+    throw std::runtime_error(std::string("Non-thread-safe operation invoked on an event loop other than the current one (") +
+                             what + ")");
+}
+
+void loop_core::register_task(task_base* t) {
+  t->reg_idx_ = registry_.add(t);
+  t->set(future_core::f_registered);
+  t->retain();
+}
+
+void loop_core::unregister_task(task_base* t) noexcept {
+  if (!t->has(future_core::f_registered)) return;
+  registry_.remove(t->reg_idx_);
+  t->clear(future_core::f_registered);
+  t->release();
+}
+
+void loop_core::schedule_handle(handle_node* h) {
+  h->loop = this;
+  h->retain();  // one for the queue, one for the returned handle
+  ready_.push(h);
+}
+
+void loop_core::schedule_timer_handle(timer_handle_node* h) {
+  h->loop = this;
+  h->fire = &timer_handle_fire;
+  h->retain();
+  timers_.insert(h);
+}
+
+void loop_core::schedule_threadsafe(handle_node* h) {
+  h->loop = this;
+  h->bits |= handle_node::f_threadsafe;
+  h->retain();
+  {
+    std::lock_guard lk(remote_mu_);
+    if (is_closed()) {
+      h->refs -= 2;
+      h->finish();
+      h->free_fn(h);
+      throw std::runtime_error("Event loop is closed");
+    }
+    remote_.push(h);
+    remote_pending_.store(true, std::memory_order_seq_cst);
+  }
+  if (sleeping_.load(std::memory_order_seq_cst)) backend_->wake();
+}
+
+void loop_core::drain_remote() noexcept {
+  ready_queue q;
+  {
+    std::lock_guard lk(remote_mu_);
+    q = remote_;
+    remote_ = {};
+    remote_pending_.store(false, std::memory_order_relaxed);
+  }
+  if (q.head) {
+    if (ready_.tail)
+      ready_.tail->next = q.head;
+    else
+      ready_.head = q.head;
+    ready_.tail = q.tail;
+  }
+}
+
+void loop_core::fire_timers() {
+  const std::int64_t due = now_ns() + clock_resolution_ns_;
+  timers_.expire(due, [](timer_node* n) { n->fire(n); });
+}
+
+CORIO_ALWAYS_INLINE void loop_core::dispatch(runnable* n) {
+  if (CORIO_LIKELY(n->kind == node_kind::task))
+    run_task(static_cast<task_base*>(n));
+  else
+    run_handle(static_cast<handle_node*>(n));
+}
+
+CORIO_ALWAYS_INLINE void loop_core::run_task(task_base* t) {
+  const std::uint16_t b = static_cast<std::uint16_t>(t->bits & ~future_core::f_queued);
+  if (CORIO_UNLIKELY(!(b & future_core::f_started))) {
+    t->bits = b | future_core::f_started;
+    if (b & future_core::f_must_cancel) {  // CX-07: the body never runs
+      task_cancel_unstarted(t);
+      return;
+    }
+  } else {
+    t->bits = b;
+  }
+  tls.current_task = t;
+  t->leaf.resume();
+  tls.current_task = nullptr;
+  if (CORIO_UNLIKELY(fatal_ != nullptr)) {
+    std::exception_ptr e = std::move(fatal_);
+    fatal_ = nullptr;
+    std::rethrow_exception(e);
+  }
+}
+
+void loop_core::run_once() {
+  if (ready_.empty() && !stopping_) {
+    std::int64_t timeout = -1;
+    if (!timers_.empty()) {
+      const std::int64_t d = timers_.next_deadline() - now_ns();
+      timeout = d > 0 ? d : 0;
+    }
+    if (timeout != 0) {
+      if (virtual_clock_ && timeout > 0 && backend_->pending() == 0 &&
+          !remote_pending_.load(std::memory_order_acquire)) {
+        virtual_now_ += timeout;  // nothing else can happen first: jump
+      } else {
+        sleeping_.store(true, std::memory_order_seq_cst);
+        if (remote_pending_.load(std::memory_order_seq_cst)) timeout = 0;
+        backend_->wait(*this, timeout);
+        sleeping_.store(false, std::memory_order_relaxed);
+      }
+    }
+  }
+  if (remote_pending_.load(std::memory_order_acquire)) drain_remote();
+  if (!timers_.empty()) fire_timers();  // EL-08: after what call_soon queued
+
+  // EL-02: run exactly what is ready now; what they schedule waits a turn.
+  runnable* n = ready_.head;
+  runnable* const batch_tail = ready_.tail;
+  ready_.head = ready_.tail = nullptr;
+  try {
+    if (CORIO_UNLIKELY(debug_)) {
+      while (n) {
+        runnable* cur = n;
+        n = n->next;
+        const auto t0 = std::chrono::steady_clock::now();
+        dispatch(cur);
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+        if (ns >= slow_callback_ns_) report_slow(cur, ns);
+      }
+    } else {
+      while (n) {
+        runnable* cur = n;
+        n = n->next;
+        dispatch(cur);
+      }
+    }
+  } catch (...) {
+    // A fatal exception leaves the loop; the rest of the batch stays queued
+    // in order for a later run (EL-17).
+    if (n) {
+      batch_tail->next = ready_.head;
+      if (!ready_.head) ready_.tail = batch_tail;
+      ready_.head = n;
+    }
+    throw;
+  }
+}
+
+void loop_core::report_slow(runnable* n, std::int64_t ns) noexcept {
+  // Only the kind is safe to read here: a finished task may be gone.
+  std::fprintf(stderr, "corio: executing %s took %.3f seconds\n",
+               n->kind == node_kind::task ? "a task step" : "a callback", static_cast<double>(ns) / 1e9);
+}
+
+void loop_core::run_handle(handle_node* h) {
+  if (h->cancelled()) {
+    h->release();
+    return;
+  }
+  std::exception_ptr err;
+  try {
+    h->invoke(h);
+  } catch (...) {
+    err = std::current_exception();
+  }
+  h->finish();
+  h->release();
+  if (CORIO_UNLIKELY(err != nullptr)) {
+    if (is_fatal(err)) std::rethrow_exception(err);  // EL-12
+    exception_context ctx;
+    ctx.message = "Exception in callback";
+    ctx.exception = err;
+    ctx.handle = "callback";
+    call_exception_handler(ctx);  // EL-10
+  }
+}
+
+void loop_core::run_forever() {
+  check_open();
+  if (running_) throw std::runtime_error("This event loop is already running");
+  if (tls.running_loop) throw std::runtime_error("Cannot run the event loop while another loop is running");
+  running_ = true;
+  thread_ = std::this_thread::get_id();
+  tls.running_loop = this;
+  struct reset {
+    loop_core* l;
+    ~reset() {
+      l->stopping_ = false;
+      l->running_ = false;
+      l->thread_ = {};
+      tls.running_loop = nullptr;
+      tls.current_task = nullptr;
+    }
+  } guard{this};
+  for (;;) {
+    run_once();
+    if (stopping_) break;
+  }
+}
+
+void loop_core::run_until_done(future_core* f) {
+  check_open();
+  if (f->loop_ref_ != ref_)
+    throw std::invalid_argument("The future belongs to a different loop than the one specified as the loop argument");
+  struct stopper : listener_node {
+    loop_core* loop;
+  } s;
+  s.loop = this;
+  s.on_done = [](listener* l, future_core*) noexcept {
+    static_cast<stopper*>(static_cast<listener_node*>(l))->loop->stop();
+  };
+  const bool wait = !f->done();
+  if (wait)
+    f->add_listener(&s);
+  else
+    stop();  // Python schedules the stop callback at once: one iteration
+  try {
+    run_forever();
+  } catch (...) {
+    if (wait) f->remove_listener(&s);
+    throw;
+  }
+  if (wait) f->remove_listener(&s);
+  if (!f->done()) throw std::runtime_error("Event loop stopped before Future completed.");
+}
+
+void loop_core::close() {
+  if (running_) throw std::runtime_error("Cannot close a running event loop");
+  if (is_closed()) return;
+  {
+    std::lock_guard lk(remote_mu_);
+    closed_.store(true, std::memory_order_relaxed);
+  }
+  drain_remote();
+  // EL-19: pending callbacks are discarded without running; tasks in the
+  // ready queue just never take their next step.
+  for (runnable* n = ready_.head; n;) {
+    runnable* next = n->next;
+    if (n->kind == node_kind::task)
+      static_cast<task_base*>(n)->clear(future_core::f_queued);
+    else
+      static_cast<handle_node*>(n)->release();
+    n = next;
+  }
+  ready_ = {};
+  timers_.clear([](timer_node* n) {
+    if (n->fire == &timer_handle_fire) static_cast<timer_handle_node*>(n)->release();
+  });
+  // The loop lets go of its pending tasks; those nobody else holds are
+  // destroyed now (and reported, TK-13), running their frames' destructors.
+  std::vector<task_base*> pending;
+  pending.reserve(registry_.size());
+  registry_.for_each([&](task_base* t) { pending.push_back(t); });
+  for (task_base* t : pending) {
+    registry_.remove(t->reg_idx_);
+    t->clear(future_core::f_registered);
+  }
+  for (task_base* t : pending) t->release();
+  backend_.reset();
+}
+
+void loop_core::call_exception_handler(const exception_context& ctx) noexcept {
+  if (!handler_) {
+    default_exception_handler(ctx);
+    return;
+  }
+  try {
+    handler_(self(), ctx);
+  } catch (...) {
+    // EL-11: a broken handler is reported by the default one; the loop goes on.
+    exception_context broken;
+    broken.message = "Unhandled error in exception handler";
+    broken.exception = std::current_exception();
+    default_exception_handler(broken);
+    default_exception_handler(ctx);
+  }
+}
+
+void loop_core::default_exception_handler(const exception_context& ctx) noexcept {
+  try {
+    std::string out = "corio: " + (ctx.message.empty() ? std::string("Unhandled exception in event loop") : ctx.message);
+    if (!ctx.task.empty()) out += "\n  task: " + ctx.task;
+    if (!ctx.future.empty()) out += "\n  future: " + ctx.future;
+    if (!ctx.handle.empty()) out += "\n  handle: " + ctx.handle;
+    if (ctx.exception) out += "\n  exception: " + describe_exception(ctx.exception);
+    out += '\n';
+    std::fputs(out.c_str(), stderr);
+  } catch (...) {
+    std::fputs("corio: an error occurred and could not be described\n", stderr);
+  }
+}
+
+}  // namespace detail
+
+// -- event_loop -----------------------------------------------------------------
+
+event_loop::event_loop(const loop_options& opts) : detail::loop_core(opts) {}
+
+event_loop::~event_loop() {
+  if (detail::tl_event_loop == this) detail::tl_event_loop = nullptr;
+}
+
+const char* event_loop::backend_name() const noexcept { return loop_core::backend_name(); }
+
+void event_loop::advance_time(duration d) {
+  if (!is_virtual_clock()) throw std::logic_error("corio: advance_time needs a loop with clock_kind::virtual_");
+  advance_virtual(d.count());
+}
+
+void handle::cancel() {
+  if (!n_ || n_->cancelled()) return;
+  n_->bits |= detail::handle_node::f_cancelled;
+  if (n_->kind == detail::node_kind::timer_handle) {
+    auto* t = static_cast<detail::timer_handle_node*>(n_);
+    if (t->armed()) {
+      t->loop->remove_timer(t);
+      t->release();  // the wheel's reference
+    }
+  }
+  n_->finish();
+}
+
+time_point timer_handle::when() const noexcept {
+  return time_point(duration(static_cast<const detail::timer_handle_node*>(n_)->when));
+}
+
+event_loop& get_running_loop() {
+  detail::loop_core* l = detail::tls.running_loop;
+  if (!l) throw std::runtime_error("no running event loop");
+  return detail_loop(*l);
+}
+
+event_loop& get_event_loop() {
+  if (detail::loop_core* l = detail::tls.running_loop) return detail_loop(*l);
+  if (detail::tl_event_loop) return *detail::tl_event_loop;
+  throw std::runtime_error("There is no current event loop in this thread");
+}
+
+void set_event_loop(event_loop* loop) noexcept { detail::tl_event_loop = loop; }
+
+}  // namespace corio

@@ -1,0 +1,82 @@
+#include <corio/exceptions.hpp>
+
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <typeinfo>
+
+namespace corio {
+
+namespace {
+
+std::string demangle(const char* name) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> p(abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free);
+  return status == 0 && p ? std::string(p.get()) : std::string(name);
+}
+
+std::string summarize(const std::string& msg, const std::vector<std::exception_ptr>& excs) {
+  std::string s = msg;
+  s += " (";
+  s += std::to_string(excs.size());
+  s += excs.size() == 1 ? " sub-exception)" : " sub-exceptions)";
+  for (std::size_t i = 0; i < excs.size(); ++i) {
+    s += "\n  [";
+    s += std::to_string(i + 1);
+    s += "] ";
+    s += describe_exception(excs[i]);
+  }
+  return s;
+}
+
+}  // namespace
+
+base_exception_group::base_exception_group(std::string msg, std::vector<std::exception_ptr> exceptions)
+    : base_exception(msg), msg_(std::move(msg)), full_(summarize(msg_, exceptions)), excs_(std::move(exceptions)) {}
+
+bool is_std_exception(const std::exception_ptr& e) noexcept {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+bool is_cancelled_error(const std::exception_ptr& e) noexcept {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const cancelled_error&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+void throw_exception_group(std::string msg, std::vector<std::exception_ptr> excs) {
+  bool all_std = true;
+  for (const auto& e : excs) all_std = all_std && is_std_exception(e);
+  if (all_std) throw exception_group(std::move(msg), std::move(excs));
+  throw base_exception_group(std::move(msg), std::move(excs));
+}
+
+std::string describe_exception(const std::exception_ptr& e) {
+  if (!e) return "(none)";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return demangle(typeid(x).name()) + ": " + x.what();
+  } catch (const base_exception& x) {
+    return demangle(typeid(x).name()) + ": " + x.what();
+  } catch (...) {
+    const std::type_info* ti = abi::__cxa_current_exception_type();
+    return ti ? demangle(ti->name()) : std::string("unknown exception");
+  }
+}
+
+}  // namespace corio

@@ -1,0 +1,116 @@
+#include <corio/detail/frame_pool.hpp>
+
+#include <mutex>
+#include <vector>
+
+namespace corio::detail {
+
+thread_local pool_thread_cache tl_pool CORIO_TLS_MODEL{};
+
+namespace {
+
+constexpr std::size_t kSlabBytes = 256 * 1024;
+constexpr std::size_t kRefillBatch = 64;  // blocks moved from the depot at once
+
+struct batch {
+  pool_block* head;
+  std::uint32_t count;
+};
+
+// Shared by all threads: slabs (kept until exit, so that blocks freed on any
+// thread stay valid memory) and batches of free blocks handed back by threads.
+struct depot {
+  std::mutex mu;
+  std::vector<void*> slabs;
+  std::vector<batch> free[pool_thread_cache::kClasses];
+  // Carving position of the current slab per class.
+  char* carve_pos[pool_thread_cache::kClasses] = {};
+  char* carve_end[pool_thread_cache::kClasses] = {};
+};
+
+depot& the_depot() {
+  static depot* d = new depot;  // never destroyed: threads may free blocks during exit
+  return *d;
+}
+
+struct thread_flush {
+  bool armed = false;
+  ~thread_flush() {
+    if (!armed) return;
+    pool_thread_cache& c = tl_pool;
+    depot& d = the_depot();
+    std::lock_guard lk(d.mu);
+    for (std::size_t cls = 0; cls < pool_thread_cache::kClasses; ++cls) {
+      if (c.head[cls]) d.free[cls].push_back({c.head[cls], c.count[cls]});
+      c.head[cls] = nullptr;
+      c.count[cls] = 0;
+    }
+    c.dead = true;
+  }
+};
+thread_local thread_flush tl_flush;
+
+}  // namespace
+
+void* pool_refill(std::size_t cls) {
+  pool_thread_cache& c = tl_pool;
+  if (c.dead) return ::operator new((cls + 1) * pool_thread_cache::kGranule);
+  tl_flush.armed = true;
+  const std::size_t sz = (cls + 1) * pool_thread_cache::kGranule;
+  depot& d = the_depot();
+  std::lock_guard lk(d.mu);
+  auto& fl = d.free[cls];
+  if (!fl.empty()) {
+    batch b = fl.back();
+    fl.pop_back();
+    pool_block* first = b.head;
+    c.head[cls] = first->next;
+    c.count[cls] = b.count - 1;
+    return first;
+  }
+  // Carve a few blocks from the class's current slab into the thread cache.
+  char*& pos = d.carve_pos[cls];
+  char*& end = d.carve_end[cls];
+  if (pos == nullptr || static_cast<std::size_t>(end - pos) < sz) {
+    const std::size_t bytes = kSlabBytes > 64 * sz ? kSlabBytes : 64 * sz;
+    pos = static_cast<char*>(::operator new(bytes));
+    end = pos + bytes;
+    d.slabs.push_back(pos);
+  }
+  void* result = pos;
+  pos += sz;
+  for (std::size_t i = 1; i < kRefillBatch && static_cast<std::size_t>(end - pos) >= sz; ++i) {
+    auto* b = reinterpret_cast<pool_block*>(pos);
+    pos += sz;
+    b->next = c.head[cls];
+    c.head[cls] = b;
+    ++c.count[cls];
+  }
+  return result;
+}
+
+void pool_overflow(std::size_t cls) {
+  pool_thread_cache& c = tl_pool;
+  tl_flush.armed = true;
+  // Keep half, hand the other half to the depot as one batch.
+  const std::uint32_t give = c.count[cls] / 2;
+  pool_block* head = c.head[cls];
+  pool_block* tail = head;
+  for (std::uint32_t i = 1; i < give; ++i) tail = tail->next;
+  c.head[cls] = tail->next;
+  tail->next = nullptr;
+  c.count[cls] -= give;
+  depot& d = the_depot();
+  std::lock_guard lk(d.mu);
+  d.free[cls].push_back({head, give});
+}
+
+void pool_free_slow(void* p, std::size_t cls) {
+  auto* b = static_cast<pool_block*>(p);
+  b->next = nullptr;
+  depot& d = the_depot();
+  std::lock_guard lk(d.mu);
+  d.free[cls].push_back({b, 1});
+}
+
+}  // namespace corio::detail

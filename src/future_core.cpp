@@ -1,0 +1,256 @@
+#include <corio/detail/future_core.hpp>
+#include <corio/detail/task_base.hpp>
+#include <corio/futures.hpp>
+#include <corio/tasks.hpp>
+
+#include <cstdio>
+
+namespace corio::detail {
+
+namespace {
+
+// Stands in for a lone listener once a second listener arrives.
+struct lone_adapter : listener_node {
+  listener* target;
+  explicit lone_adapter(listener* t) noexcept : target(t) { on_done = &fire; }
+  static void fire(listener* self, future_core* f) noexcept {
+    auto* a = static_cast<lone_adapter*>(static_cast<listener_node*>(self));
+    listener* t = a->target;
+    free(a);
+    t->on_done(t, f);
+  }
+  static lone_adapter* make(listener* t) { return ::new (pool_allocate(sizeof(lone_adapter))) lone_adapter(t); }
+  static void free(lone_adapter* a) noexcept {
+    a->~lone_adapter();
+    pool_deallocate(a, sizeof(lone_adapter));
+  }
+  static bool is(const listener_node* n) noexcept;
+};
+bool lone_adapter::is(const listener_node* n) noexcept { return n->on_done == &lone_adapter::fire; }
+
+listener_node* as_list(std::uintptr_t w) noexcept { return reinterpret_cast<listener_node*>(w); }
+
+void append(std::uintptr_t& waiters, listener_node* n) noexcept {
+  n->next = nullptr;
+  if (waiters == 0) {
+    waiters = reinterpret_cast<std::uintptr_t>(n);
+    return;
+  }
+  listener_node* t = as_list(waiters);
+  while (t->next) t = t->next;
+  t->next = n;
+}
+
+}  // namespace
+
+core_extra& future_core::extra() {
+  if (!has(f_has_extra)) {
+    auto* e = new core_extra;
+    e->ctx = reinterpret_cast<context_impl*>(ctx_or_extra_);
+    ctx_or_extra_ = reinterpret_cast<std::uintptr_t>(e);
+    set(f_has_extra);
+  }
+  return *reinterpret_cast<core_extra*>(ctx_or_extra_);
+}
+
+std::exception_ptr& future_core::exc_slot() noexcept {
+  char* base = reinterpret_cast<char*>(this);
+  return *reinterpret_cast<std::exception_ptr*>(base + (is_task() ? sizeof(task_base) : sizeof(future_state_base)));
+}
+
+void future_core::add_listener(listener_node* n) {
+  if (waiters_ & 1u) {
+    // Turn the lone listener into a node so that both fit in one list.
+    lone_adapter* a = lone_adapter::make(reinterpret_cast<listener*>(waiters_ & ~std::uintptr_t{1}));
+    waiters_ = 0;
+    append(waiters_, a);
+  }
+  append(waiters_, n);
+}
+
+void future_core::add_lone_listener(listener* l) {
+  if (waiters_ == 0) {
+    waiters_ = reinterpret_cast<std::uintptr_t>(l) | 1u;
+    return;
+  }
+  add_listener(lone_adapter::make(l));
+}
+
+bool future_core::remove_listener(listener_node* n) noexcept {
+  if (waiters_ == 0 || (waiters_ & 1u)) return false;
+  listener_node** pp = reinterpret_cast<listener_node**>(&waiters_);
+  for (listener_node* c = *pp; c; pp = &c->next, c = c->next) {
+    if (c == n) {
+      *pp = c->next;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool future_core::remove_lone_listener(listener* l) noexcept {
+  if (waiters_ & 1u) {
+    if ((waiters_ & ~std::uintptr_t{1}) != reinterpret_cast<std::uintptr_t>(l)) return false;
+    waiters_ = 0;
+    return true;
+  }
+  listener_node** pp = reinterpret_cast<listener_node**>(&waiters_);
+  for (listener_node* c = *pp; c; pp = &c->next, c = c->next) {
+    if (lone_adapter::is(c) && static_cast<lone_adapter*>(c)->target == l) {
+      *pp = c->next;
+      lone_adapter::free(static_cast<lone_adapter*>(c));
+      return true;
+    }
+  }
+  return false;
+}
+
+void future_core::finish(std::uint16_t st) noexcept {
+  bits = static_cast<std::uint16_t>((bits & ~st_mask) | st);
+  const std::uintptr_t w = waiters_;
+  waiters_ = 0;
+  if (w == 0) return;
+  retain();  // a listener may drop the last other reference
+  if (w & 1u) {
+    auto* l = reinterpret_cast<listener*>(w & ~std::uintptr_t{1});
+    l->on_done(l, this);
+  } else {
+    // Taken as a whole first, so removals during notification are harmless (FU-11).
+    for (listener_node* n = as_list(w); n;) {
+      listener_node* nx = n->next;
+      n->on_done(n, this);
+      n = nx;
+    }
+  }
+  release();
+}
+
+bool future_core::cancel_now(const std::string& msg) noexcept {
+  if (done()) return false;
+  ::new (&exc_slot()) std::exception_ptr(make_cancelled(msg));
+  finish(st_cancelled);
+  return true;
+}
+
+void future_core::report_unretrieved() noexcept {
+  if (state() != st_exception || has(f_retrieved)) return;
+  exception_context ctx;
+  ctx.exception = exc_slot();
+  if (is_task()) {
+    ctx.message = "Task exception was never retrieved";
+    try {
+      ctx.task = task_name(static_cast<task_base*>(this));
+    } catch (...) {
+    }
+  } else {
+    ctx.message = "Future exception was never retrieved";
+    ctx.future = "future";
+  }
+  if (loop_core* l = loop()) {
+    l->call_exception_handler(ctx);
+  } else {
+    std::fprintf(stderr, "corio: %s (%s)\n", ctx.message.c_str(), describe_exception(ctx.exception).c_str());
+  }
+}
+
+void future_core::destroy() noexcept {
+  report_unretrieved();
+  if (is_task() && has(f_root) && !done()) {
+    // TK-13: the loop let go of a task that never finished.
+    exception_context ctx;
+    ctx.message = "Task was destroyed but it is pending!";
+    try {
+      ctx.task = task_name(static_cast<task_base*>(this));
+    } catch (...) {
+    }
+    if (loop_core* l = loop()) l->call_exception_handler(ctx);
+  }
+  // Adapters of lone listeners are ours to free; other listeners belong to
+  // their owners, who outlive this registration.
+  if (!(waiters_ & 1u)) {
+    for (listener_node* n = as_list(waiters_); n;) {
+      listener_node* nx = n->next;
+      if (lone_adapter::is(n)) lone_adapter::free(static_cast<lone_adapter*>(n));
+      n = nx;
+    }
+  }
+  waiters_ = 0;
+  if (has(f_has_extra)) {
+    auto* e = reinterpret_cast<core_extra*>(ctx_or_extra_);
+    ctx_or_extra_ = reinterpret_cast<std::uintptr_t>(e->ctx);
+    clear(f_has_extra);
+    delete e;
+  }
+  if (is_task()) {
+    static_cast<task_base*>(this)->frame().destroy();
+  } else {
+    auto* s = static_cast<future_state_base*>(this);
+    s->destroy_fn(s);
+  }
+}
+
+// -- done callbacks --------------------------------------------------------------
+
+std::uintptr_t add_done_callback_node(future_core* core, done_callback_node* n) {
+  const auto id = reinterpret_cast<std::uintptr_t>(static_cast<handle_node*>(n));
+  if (core->done()) {
+    loop_core* loop = core->loop();
+    if (!loop || loop->is_closed()) {
+      n->release();
+      throw std::runtime_error("corio: add_done_callback: the future's event loop is closed");
+    }
+    n->loop = loop;
+    loop->push(n);  // FU-09: through call_soon, never inline
+  } else {
+    core->add_listener(n);
+  }
+  return id;
+}
+
+std::size_t remove_done_callback_node(future_core* core, std::uintptr_t id) noexcept {
+  if (core->waiters_ == 0 || (core->waiters_ & 1u)) return 0;
+  listener_node** pp = reinterpret_cast<listener_node**>(&core->waiters_);
+  for (listener_node* c = *pp; c; pp = &c->next, c = c->next) {
+    if (c->on_done == &done_callback_node::fire) {
+      auto* n = static_cast<done_callback_node*>(c);
+      if (reinterpret_cast<std::uintptr_t>(static_cast<handle_node*>(n)) == id) {
+        *pp = c->next;
+        n->release();
+        return 1;
+      }
+    }
+  }
+  return 0;
+}
+
+// -- futures -------------------------------------------------------------------
+
+void throw_invalid_state(const char* what) { throw invalid_state_error(what); }
+
+void check_settable(const future_core* f, const char* what) {
+  if (f->done()) throw invalid_state_error(std::string("corio: ") + what + ": future is already done");
+}
+
+void check_exception_arg(const std::exception_ptr& e) {
+  if (!e) throw std::invalid_argument("corio: set_exception: the exception_ptr is null");
+}
+
+std::exception_ptr core_exception(future_core* f) {
+  if (!f->done()) throw invalid_state_error("Exception is not set.");
+  f->set(future_core::f_retrieved);
+  if (f->cancelled()) std::rethrow_exception(f->exc_slot());
+  if (f->state() == future_core::st_exception) return f->exc_slot();
+  return nullptr;
+}
+
+bool future_cancel(future_core* f, const std::string& msg) {
+  if (f->is_task()) return task_cancel(static_cast<task_base*>(f), msg);
+  auto* s = static_cast<future_state_base*>(f);
+  if (s->cancel_fn) return s->cancel_fn(s, msg);
+  return f->cancel_now(msg);
+}
+
+[[noreturn]] void throw_cancelled(const std::string& msg) { throw cancelled_error(msg); }
+std::exception_ptr make_cancelled(const std::string& msg) { return std::make_exception_ptr(cancelled_error(msg)); }
+
+}  // namespace corio::detail

@@ -1,0 +1,170 @@
+#include <corio/tasks.hpp>
+
+#include <atomic>
+
+namespace corio {
+namespace detail {
+
+namespace {
+
+std::atomic<std::uint64_t> g_task_counter{0};
+
+const std::string& pending_cancel_msg(const task_base* t) {
+  static const std::string empty;
+  const core_extra* e = t->extra_if();
+  return e ? e->cancel_msg : empty;
+}
+
+}  // namespace
+
+void check_schedulable(const task_base* t) {
+  if (t == nullptr) throw std::invalid_argument("corio: create_task: the task handle is empty");
+  if (t->has(future_core::f_root)) throw std::runtime_error("corio: create_task: this task is already scheduled");
+  if (t->has(future_core::f_started)) throw std::runtime_error("corio: create_task: coroutine is already being awaited");
+}
+
+void task_start(task_base* t, loop_core* loop, std::string name, bool eager) {
+  t->loop_ref_ = loop->ref();
+  t->set(future_core::f_root);
+  if (!name.empty()) task_set_name(t, std::move(name));
+  t->leaf = t->frame();
+  loop->register_task(t);
+  if (eager && tls.running_loop == loop) {
+    // TK-03, TK-04: the first step runs now, with the new task current.
+    task_base* prev = tls.current_task;
+    t->set(future_core::f_started);
+    tls.current_task = t;
+    t->leaf.resume();
+    tls.current_task = prev;
+    return;
+  }
+  t->set(future_core::f_queued);  // TK-02: first step through the ready queue
+  loop->push(t);
+}
+
+bool task_cancel(task_base* t, const std::string& msg) {
+  if (t->done()) return false;  // CX-01
+  if (!t->has(future_core::f_root))
+    throw std::logic_error("corio: cancel: this coroutine is not a scheduled task (use create_task)");
+  core_extra& e = t->extra();
+  ++e.cancelling;
+  e.cancel_msg = msg;
+  if (t->has(future_core::f_suspended)) {
+    // CX-03: cancel what the task waits on; its wake-up delivers the cancel.
+    if (suspend_point* sp = t->awaiting; sp && sp->cancel(sp, t, msg)) return true;
+  }
+  t->set(future_core::f_must_cancel);  // CX-05: delivered at the next suspension
+  return true;
+}
+
+void suspend_with_pending_cancel(task_base* t, suspend_point* sp) {
+  // Python's __step: a task with a pending cancel cancels what it now waits on.
+  if (sp && sp->cancel(sp, t, pending_cancel_msg(t))) t->clear(future_core::f_must_cancel);
+}
+
+[[noreturn]] void deliver_cancel(task_base* t) {
+  t->clear(future_core::f_must_cancel);
+  throw cancelled_error(pending_cancel_msg(t));
+}
+
+void sleep_awaiter::deliver_cancel_after_sleep(task_base* t) { throw cancelled_error(pending_cancel_msg(t)); }
+
+void task_complete(task_base* t) noexcept {
+  t->clear(future_core::f_must_cancel | future_core::f_suspended | future_core::f_queued);
+  loop_core* loop = t->loop();
+  t->finish(t->state());  // listeners first (Python schedules callbacks on completion)
+  if (loop) loop->unregister_task(t);  // may destroy t
+}
+
+void task_fail(task_base* t, std::exception_ptr e) noexcept {
+  std::uint16_t st = future_core::st_exception;
+  try {
+    std::rethrow_exception(e);
+  } catch (const cancelled_error&) {
+    st = future_core::st_cancelled;  // a cancelled_error escaping the body cancels the task
+  } catch (const keyboard_interrupt&) {
+    t->set(future_core::f_retrieved);  // TK-15: stored, and it leaves the loop
+    if (loop_core* l = t->loop()) l->set_fatal(e);
+  } catch (const system_exit&) {
+    t->set(future_core::f_retrieved);
+    if (loop_core* l = t->loop()) l->set_fatal(e);
+  } catch (const std::bad_alloc&) {
+    t->set(future_core::f_retrieved);
+    if (loop_core* l = t->loop()) l->set_fatal(e);
+  } catch (...) {
+  }
+  ::new (&t->exc_slot()) std::exception_ptr(std::move(e));
+  t->bits = static_cast<std::uint16_t>((t->bits & ~future_core::st_mask) | st);
+}
+
+std::exception_ptr pending_cancel_exception(const task_base* t) noexcept {
+  try {
+    return make_cancelled(pending_cancel_msg(t));
+  } catch (...) {
+    return std::current_exception();
+  }
+}
+
+void task_cancel_unstarted(task_base* t) noexcept {
+  ::new (&t->exc_slot()) std::exception_ptr(pending_cancel_exception(t));
+  t->bits = static_cast<std::uint16_t>((t->bits & ~future_core::st_mask) | future_core::st_cancelled);
+  task_complete(t);
+}
+
+std::uint32_t task_cancelling(const task_base* t) noexcept {
+  const core_extra* e = t->extra_if();
+  return e ? e->cancelling : 0;
+}
+
+std::uint32_t task_uncancel(task_base* t) noexcept {
+  core_extra* e = t->extra_if();
+  if (!e || e->cancelling == 0) return 0;
+  if (--e->cancelling == 0) t->clear(future_core::f_must_cancel);  // CX-14 (3.13)
+  return e->cancelling;
+}
+
+const std::string& task_name(task_base* t) {
+  core_extra& e = t->extra();
+  if (!e.named) {
+    e.name = "Task-" + std::to_string(g_task_counter.fetch_add(1, std::memory_order_relaxed) + 1);
+    e.named = true;
+  }
+  return e.name;
+}
+
+void task_set_name(task_base* t, std::string name) {
+  core_extra& e = t->extra();
+  e.name = std::move(name);
+  e.named = true;
+}
+
+void core_waiter::check_awaitable(task_base* t) const {
+  if (static_cast<future_core*>(t) == core) throw std::runtime_error("Task cannot await on itself");  // TK-09
+  throw std::runtime_error("corio: task " + task_name(t) +
+                           " awaits a future attached to a different event loop");  // FU-13
+}
+
+}  // namespace detail
+
+event_loop& any_task::get_loop() const {
+  detail::loop_core* l = t_->loop();
+  if (!l) throw std::runtime_error("corio: the task's event loop is gone");
+  return detail_loop(*l);
+}
+
+any_task current_task() {
+  if (!detail::tls.running_loop) throw std::runtime_error("no running event loop");
+  return any_task(detail::tls.current_task);
+}
+
+std::vector<any_task> all_tasks(event_loop& loop) {
+  std::vector<any_task> out;
+  detail_core(loop).registry().for_each([&](detail::task_base* t) {
+    if (!t->done()) out.emplace_back(t);
+  });
+  return out;
+}
+
+std::vector<any_task> all_tasks() { return all_tasks(get_running_loop()); }
+
+}  // namespace corio
