@@ -67,7 +67,7 @@ void suspend_with_pending_cancel(task_base* t, suspend_point* sp) {
   throw cancelled_error(pending_cancel_msg(t));
 }
 
-void sleep_awaiter::deliver_cancel_after_sleep(task_base* t) { throw cancelled_error(pending_cancel_msg(t)); }
+void throw_pending_cancel(const task_base* t) { throw cancelled_error(pending_cancel_msg(t)); }
 
 void task_complete(task_base* t) noexcept {
   t->clear(future_core::f_must_cancel | future_core::f_suspended | future_core::f_queued);

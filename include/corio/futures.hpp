@@ -16,7 +16,7 @@ namespace corio {
 namespace detail {
 
 template <class T>
-struct future_state final : future_state_base {
+struct future_state : future_state_base {
   result_slot<T> slot;
 
   explicit future_state(std::uint32_t loop_ref) noexcept {

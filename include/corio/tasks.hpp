@@ -189,7 +189,7 @@ class any_task {
 /// loop's thread; cancelling the awaiting task cancels the awaited one
 /// (CX-04). An lvalue await returns T&, an rvalue await moves the value out.
 template <class T>
-class [[nodiscard]] task : public any_task {
+class task : public any_task {
  public:
   using promise_type = detail::task_promise<T>;
   using value_type = T;
@@ -318,7 +318,7 @@ struct sleep_awaiter : timer_node, suspend_point {
   }
   void await_resume() {
     resume_check(task);
-    if (CORIO_UNLIKELY(fire == &on_cancelled)) deliver_cancel_after_sleep(task);
+    if (CORIO_UNLIKELY(fire == &on_cancelled)) throw_pending_cancel(task);
   }
 
  private:
@@ -332,7 +332,6 @@ struct sleep_awaiter : timer_node, suspend_point {
     t->loop()->wake(t);
     return true;
   }
-  [[noreturn]] static void deliver_cancel_after_sleep(task_base* t);
 };
 
 // The value sleep() returns: small, so that the frame keeps one awaiter.

@@ -58,6 +58,9 @@ void task_set_name(task_base* t, std::string name);
 bool future_cancel(future_core* f, const std::string& msg);
 
 [[noreturn]] void deliver_cancel(task_base* t);
+// Throws cancelled_error with the message of the task's latest cancel: for
+// suspend points that deliver a cancellation themselves (sleep, wait).
+[[noreturn]] void throw_pending_cancel(const task_base* t);
 // cancelled_error carrying the message of the task's pending cancel.
 std::exception_ptr pending_cancel_exception(const task_base* t) noexcept;
 void suspend_with_pending_cancel(task_base* t, suspend_point* sp);

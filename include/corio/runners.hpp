@@ -1,0 +1,61 @@
+// Python: asyncio.run and asyncio.Runner (asyncio/runners.py).
+#pragma once
+
+#include <corio/events.hpp>
+#include <corio/tasks.hpp>
+
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace corio {
+
+/// Python: asyncio.Runner. Owns one event loop and runs coroutines on it,
+/// one run() after another (EL-27); close() (or the destructor) cancels
+/// what is left, waits for it, and closes the loop.
+class runner {
+ public:
+  explicit runner(loop_options opts = {}) : opts_(opts) {}
+  runner(const runner&) = delete;
+  runner& operator=(const runner&) = delete;
+  ~runner() { close(); }
+
+  /// Python: Runner.run(coro). Runs the coroutine as a task to completion and
+  /// returns its result or rethrows its exception. Throws std::runtime_error
+  /// after close() or when called from a running loop.
+  template <class T>
+  T run(task<T> main) {
+    event_loop& loop = prepare_run();
+    return loop.run_until_complete(std::move(main));
+  }
+
+  /// Python: Runner.get_loop(). Creates the loop on first use.
+  event_loop& get_loop();
+  /// Python: Runner.close(). Idempotent.
+  void close();
+
+ private:
+  event_loop& prepare_run();
+  loop_options opts_;
+  std::optional<event_loop> loop_;
+  bool closed_ = false;
+};
+
+/// Python: asyncio.run(main). A new loop runs `main` (a coroutine, or a
+/// callable returning one, with its arguments) to completion; then the tasks
+/// still pending are cancelled and awaited, errors they end with are reported
+/// through the exception handler, and the loop is closed (EL-25). Returns
+/// main's result or rethrows its exception. Throws std::runtime_error when
+/// called from a running loop (EL-26).
+template <class T>
+T run(task<T> main, loop_options opts = {}) {
+  runner r(opts);
+  return r.run(std::move(main));
+}
+template <class F, class... A>
+  requires std::is_invocable_v<F, A...>
+auto run(F&& fn, A&&... args) {
+  return run(std::invoke(std::forward<F>(fn), std::forward<A>(args)...));
+}
+
+}  // namespace corio
