@@ -1,0 +1,65 @@
+# The two set-up commands (README): `make run` and `make test`. Both install
+# what is missing with apt-get (as root, on Debian 12), then build.
+#
+#   make run         build; run the examples gallery and the headline benchmark
+#                    against Python asyncio, measured side by side
+#   make test        build; run the whole test-suite through ctest
+#   make test-asan   the test-suite under AddressSanitizer + UBSan (+ LSan)
+#   make bench       every workload beside the peers; W=W1,W3 picks a subset
+#   make install     cmake --install (PREFIX=/usr/local)
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+PREFIX     ?= /usr/local
+JOBS       ?= $(shell nproc)
+CTEST_JOBS ?= $(JOBS)
+W          ?=
+SHARED     ?= $(abspath ../shared)
+
+# Debian packages each goal needs.
+PKGS_BUILD = g++ cmake ninja-build pkg-config libgtest-dev libgmock-dev
+PKGS_RUN   = python3 util-linux
+
+.PHONY: all deps deps-run build build-asan run test test-asan bench install clean
+
+all: build
+
+deps:
+	@./tools/apt-install.sh $(PKGS_BUILD)
+
+deps-run:
+	@./tools/apt-install.sh $(PKGS_BUILD) $(PKGS_RUN)
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: deps-run $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+	./tools/run-main.sh $(BUILD) $(SHARED)
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(CTEST_JOBS)
+
+$(ASAN_BUILD)/build.ninja:
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+	  -DCORIO_SANITIZE=address,undefined -DCORIO_BUILD_BENCH=OFF
+
+build-asan: deps $(ASAN_BUILD)/build.ninja
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+test-asan: build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(CTEST_JOBS)
+
+bench: deps-run $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+	python3 bench/compare.py --build $(BUILD) --shared $(SHARED) $(if $(W),--workloads $(W))
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
