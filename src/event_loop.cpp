@@ -423,6 +423,14 @@ event_loop::event_loop(const loop_options& opts) : detail::loop_core(opts) {}
 
 event_loop::~event_loop() {
   if (detail::tl_event_loop == this) detail::tl_event_loop = nullptr;
+  // Close while the whole object is alive: closing may run destructors of
+  // task frames and call the exception handler with this loop.
+  if (!is_running()) {
+    try {
+      close();
+    } catch (...) {
+    }
+  }
 }
 
 const char* event_loop::backend_name() const noexcept { return loop_core::backend_name(); }

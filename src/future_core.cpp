@@ -155,6 +155,11 @@ void future_core::report_unretrieved() noexcept {
 
 void future_core::destroy() noexcept {
   report_unretrieved();
+  if (is_task() && !has(f_root) && !has(f_started)) {
+    // Python warns "coroutine ... was never awaited"; corio does in debug mode.
+    if (loop_core* l = tls.running_loop; l && l->debug())
+      std::fputs("corio: a coroutine was destroyed without ever being awaited or scheduled\n", stderr);
+  }
   if (is_task() && has(f_root) && !done()) {
     // TK-13: the loop let go of a task that never finished.
     exception_context ctx;
