@@ -12,6 +12,7 @@ namespace corio {
 namespace detail {
 
 thread_local thread_state tls CORIO_TLS_MODEL{};
+std::atomic<loop_core*> g_loops[kLoopSlots];  // slot 0 stays null: ref 0 is "no loop"
 
 namespace {
 
@@ -19,8 +20,6 @@ namespace {
 //
 // A reference is (generation << 16) | slot. A future that outlives its loop
 // finds the slot empty or reused under another generation, and sees no loop.
-constexpr std::uint32_t kLoopSlots = 1u << 16;
-std::atomic<loop_core*> g_loops[kLoopSlots];
 std::mutex g_loops_mu;
 std::uint16_t g_gen[kLoopSlots];
 std::vector<std::uint16_t> g_free_slots;
@@ -77,12 +76,6 @@ void timer_handle_fire(timer_node* n) noexcept {
 thread_local event_loop* tl_event_loop = nullptr;
 
 }  // namespace
-
-loop_core* loop_from_ref(std::uint32_t ref) noexcept {
-  if (ref == 0) return nullptr;
-  loop_core* l = g_loops[ref & 0xffffu].load(std::memory_order_acquire);
-  return (l && l->ref() == ref) ? l : nullptr;
-}
 
 [[noreturn]] void throw_no_running_task(const char* what) {
   throw std::runtime_error(std::string("corio: ") + what + ": not called from inside a task");
@@ -216,7 +209,7 @@ CORIO_ALWAYS_INLINE void loop_core::run_task(task_base* t) {
   }
 }
 
-void loop_core::run_once() {
+CORIO_ALWAYS_INLINE void loop_core::run_once() {
   if (ready_.empty() && !stopping_) {
     std::int64_t timeout = -1;
     if (!timers_.empty()) {

@@ -154,6 +154,12 @@ void future_core::report_unretrieved() noexcept {
 }
 
 void future_core::destroy() noexcept {
+  if (CORIO_LIKELY(!is_task() && waiters_ == 0 && !has(f_has_extra) &&
+                   (state() != st_exception || has(f_retrieved)))) {
+    auto* s = static_cast<future_state_base*>(this);  // the common case: nothing to report
+    s->destroy_fn(s);
+    return;
+  }
   report_unretrieved();
   if (is_task() && !has(f_root) && !has(f_started)) {
     // Python warns "coroutine ... was never awaited"; corio does in debug mode.
@@ -232,8 +238,8 @@ std::size_t remove_done_callback_node(future_core* core, std::uintptr_t id) noex
 
 void throw_invalid_state(const char* what) { throw invalid_state_error(what); }
 
-void check_settable(const future_core* f, const char* what) {
-  if (f->done()) throw invalid_state_error(std::string("corio: ") + what + ": future is already done");
+void throw_already_done(const char* what) {
+  throw invalid_state_error(std::string("corio: ") + what + ": future is already done");
 }
 
 void check_exception_arg(const std::exception_ptr& e) {

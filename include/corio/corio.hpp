@@ -6,6 +6,7 @@
 #include <corio/exceptions.hpp>
 #include <corio/futures.hpp>
 #include <corio/gather.hpp>
+#include <corio/locks.hpp>
 #include <corio/runners.hpp>
 #include <corio/shield.hpp>
 #include <corio/taskgroups.hpp>

@@ -35,7 +35,10 @@ struct future_state : future_state_base {
 };
 
 [[noreturn]] void throw_invalid_state(const char* what);
-void check_settable(const future_core* f, const char* what);
+[[noreturn]] void throw_already_done(const char* what);
+inline void check_settable(const future_core* f, const char* what) {
+  if (CORIO_UNLIKELY(f->done())) throw_already_done(what);  // FU-04
+}
 void check_exception_arg(const std::exception_ptr& e);
 
 // Python: Future.result() / Future.exception() on any future_core whose

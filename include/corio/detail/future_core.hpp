@@ -94,9 +94,9 @@ struct core_extra {
   bool named = false;
 };
 
-// Resolves a loop reference stored in a future (see loop_table in
-// loop_core.hpp); null once that loop is gone.
-loop_core* loop_from_ref(std::uint32_t ref) noexcept;
+// Resolves a loop reference stored in a future; null once that loop is gone.
+// Defined in loop_core.hpp.
+inline loop_core* loop_from_ref(std::uint32_t ref) noexcept;
 
 struct future_core : runnable {
   // bits: low two bits are the state; the rest are flags.
@@ -166,7 +166,7 @@ struct future_core : runnable {
   void release() noexcept {
     if (--refs == 0) destroy();
   }
-  void destroy() noexcept;  // kind-specific teardown
+  void destroy() noexcept;  // kind-specific teardown; see future_state_base
 
   // Called when the last reference goes: "exception was never retrieved".
   void report_unretrieved() noexcept;

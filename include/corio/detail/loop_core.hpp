@@ -166,6 +166,16 @@ class loop_core {
   std::atomic<bool> sleeping_{false};
 };
 
+// The loop table: a future names its loop by (generation << 16 | slot), so a
+// future that outlives its loop finds no loop rather than a dangling pointer.
+inline constexpr std::uint32_t kLoopSlots = 1u << 16;
+extern std::atomic<loop_core*> g_loops[kLoopSlots];
+
+inline loop_core* loop_from_ref(std::uint32_t ref) noexcept {
+  loop_core* l = g_loops[ref & 0xffffu].load(std::memory_order_acquire);
+  return (l && l->ref() == ref) ? l : nullptr;
+}
+
 // Throws the RuntimeError Python raises for an await outside a task.
 [[noreturn]] void throw_no_running_task(const char* what);
 
