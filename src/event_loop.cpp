@@ -240,10 +240,19 @@ CORIO_ALWAYS_INLINE void loop_core::run_once() {
       while (n) {
         runnable* cur = n;
         n = n->next;
+        // A task may finish and be freed during its step: hold it to name it.
+        task_base* t = cur->kind == node_kind::task ? static_cast<task_base*>(cur) : nullptr;
+        if (t) t->retain();
         const auto t0 = std::chrono::steady_clock::now();
-        dispatch(cur);
+        try {
+          dispatch(cur);
+        } catch (...) {
+          if (t) t->release();
+          throw;
+        }
         const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
-        if (ns >= slow_callback_ns_) report_slow(cur, ns);
+        if (ns >= slow_callback_ns_) report_slow(t, ns);
+        if (t) t->release();
       }
     } else {
       while (n) {
@@ -264,10 +273,13 @@ CORIO_ALWAYS_INLINE void loop_core::run_once() {
   }
 }
 
-void loop_core::report_slow(runnable* n, std::int64_t ns) noexcept {
-  // Only the kind is safe to read here: a finished task may be gone.
-  std::fprintf(stderr, "corio: executing %s took %.3f seconds\n",
-               n->kind == node_kind::task ? "a task step" : "a callback", static_cast<double>(ns) / 1e9);
+void loop_core::report_slow(task_base* t, std::int64_t ns) noexcept {
+  // EL-22: Python logs "Executing <Handle ...> took 0.123 seconds".
+  try {
+    const std::string what = t ? "a step of task " + task_name(t) : std::string("a callback");
+    std::fprintf(stderr, "corio: executing %s took %.3f seconds\n", what.c_str(), static_cast<double>(ns) / 1e9);
+  } catch (...) {
+  }
 }
 
 void loop_core::run_handle(handle_node* h) {

@@ -142,7 +142,7 @@ class loop_core {
   void run_handle(handle_node* h);
   void drain_remote() noexcept;
   void fire_timers();
-  void report_slow(runnable* n, std::int64_t ns) noexcept;
+  void report_slow(task_base* t, std::int64_t ns) noexcept;
 
   bool virtual_clock_ = false;
   std::int64_t virtual_now_ = 0;
