@@ -305,10 +305,14 @@ void loop_core::run_handle(handle_node* h) {
   }
 }
 
-void loop_core::run_forever() {
+void loop_core::check_can_run() const {
   check_open();
   if (running_) throw std::runtime_error("This event loop is already running");
   if (tls.running_loop) throw std::runtime_error("Cannot run the event loop while another loop is running");
+}
+
+void loop_core::run_forever() {
+  check_can_run();
   running_ = true;
   thread_ = std::this_thread::get_id();
   tls.running_loop = this;
@@ -329,7 +333,7 @@ void loop_core::run_forever() {
 }
 
 void loop_core::run_until_done(future_core* f) {
-  check_open();
+  check_can_run();  // before anything is scheduled or stopped
   if (f->loop_ref_ != ref_)
     throw std::invalid_argument("The future belongs to a different loop than the one specified as the loop argument");
   struct stopper : listener_node {

@@ -192,6 +192,7 @@ class event_loop : private detail::loop_core {
   void advance_time(duration d);
 
  private:
+  using loop_core::check_can_run;
   friend detail::loop_core& detail_core(event_loop& l) noexcept;
   friend event_loop& detail_loop(detail::loop_core& c) noexcept;
 

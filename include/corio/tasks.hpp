@@ -386,6 +386,7 @@ struct is_future<future<T>> : std::true_type {};
 template <class A>
 decltype(auto) event_loop::run_until_complete(A&& aw) {
   using D = std::remove_cvref_t<A>;
+  check_can_run();  // EL-18: refuse before the coroutine is scheduled
   if constexpr (detail::is_task<D>::value) {
     // EL-13: a coroutine is wrapped in a task.
     D t = aw.scheduled() ? D(aw) : create_task(D(std::forward<A>(aw)));

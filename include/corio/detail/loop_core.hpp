@@ -105,6 +105,9 @@ class loop_core {
   void schedule_threadsafe(handle_node* h);  // call_soon_threadsafe
   void check_thread(const char* what) const;  // debug: EL-20
   void check_open() const;
+  // EL-18, EL-19: throws if this loop cannot start running now (closed,
+  // already running, or another loop runs in this thread).
+  void check_can_run() const;
 
   // -- running -----------------------------------------------------------------
   void run_forever();

@@ -5,6 +5,7 @@
 #include <corio/events.hpp>
 #include <corio/tasks.hpp>
 
+#include <chrono>
 #include <cstddef>
 
 namespace corio::testing {
@@ -28,7 +29,16 @@ inline void run_briefly(event_loop& loop, std::size_t iterations = 1) {
   }
 }
 
-/// Runs iterations until `pred()` holds or `max_iterations` ran; returns pred().
+/// Runs the loop for `d` of loop time (instantly on a virtual clock), letting
+/// it wait for timers as it normally would.
+template <class Rep, class Period>
+void run_for(event_loop& loop, std::chrono::duration<Rep, Period> d) {
+  loop.call_later(d, [&loop] { loop.stop(); });
+  loop.run_forever();
+}
+
+/// Runs single iterations (which never wait for timers: see run_for) until
+/// `pred()` holds or `max_iterations` ran; returns pred().
 template <class Pred>
 bool run_until(event_loop& loop, Pred pred, std::size_t max_iterations = 100000) {
   for (std::size_t i = 0; i < max_iterations && !pred(); ++i) run_briefly(loop);
