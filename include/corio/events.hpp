@@ -151,8 +151,15 @@ class event_loop : private detail::loop_core {
   template <class T = void>
   future<T> create_future();
   /// Python: loop.create_task(coro, name=...). Defined in tasks.hpp.
+  // (No defaulted options argument: GCC 12 miscompiles a defaulted argument
+  // holding a std::string inside a co_await operand, and
+  // `co_await loop.create_task(f())` is the everyday idiom.)
   template <class T>
-  task<T> create_task(task<T> coro, task_options opts = {});
+  task<T> create_task(task<T> coro, task_options opts);
+  template <class T>
+  task<T> create_task(task<T> coro) {
+    return create_task(std::move(coro), task_options{});
+  }
 
   /// Python: loop.set_task_factory(). The factory sees every task created
   /// on this loop before it is scheduled and may change its options (name,

@@ -113,7 +113,8 @@ class future {
     set_exception(std::make_exception_ptr(std::forward<E>(e)));
   }
   /// Python: Future.cancel(msg). False if already done (FU-06).
-  bool cancel(const std::string& msg = {}) { return detail::future_cancel(s_, msg); }
+  bool cancel(const std::string& msg) { return detail::future_cancel(s_, msg); }
+  bool cancel() { return detail::future_cancel(s_, std::string()); }
 
   /// Python: Future.add_done_callback(fn). fn(future&) runs through call_soon
   /// once the future is done, never inline (FU-08, FU-09). Returns an id for

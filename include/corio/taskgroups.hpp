@@ -45,7 +45,11 @@ class task_group {
   /// if the group was not entered, is finished, or is shutting down after a
   /// failure; the coroutine then never runs (CB-44).
   template <class T>
-  task<T> create_task(task<T> coro, task_options opts = {}) {
+  task<T> create_task(task<T> coro) {
+    return create_task(std::move(coro), task_options{});
+  }
+  template <class T>
+  task<T> create_task(task<T> coro, task_options opts) {
     check_can_create();
     task<T> t = detail_loop(*parent_->loop()).create_task(std::move(coro), std::move(opts));
     adopt(t);

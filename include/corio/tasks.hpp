@@ -123,7 +123,8 @@ class any_task {
   /// Python: Task.cancel(msg). Requests that cancelled_error(msg) be thrown
   /// at the task's current or next suspension point, and cancels what the
   /// task awaits (CX-01..CX-05). False if the task is done.
-  bool cancel(const std::string& msg = {}) { return detail::task_cancel(t_, msg); }
+  bool cancel(const std::string& msg) { return detail::task_cancel(t_, msg); }
+  bool cancel() { return detail::task_cancel(t_, std::string()); }
   /// Python: Task.cancelling(): cancel requests not yet withdrawn (CX-12).
   std::uint32_t cancelling() const noexcept { return detail::task_cancelling(t_); }
   /// Python: Task.uncancel() (CX-12, CX-14).
@@ -258,7 +259,11 @@ task<T> event_loop::create_task(task<T> coro, task_options opts) {
 
 /// Python: asyncio.create_task(coro, name=...) on the running loop.
 template <class T>
-task<T> create_task(task<T> coro, task_options opts = {}) {
+task<T> create_task(task<T> coro) {
+  return get_running_loop().create_task(std::move(coro), task_options{});
+}
+template <class T>
+task<T> create_task(task<T> coro, task_options opts) {
   return get_running_loop().create_task(std::move(coro), std::move(opts));
 }
 template <class T>

@@ -71,7 +71,8 @@ CORIO_ALWAYS_INLINE void* pool_allocate(std::size_t n) {
 
 CORIO_ALWAYS_INLINE void pool_deallocate(void* p, std::size_t n) noexcept {
 #if CORIO_ASAN
-  ::operator delete(p, n);
+  (void)n;
+  ::operator delete(p);
 #else
   if (CORIO_UNLIKELY(n > pool_thread_cache::kMaxBlock || n == 0)) {
     ::operator delete(p);
