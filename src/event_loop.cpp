@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <new>
 #include <vector>
@@ -16,37 +17,40 @@ std::atomic<loop_core*> g_loops[kLoopSlots];  // slot 0 stays null: ref 0 is "no
 
 namespace {
 
-// -- the loop table: lets a 4-byte reference in every future name its loop ---
-//
-// A reference is (generation << 16) | slot. A future that outlives its loop
-// finds the slot empty or reused under another generation, and sees no loop.
+// -- the loop table (see loop_from_ref) -----------------------------------
 std::mutex g_loops_mu;
-std::uint16_t g_gen[kLoopSlots];
-std::vector<std::uint16_t> g_free_slots;
-std::uint32_t g_next_slot = 1;  // slot 0 is "no loop"
+std::uint32_t g_gen[kLoopSlots];
+std::deque<std::uint32_t> g_free_slots;  // FIFO: spreads generations over all slots
+std::uint32_t g_next_slot = 1;           // slot 0 is "no loop"
 
 std::uint32_t acquire_loop_ref() {
   std::lock_guard lk(g_loops_mu);
   std::uint32_t slot;
   if (!g_free_slots.empty()) {
-    slot = g_free_slots.back();
-    g_free_slots.pop_back();
+    slot = g_free_slots.front();
+    g_free_slots.pop_front();
   } else {
-    if (g_next_slot >= kLoopSlots) throw std::runtime_error("corio: too many event loops alive at once (65535)");
+    if (g_next_slot >= kLoopSlots)
+      throw std::runtime_error("corio: too many event loops alive at once (" + std::to_string(kLoopSlots - 1) + ")");
     slot = g_next_slot++;
   }
-  if (++g_gen[slot] == 0) g_gen[slot] = 1;
-  return (static_cast<std::uint32_t>(g_gen[slot]) << 16) | slot;
+  g_gen[slot] = (g_gen[slot] + 1) & ((1u << (32 - kLoopSlotBits)) - 1);
+  if (g_gen[slot] == 0) g_gen[slot] = 1;
+  return (g_gen[slot] << kLoopSlotBits) | slot;
 }
 
 void publish_loop(std::uint32_t ref, loop_core* l) noexcept {
-  g_loops[ref & 0xffffu].store(l, std::memory_order_release);
+  g_loops[ref & (kLoopSlots - 1)].store(l, std::memory_order_release);
 }
 
 void release_loop_ref(std::uint32_t ref) noexcept {
   std::lock_guard lk(g_loops_mu);
-  g_loops[ref & 0xffffu].store(nullptr, std::memory_order_release);
-  g_free_slots.push_back(static_cast<std::uint16_t>(ref & 0xffffu));
+  g_loops[ref & (kLoopSlots - 1)].store(nullptr, std::memory_order_release);
+  try {
+    g_free_slots.push_back(ref & (kLoopSlots - 1));
+  } catch (...) {
+    // Out of memory: the slot is lost, not reused; nothing else breaks.
+  }
 }
 
 bool env_debug() {
@@ -143,7 +147,6 @@ void loop_core::schedule_timer_handle(timer_handle_node* h) {
 
 void loop_core::schedule_threadsafe(handle_node* h) {
   h->loop = this;
-  h->bits |= handle_node::f_threadsafe;
   h->retain();
   {
     std::lock_guard lk(remote_mu_);
@@ -288,11 +291,13 @@ void loop_core::run_handle(handle_node* h) {
     return;
   }
   std::exception_ptr err;
+  h->set(handle_node::f_running);  // a cancel from inside must not destroy the running callable
   try {
     h->invoke(h);
   } catch (...) {
     err = std::current_exception();
   }
+  h->clear(handle_node::f_running);
   h->finish();
   h->release();
   if (CORIO_UNLIKELY(err != nullptr)) {
@@ -390,7 +395,8 @@ void loop_core::close() {
     t->clear(future_core::f_registered);
   }
   for (task_base* t : pending) t->release();
-  backend_.reset();
+  // The backend stays until the loop is destroyed: another thread may be
+  // inside call_soon_threadsafe, waking it, right now.
 }
 
 void loop_core::call_exception_handler(const exception_context& ctx) noexcept {
@@ -399,7 +405,8 @@ void loop_core::call_exception_handler(const exception_context& ctx) noexcept {
     return;
   }
   try {
-    handler_(self(), ctx);
+    handler_fn h = handler_;  // the handler may replace itself
+    h(self(), ctx);
   } catch (...) {
     // EL-11: a broken handler is reported by the default one; the loop goes on.
     exception_context broken;
@@ -451,7 +458,10 @@ void event_loop::advance_time(duration d) {
 
 void handle::cancel() {
   if (!n_ || n_->cancelled()) return;
-  n_->bits |= detail::handle_node::f_cancelled;
+  n_->set(detail::handle_node::f_cancelled);
+  // A threadsafe handle may be cancelled from any thread: only the loop
+  // drops its callable, when it dequeues it.
+  if (n_->threadsafe()) return;
   if (n_->kind == detail::node_kind::timer_handle) {
     auto* t = static_cast<detail::timer_handle_node*>(n_);
     if (t->armed()) {
@@ -459,7 +469,7 @@ void handle::cancel() {
       t->release();  // the wheel's reference
     }
   }
-  n_->finish();
+  if (!n_->has(detail::handle_node::f_running)) n_->finish();  // else run_handle finishes it
 }
 
 time_point timer_handle::when() const noexcept {

@@ -45,6 +45,7 @@ struct thread_flush {
       c.head[cls] = nullptr;
       c.count[cls] = 0;
     }
+    c.armed = false;
     c.dead = true;
   }
 };
@@ -52,10 +53,15 @@ thread_local thread_flush tl_flush;
 
 }  // namespace
 
+void pool_arm() noexcept {
+  tl_flush.armed = true;
+  tl_pool.armed = true;
+}
+
 void* pool_refill(std::size_t cls) {
   pool_thread_cache& c = tl_pool;
   if (c.dead) return ::operator new((cls + 1) * pool_thread_cache::kGranule);
-  tl_flush.armed = true;
+  pool_arm();
   const std::size_t sz = (cls + 1) * pool_thread_cache::kGranule;
   depot& d = the_depot();
   std::lock_guard lk(d.mu);
@@ -91,7 +97,7 @@ void* pool_refill(std::size_t cls) {
 
 void pool_overflow(std::size_t cls) {
   pool_thread_cache& c = tl_pool;
-  tl_flush.armed = true;
+  pool_arm();
   // Keep half, hand the other half to the depot as one batch.
   const std::uint32_t give = c.count[cls] / 2;
   pool_block* head = c.head[cls];

@@ -176,12 +176,15 @@ void future_core::destroy() noexcept {
     }
     if (loop_core* l = loop()) l->call_exception_handler(ctx);
   }
-  // Adapters of lone listeners are ours to free; other listeners belong to
-  // their owners, who outlive this registration.
+  // Adapters of lone listeners and pending done callbacks belong to this
+  // list; other listeners belong to their owners, who outlive it.
   if (!(waiters_ & 1u)) {
     for (listener_node* n = as_list(waiters_); n;) {
       listener_node* nx = n->next;
-      if (lone_adapter::is(n)) lone_adapter::free(static_cast<lone_adapter*>(n));
+      if (lone_adapter::is(n))
+        lone_adapter::free(static_cast<lone_adapter*>(n));
+      else if (n->on_done == &done_callback_node::fire)
+        static_cast<done_callback_node*>(n)->release();
       n = nx;
     }
   }
@@ -210,8 +213,7 @@ std::uintptr_t add_done_callback_node(future_core* core, done_callback_node* n) 
       n->release();
       throw std::runtime_error("corio: add_done_callback: the future's event loop is closed");
     }
-    n->loop = loop;
-    loop->push(n);  // FU-09: through call_soon, never inline
+    n->schedule();  // FU-09: through call_soon, never inline
   } else {
     core->add_listener(n);
   }

@@ -20,7 +20,9 @@ void gather_ctl::fail(const std::exception_ptr& e) noexcept {
 void gather_ctl::complete_now(future_core* last) noexcept {
   if (cancel_requested) {
     // Python: a cancel that reached children fails the gather with
-    // CancelledError even if they ended otherwise (issue 32684).
+    // CancelledError even if they ended otherwise (issue 32684); their
+    // outcomes were still gathered, so none is reported as unretrieved.
+    for_each_child(this, [](future_core* c) { c->set(future_core::f_retrieved); });
     fail(last && last->cancelled() ? last->exc_slot() : make_cancelled({}));
     return;
   }

@@ -51,7 +51,9 @@ class handle {
   }
 
   /// Python: Handle.cancel(). The callback will not run; what it captured is
-  /// destroyed now. No effect once it ran. (EL-04)
+  /// destroyed now (for call_soon_threadsafe handles: when the loop next
+  /// looks at it). No effect once it ran (EL-04). Loop thread only, except
+  /// for handles from call_soon_threadsafe, which any thread may cancel.
   void cancel();
   /// Python: Handle.cancelled().
   bool cancelled() const noexcept { return n_ && n_->cancelled(); }
@@ -103,6 +105,7 @@ class event_loop : private detail::loop_core {
     static_assert(std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>&...>,
                   "corio::event_loop::call_soon_threadsafe: fn must be callable with the given arguments");
     auto* n = detail::make_handle_node<detail::handle_node>(bind(std::forward<F>(fn), std::forward<A>(args)...));
+    n->kind = detail::node_kind::threadsafe_handle;
     schedule_threadsafe(n);
     return handle(n);
   }

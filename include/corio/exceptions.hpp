@@ -12,6 +12,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace corio {
@@ -96,13 +97,23 @@ class base_exception_group : public base_exception {
   template <class E>
   static void collect(const std::vector<std::exception_ptr>& in, std::vector<std::exception_ptr>& out) {
     for (const auto& p : in) {
-      try {
-        std::rethrow_exception(p);
-      } catch (const E&) {
-        out.push_back(p);
-      } catch (const base_exception_group& g) {
-        collect<E>(g.exceptions(), out);
-      } catch (...) {
+      if constexpr (std::is_base_of_v<base_exception_group, E>) {
+        // Looking for groups: a matching group is a result, not a container.
+        try {
+          std::rethrow_exception(p);
+        } catch (const E&) {
+          out.push_back(p);
+        } catch (...) {
+        }
+      } else {
+        try {
+          std::rethrow_exception(p);
+        } catch (const E&) {
+          out.push_back(p);
+        } catch (const base_exception_group& g) {
+          collect<E>(g.exceptions(), out);
+        } catch (...) {
+        }
       }
     }
   }

@@ -151,6 +151,7 @@ struct gather_ctl {
   bool cancel_requested = false;
   void (*complete)(gather_ctl*) = nullptr;  // builds the result
   bool (*cancel_children)(gather_ctl*, const std::string&) = nullptr;
+  void (*for_each_child)(gather_ctl*, void (*)(future_core*)) = nullptr;
 
   void arm(future_state_base* s, loop_core& loop, std::size_t n);
   // A child already done counts at once (Python schedules its callback).
@@ -204,6 +205,9 @@ struct gather_tuple_state final
       std::apply([&](auto&... h) { ((ret = future_cancel(h.core(), msg) || ret), ...); }, self->children);
       return ret;
     };
+    this->ctl.for_each_child = [](gather_ctl* g, void (*fn)(future_core*)) {
+      std::apply([&](auto&... h) { (fn(h.core()), ...); }, static_cast<gather_tuple_state*>(g->self)->children);
+    };
   }
   ~gather_tuple_state() {
     std::apply([&](auto&... h) { (this->ctl.release_child(h.core()), ...); }, children);
@@ -244,6 +248,9 @@ struct gather_vector_state final : gather_state<gather_vector_result<typename ch
       for (H& h : self->children) ret = future_cancel(h.core(), msg) || ret;
       return ret;
     };
+    this->ctl.for_each_child = [](gather_ctl* g, void (*fn)(future_core*)) {
+      for (H& h : static_cast<gather_vector_state*>(g->self)->children) fn(h.core());
+    };
   }
   ~gather_vector_state() {
     for (H& h : children) this->ctl.release_child(h.core());
@@ -254,7 +261,10 @@ template <bool Settled, class... A>
 auto gather_tuple(A&&... aws) {
   loop_core& loop = detail_core(get_running_loop());
   using S = gather_tuple_state<Settled, decltype(gather_child(std::declval<std::decay_t<A>>()))...>;
-  auto children = std::make_tuple(gather_child(std::decay_t<A>(std::forward<A>(aws)))...);
+  // Braced initialisation evaluates left to right: children are scheduled in
+  // argument order, as Python's gather does (make_tuple's order is unspecified).
+  std::tuple<decltype(gather_child(std::declval<std::decay_t<A>>()))...> children{
+      gather_child(std::decay_t<A>(std::forward<A>(aws)))...};
   S* s = ::new (pool_allocate(sizeof(S))) S(std::move(children));
   future<typename S::result> f(s);  // owns s from here on
   s->ctl.arm(s, loop, sizeof...(A));

@@ -251,7 +251,8 @@ task<T> event_loop::create_task(task<T> coro, task_options opts) {
   check_thread("create_task");
   if (factory_) {
     any_task view(coro.base());
-    factory_(*this, view, opts);
+    task_factory f = factory_;  // the factory may replace itself
+    f(*this, view, opts);
   }
   detail::task_start(coro.base(), this, std::move(opts.name), opts.eager_start);
   return coro;

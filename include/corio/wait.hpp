@@ -8,6 +8,8 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -48,13 +50,12 @@ task<wait_result<H>> wait(std::vector<H> fs, return_when when = all_completed,
                           std::optional<duration> timeout = std::nullopt) {
   std::vector<H> unique;
   std::vector<detail::future_core*> cores;
+  std::unordered_set<detail::future_core*> seen;
   bool unsched = false;
   for (H& h : fs) {
     unsched = unsched || detail::unscheduled(h);
     detail::future_core* c = h.core();
-    bool seen = false;
-    for (detail::future_core* x : cores) seen = seen || x == c;
-    if (!seen) {
+    if (seen.insert(c).second) {
       cores.push_back(c);
       unique.push_back(std::move(h));
     }
@@ -86,8 +87,8 @@ struct as_completed_state {
   struct lone_listener : listener {
     as_completed_state* owner;
   } lone;
-  std::vector<H> todo;
-  std::deque<H> done;  // finished, not yet handed out
+  std::unordered_map<future_core*, H> todo;  // not finished yet
+  std::deque<H> done;                        // finished, not yet handed out
   std::size_t timed_out = 0;
   handle timer;
   struct waiter : suspend_point {
@@ -99,33 +100,32 @@ struct as_completed_state {
 
   ~as_completed_state() {
     timer.cancel();
-    for (H& h : todo) h.core()->remove_lone_listener(&lone);
+    for (auto& [c, h] : todo) c->remove_lone_listener(&lone);
   }
-  void arm(std::optional<duration> t) {
+  // `aws` are distinct, scheduled futures or tasks.
+  void arm(std::vector<H> aws, std::optional<duration> t) {
     lone.owner = this;
     lone.on_done = [](listener* l, future_core* f) noexcept {
       auto* s = static_cast<lone_listener*>(l)->owner;
-      for (auto it = s->todo.begin(); it != s->todo.end(); ++it) {
-        if (it->core() == f) {
-          s->done.push_back(std::move(*it));
-          s->todo.erase(it);
-          break;
-        }
+      if (auto it = s->todo.find(f); it != s->todo.end()) {
+        s->done.push_back(std::move(it->second));
+        s->todo.erase(it);
       }
       if (s->todo.empty()) s->timer.cancel();
       s->wake_one();
     };
-    for (H& h : todo) {
-      if (h.done())
-        done.push_back(h);  // done ones come first (CB-33)
-      else
+    for (H& h : aws) {
+      if (h.done()) {
+        done.push_back(std::move(h));  // done ones come first (CB-33)
+      } else {
         h.core()->add_lone_listener(&lone);
+        todo.emplace(h.core(), std::move(h));
+      }
     }
-    std::erase_if(todo, [](const H& h) { return h.done(); });
     if (!todo.empty() && t) {
       timer = get_running_loop().call_later(*t, [this] {
         // CB-34: the remaining awaits raise TimeoutError; nothing is cancelled.
-        for (H& h : todo) h.core()->remove_lone_listener(&lone);
+        for (auto& [c, h] : todo) c->remove_lone_listener(&lone);
         timed_out += todo.size();
         todo.clear();
         while (waiters) wake_one();
@@ -160,15 +160,15 @@ class as_completed {
  public:
   explicit as_completed(std::vector<H> aws, std::optional<duration> timeout = std::nullopt)
       : s_(std::make_shared<state>()) {
+    std::vector<H> unique;
+    std::unordered_set<detail::future_core*> seen;
     for (H& h : aws) {
       if constexpr (requires { h.scheduled(); })
         if (!h.scheduled()) h = create_task(std::move(h));
-      bool seen = false;
-      for (H& x : s_->todo) seen = seen || x.core() == h.core();
-      if (!seen) s_->todo.push_back(std::move(h));
+      if (seen.insert(h.core()).second) unique.push_back(std::move(h));  // duplicates count once
     }
-    n_ = s_->todo.size();
-    s_->arm(timeout);
+    n_ = unique.size();
+    s_->arm(std::move(unique), timeout);
   }
   template <class Rep, class Period>
   as_completed(std::vector<H> aws, std::chrono::duration<Rep, Period> timeout)

@@ -456,3 +456,19 @@ TEST(CB, CB_10_the_cancel_message_of_the_outer_task_reaches_the_caller_through_g
   loop.run_until_complete(direct_body());
   EXPECT_EQ(direct, "via gather");
 }
+
+// CB-03: coroutines are wrapped in tasks in argument order, so they also
+// start in that order.
+TEST(CB, CB_03_gathered_coroutines_start_in_argument_order) {
+  corio::event_loop loop(corio::testing::virtual_time());
+  std::vector<int> started;
+  auto step = [](std::vector<int>& log, int id) -> corio::task<int> {
+    log.push_back(id);
+    co_return id;
+  };
+  auto r = loop.run_until_complete([&]() -> corio::task<std::tuple<int, int, int>> {
+    co_return co_await corio::gather(step(started, 1), step(started, 2), step(started, 3));
+  }());
+  EXPECT_EQ(started, (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(r, std::make_tuple(1, 2, 3));
+}

@@ -57,20 +57,34 @@ struct core_waiter : listener_node, suspend_point {
 };
 
 // A done callback (Python: fut.add_done_callback(fn)): a listener while the
-// future is pending, then a call_soon handle once it is done (FU-08).
+// future is pending, then a call_soon handle once it is done (FU-08). While
+// pending it is owned by the future's listener list and holds no reference
+// to the future (no cycle); once scheduled it holds one until it has run.
 struct done_callback_node : handle_node, listener_node {
-  future_core* core = nullptr;  // the callable holds the reference
-  done_callback_node() noexcept : handle_node(node_kind::handle) { on_done = &fire; }
+  future_core* core = nullptr;
+  bool holds_core = false;
 
-  static void fire(listener* l, future_core* f) noexcept {
-    auto* n = static_cast<done_callback_node*>(static_cast<listener_node*>(l));
-    loop_core* loop = f->loop();
-    if (loop == nullptr || loop->is_closed()) {
-      n->release();  // nowhere to run it
+  done_callback_node() noexcept : handle_node(node_kind::handle) { on_done = &fire; }
+  ~done_callback_node() {
+    if (holds_core) core->release();
+  }
+  done_callback_node(const done_callback_node&) = delete;
+  done_callback_node& operator=(const done_callback_node&) = delete;
+
+  // Moves the callback to the ready queue of the future's loop.
+  void schedule() noexcept {
+    loop_core* l = core->loop();
+    if (l == nullptr || l->is_closed()) {
+      release();  // nowhere to run it
       return;
     }
-    n->loop = loop;
-    loop->push(n);
+    core->retain();
+    holds_core = true;
+    loop = l;
+    l->push(this);
+  }
+  static void fire(listener* l, future_core*) noexcept {
+    static_cast<done_callback_node*>(static_cast<listener_node*>(l))->schedule();
   }
 };
 
@@ -82,8 +96,7 @@ std::size_t remove_done_callback_node(future_core* core, std::uintptr_t id) noex
 
 template <class F>
 std::uintptr_t add_done_callback(future_core* core, F&& fn) {
-  auto* n = make_handle_node<done_callback_node>(
-      [ref = core_ref(core), f = std::forward<F>(fn)]() mutable { f(ref.get()); });
+  auto* n = make_handle_node<done_callback_node>([core, f = std::forward<F>(fn)]() mutable { f(core); });
   n->core = core;
   return add_done_callback_node(core, n);
 }

@@ -28,7 +28,8 @@ struct pool_thread_cache {
 
   pool_block* head[kClasses];
   std::uint32_t count[kClasses];
-  bool dead;  // set once the thread's cache has been flushed at thread exit
+  bool armed;  // the thread-exit flush is registered
+  bool dead;   // set once the thread's cache has been flushed at thread exit
 };
 
 // Trivially destructible so that it is usable during thread teardown; a
@@ -38,6 +39,7 @@ extern thread_local pool_thread_cache tl_pool CORIO_TLS_MODEL;
 void* pool_refill(std::size_t cls);            // slow path: depot or new slab; arms the thread-exit flush
 void pool_overflow(std::size_t cls);           // slow path: give a batch back
 void pool_free_slow(void* p, std::size_t cls); // after the thread's cache died
+void pool_arm() noexcept;                      // registers the thread-exit flush
 inline constexpr std::size_t pool_class(std::size_t n) noexcept {
   return (n + pool_thread_cache::kGranule - 1) / pool_thread_cache::kGranule - 1;
 }
@@ -80,9 +82,14 @@ CORIO_ALWAYS_INLINE void pool_deallocate(void* p, std::size_t n) noexcept {
   }
   const std::size_t cls = pool_class(n);
   pool_thread_cache& c = tl_pool;
-  if (CORIO_UNLIKELY(c.dead)) {
-    pool_free_slow(p, cls);
-    return;
+  if (CORIO_UNLIKELY(!c.armed)) {
+    // A thread that only frees (blocks from another thread) must still hand
+    // its cache back when it ends.
+    if (c.dead) {
+      pool_free_slow(p, cls);
+      return;
+    }
+    pool_arm();
   }
   auto* b = static_cast<pool_block*>(p);
   b->next = c.head[cls];

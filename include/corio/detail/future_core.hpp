@@ -31,7 +31,7 @@ class context_impl;
 // ---------------------------------------------------------------------------
 // Things the ready queue can hold.
 
-enum class node_kind : std::uint8_t { task, future, handle, timer_handle };
+enum class node_kind : std::uint8_t { task, future, handle, timer_handle, threadsafe_handle };
 
 // Common header of every object the loop can schedule or reference-count.
 struct runnable {

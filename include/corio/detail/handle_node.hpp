@@ -6,6 +6,7 @@
 #include <corio/detail/future_core.hpp>
 #include <corio/detail/timer_wheel.hpp>
 
+#include <atomic>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -13,7 +14,7 @@
 namespace corio::detail {
 
 struct handle_node : runnable {
-  enum : std::uint16_t { f_cancelled = 1, f_threadsafe = 2, f_done = 4 };
+  enum : std::uint16_t { f_cancelled = 1, f_done = 4, f_running = 8 };
 
   void (*invoke)(handle_node*) = nullptr;       // runs the callable
   void (*drop)(handle_node*) noexcept = nullptr;  // destroys the callable
@@ -23,19 +24,49 @@ struct handle_node : runnable {
 
   explicit handle_node(node_kind k = node_kind::handle) noexcept : runnable(k) {}
 
-  bool cancelled() const noexcept { return bits & f_cancelled; }
-  void retain() noexcept { ++refs; }
+  // A call_soon_threadsafe handle is shared with another thread (the user's
+  // handle object there may cancel or drop it), so its count and flags are
+  // touched atomically; every other handle stays on its loop's thread.
+  bool threadsafe() const noexcept { return kind == node_kind::threadsafe_handle; }
+
+  bool has(std::uint16_t f) const noexcept {
+    if (threadsafe()) return std::atomic_ref<const std::uint16_t>(bits).load(std::memory_order_acquire) & f;
+    return bits & f;
+  }
+  void set(std::uint16_t f) noexcept {
+    if (threadsafe())
+      std::atomic_ref<std::uint16_t>(bits).fetch_or(f, std::memory_order_acq_rel);
+    else
+      bits |= f;
+  }
+  void clear(std::uint16_t f) noexcept {
+    if (threadsafe())
+      std::atomic_ref<std::uint16_t>(bits).fetch_and(static_cast<std::uint16_t>(~f), std::memory_order_acq_rel);
+    else
+      bits = static_cast<std::uint16_t>(bits & ~f);
+  }
+  bool cancelled() const noexcept { return has(f_cancelled); }
+
+  void retain() noexcept {
+    if (threadsafe())
+      std::atomic_ref<std::uint32_t>(refs).fetch_add(1, std::memory_order_relaxed);
+    else
+      ++refs;
+  }
   void release() noexcept {
-    if (--refs == 0) {
-      if (!(bits & f_done)) drop(this);
+    const bool last = threadsafe() ? std::atomic_ref<std::uint32_t>(refs).fetch_sub(1, std::memory_order_acq_rel) == 1
+                                   : --refs == 0;
+    if (last) {
+      if (!has(f_done)) drop(this);
       free_fn(this);
     }
   }
   // Destroys the callable early (after it ran, or when cancelled), so what it
-  // captured is freed even while user handles keep the node alive.
+  // captured is freed even while user handles keep the node alive. Loop
+  // thread only.
   void finish() noexcept {
-    if (!(bits & f_done)) {
-      bits |= f_done;
+    if (!has(f_done)) {
+      set(f_done);
       drop(this);
     }
   }

@@ -135,7 +135,7 @@ class loop_core {
   handler_fn handler_;
   std::function<void(event_loop&, task_base*)> task_factory_;
   bool is_virtual_clock() const noexcept { return virtual_clock_; }
-  const char* backend_name() const noexcept { return backend_ ? backend_->name() : "closed"; }
+  const char* backend_name() const noexcept { return is_closed() ? "closed" : backend_->name(); }
   void advance_virtual(std::int64_t ns) noexcept { virtual_now_ += ns; }
 
  private:
@@ -169,13 +169,16 @@ class loop_core {
   std::atomic<bool> sleeping_{false};
 };
 
-// The loop table: a future names its loop by (generation << 16 | slot), so a
+// The loop table: a future names its loop by (generation << 14 | slot), so a
 // future that outlives its loop finds no loop rather than a dangling pointer.
-inline constexpr std::uint32_t kLoopSlots = 1u << 16;
+// Slots are reused oldest-first, so a reference can only be mistaken for a
+// later loop after 2^32 loops have come and gone.
+inline constexpr unsigned kLoopSlotBits = 14;
+inline constexpr std::uint32_t kLoopSlots = 1u << kLoopSlotBits;
 extern std::atomic<loop_core*> g_loops[kLoopSlots];
 
 inline loop_core* loop_from_ref(std::uint32_t ref) noexcept {
-  loop_core* l = g_loops[ref & 0xffffu].load(std::memory_order_acquire);
+  loop_core* l = g_loops[ref & (kLoopSlots - 1)].load(std::memory_order_acquire);
   return (l && l->ref() == ref) ? l : nullptr;
 }
 

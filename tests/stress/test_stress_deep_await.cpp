@@ -1,0 +1,164 @@
+// Stress: deep chains of inline awaits. `co_await f()` starts and finishes
+// coroutines by symmetric transfer, so ten thousand nested levels must cost
+// no more machine stack than one.
+#include <corio/tasks.hpp>
+
+#include <corio/testing/loop.hpp>
+
+#include <gtest/gtest.h>
+#include <pthread.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+
+#include "unit/counted.hpp"
+
+using namespace std::chrono_literals;
+using corio_test::counted;
+
+namespace {
+
+constexpr int kDepth = 10'000;
+
+// How deep the machine stack is at the caller.
+CORIO_NOINLINE std::uintptr_t stack_mark() { return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)); }
+
+std::uintptr_t distance(std::uintptr_t a, std::uintptr_t b) { return a > b ? a - b : b - a; }
+
+struct probe_log {
+  std::uintptr_t top = 0;
+  std::uintptr_t bottom_started = 0;  // first step of the deepest coroutine
+  std::uintptr_t bottom_resumed = 0;  // the same, resumed by the loop
+};
+
+corio::task<int> nest(int depth, probe_log& log) {
+  counted local(depth);
+  if (depth == 0) {
+    log.bottom_started = stack_mark();
+    co_await corio::sleep(0s);  // a real suspension at the bottom, resumed from the loop
+    log.bottom_resumed = stack_mark();
+    co_return 0;
+  }
+  const int below = co_await nest(depth - 1, log);
+  co_return below + 1;
+}
+
+corio::task<int> nest_without_suspending(int depth) {
+  if (depth == 0) co_return 0;
+  co_return 1 + co_await nest_without_suspending(depth - 1);
+}
+
+corio::task<int> nest_and_throw(int depth) {
+  if (depth == 0) {
+    co_await corio::sleep(0s);
+    throw std::runtime_error("from the bottom");
+  }
+  co_return co_await nest_and_throw(depth - 1);
+}
+
+corio::task<int> immediate(int v) { co_return v; }
+
+// Runs fn on a thread with a small stack, so that a chain that does use
+// stack per level overflows it instead of quietly succeeding.
+void on_small_stack(std::function<void()> fn) {
+  pthread_attr_t attr;
+  ASSERT_EQ(pthread_attr_init(&attr), 0);
+  ASSERT_EQ(pthread_attr_setstacksize(&attr, 1 << 20), 0);  // 1 MiB
+  pthread_t th;
+  auto body = [](void* p) -> void* {
+    (*static_cast<std::function<void()>*>(p))();
+    return nullptr;
+  };
+  ASSERT_EQ(pthread_create(&th, &attr, body, &fn), 0);
+  pthread_join(th, nullptr);
+  pthread_attr_destroy(&attr);
+}
+
+}  // namespace
+
+TEST(StressDeepAwait, ten_thousand_nested_inline_awaits_use_constant_stack) {
+  counted::reset();
+  probe_log log;
+  int result = -1;
+  on_small_stack([&] {
+    corio::event_loop loop(corio::testing::virtual_time());
+    result = loop.run_until_complete([](probe_log& l) -> corio::task<int> {
+      l.top = stack_mark();
+      co_return co_await nest(kDepth, l);
+    }(log));
+  });
+  EXPECT_EQ(result, kDepth);
+  EXPECT_EQ(counted::alive(), 0u);
+  // Without symmetric transfer each level would add at least a call frame;
+  // ten thousand of them would be far beyond this bound.
+  EXPECT_LT(distance(log.top, log.bottom_started), 64u * 1024u)
+      << "starting " << kDepth << " levels grew the stack by " << distance(log.top, log.bottom_started) << " bytes";
+  EXPECT_LT(distance(log.top, log.bottom_resumed), 64u * 1024u)
+      << "resuming the bottom level sits " << distance(log.top, log.bottom_resumed) << " bytes from the top";
+}
+
+TEST(StressDeepAwait, ten_thousand_levels_that_never_suspend_unwind_without_recursion) {
+  int result = -1;
+  on_small_stack([&] {
+    corio::event_loop loop(corio::testing::virtual_time());
+    result = loop.run_until_complete(nest_without_suspending(kDepth));
+  });
+  EXPECT_EQ(result, kDepth);
+}
+
+TEST(StressDeepAwait, an_exception_from_the_bottom_of_ten_thousand_levels_reaches_the_top) {
+  std::string what;
+  on_small_stack([&] {
+    corio::event_loop loop(corio::testing::virtual_time());
+    try {
+      loop.run_until_complete(nest_and_throw(kDepth));
+    } catch (const std::runtime_error& e) {
+      what = e.what();
+    }
+  });
+  EXPECT_EQ(what, "from the bottom");
+}
+
+TEST(StressDeepAwait, two_hundred_thousand_sequential_inline_awaits_of_finished_coroutines) {
+  // A loop of awaits on coroutines that complete at once is the classic way
+  // to overflow a stack when completion resumes the awaiter by a nested call.
+  long long sum = -1;
+  on_small_stack([&] {
+    corio::event_loop loop(corio::testing::virtual_time());
+    sum = loop.run_until_complete([]() -> corio::task<long long> {
+      long long s = 0;
+      for (int i = 0; i < 200'000; ++i) s += co_await immediate(i);
+      co_return s;
+    }());
+  });
+  EXPECT_EQ(sum, 200'000LL * 199'999LL / 2);
+}
+
+TEST(StressDeepAwait, a_chain_of_ten_thousand_scheduled_tasks_each_awaiting_the_next) {
+  counted::reset();
+  struct chain {
+    static corio::task<int> link(int depth) {
+      counted local(depth);
+      if (depth == 0) {
+        co_await corio::sleep(1ms);
+        co_return 0;
+      }
+      corio::task<int> next = corio::create_task(link(depth - 1));
+      co_return 1 + co_await next;
+    }
+  };
+  int result = -1;
+  std::size_t peak_tasks = 0;
+  on_small_stack([&] {
+    corio::event_loop loop(corio::testing::virtual_time());
+    loop.call_later(500us, [&] { peak_tasks = loop.pending_task_count(); });
+    result = loop.run_until_complete(chain::link(kDepth));
+    EXPECT_EQ(loop.pending_task_count(), 0u);
+  });
+  EXPECT_EQ(result, kDepth);
+  EXPECT_EQ(peak_tasks, static_cast<std::size_t>(kDepth + 1));
+  EXPECT_EQ(counted::alive(), 0u);
+}
