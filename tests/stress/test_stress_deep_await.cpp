@@ -19,6 +19,15 @@
 using namespace std::chrono_literals;
 using corio_test::counted;
 
+// GCC cannot make symmetric transfer a tail call in code instrumented by
+// AddressSanitizer (clang can), so there the stack does grow with the depth;
+// the plain builds check this property.
+#if defined(__SANITIZE_ADDRESS__) && !defined(__clang__)
+#define SKIP_WITHOUT_TAIL_CALLS() GTEST_SKIP() << "GCC + AddressSanitizer: symmetric transfer is not a tail call"
+#else
+#define SKIP_WITHOUT_TAIL_CALLS() (void)0
+#endif
+
 namespace {
 
 constexpr int kDepth = 10'000;
@@ -80,6 +89,7 @@ void on_small_stack(std::function<void()> fn) {
 }  // namespace
 
 TEST(StressDeepAwait, ten_thousand_nested_inline_awaits_use_constant_stack) {
+  SKIP_WITHOUT_TAIL_CALLS();
   counted::reset();
   probe_log log;
   int result = -1;
@@ -101,6 +111,7 @@ TEST(StressDeepAwait, ten_thousand_nested_inline_awaits_use_constant_stack) {
 }
 
 TEST(StressDeepAwait, ten_thousand_levels_that_never_suspend_unwind_without_recursion) {
+  SKIP_WITHOUT_TAIL_CALLS();
   int result = -1;
   on_small_stack([&] {
     corio::event_loop loop(corio::testing::virtual_time());
@@ -110,6 +121,7 @@ TEST(StressDeepAwait, ten_thousand_levels_that_never_suspend_unwind_without_recu
 }
 
 TEST(StressDeepAwait, an_exception_from_the_bottom_of_ten_thousand_levels_reaches_the_top) {
+  SKIP_WITHOUT_TAIL_CALLS();
   std::string what;
   on_small_stack([&] {
     corio::event_loop loop(corio::testing::virtual_time());
@@ -123,6 +135,7 @@ TEST(StressDeepAwait, an_exception_from_the_bottom_of_ten_thousand_levels_reache
 }
 
 TEST(StressDeepAwait, two_hundred_thousand_sequential_inline_awaits_of_finished_coroutines) {
+  SKIP_WITHOUT_TAIL_CALLS();
   // A loop of awaits on coroutines that complete at once is the classic way
   // to overflow a stack when completion resumes the awaiter by a nested call.
   long long sum = -1;
