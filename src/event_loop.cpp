@@ -1,3 +1,4 @@
+#include <corio/detail/context.hpp>
 #include <corio/events.hpp>
 #include <corio/tasks.hpp>
 
@@ -134,12 +135,14 @@ void loop_core::unregister_task(task_base* t) noexcept {
 
 void loop_core::schedule_handle(handle_node* h) {
   h->loop = this;
+  h->ctx = snapshot_word(*current_ctx_slot());
   h->retain();  // one for the queue, one for the returned handle
   ready_.push(h);
 }
 
 void loop_core::schedule_timer_handle(timer_handle_node* h) {
   h->loop = this;
+  h->ctx = snapshot_word(*current_ctx_slot());
   h->fire = &timer_handle_fire;
   h->retain();
   timers_.insert(h);
@@ -147,13 +150,13 @@ void loop_core::schedule_timer_handle(timer_handle_node* h) {
 
 void loop_core::schedule_threadsafe(handle_node* h) {
   h->loop = this;
+  h->ctx = snapshot_word(*current_ctx_slot());  // the posting thread's context
   h->retain();
   {
     std::lock_guard lk(remote_mu_);
     if (is_closed()) {
-      h->refs -= 2;
-      h->finish();
-      h->free_fn(h);
+      h->refs = 1;
+      h->release();
       throw std::runtime_error("Event loop is closed");
     }
     remote_.push(h);
@@ -202,7 +205,7 @@ CORIO_ALWAYS_INLINE void loop_core::run_task(task_base* t) {
   } else {
     t->bits = b;
   }
-  tls.current_task = t;
+  tls.current_task = t;  // also makes the task's context current (current_ctx_slot)
   t->leaf.resume();
   tls.current_task = nullptr;
   if (CORIO_UNLIKELY(fatal_ != nullptr)) {
@@ -292,11 +295,13 @@ void loop_core::run_handle(handle_node* h) {
   }
   std::exception_ptr err;
   h->set(handle_node::f_running);  // a cancel from inside must not destroy the running callable
+  tls.ctx_slot = &h->ctx;          // CV-08: the context captured when it was scheduled
   try {
     h->invoke(h);
   } catch (...) {
     err = std::current_exception();
   }
+  tls.ctx_slot = nullptr;
   h->clear(handle_node::f_running);
   h->finish();
   h->release();

@@ -1,3 +1,4 @@
+#include <corio/detail/context.hpp>
 #include <corio/detail/future_core.hpp>
 #include <corio/detail/task_base.hpp>
 #include <corio/futures.hpp>
@@ -46,7 +47,7 @@ void append(std::uintptr_t& waiters, listener_node* n) noexcept {
 core_extra& future_core::extra() {
   if (!has(f_has_extra)) {
     auto* e = new core_extra;
-    e->ctx = reinterpret_cast<context_impl*>(ctx_or_extra_);
+    e->ctx = ctx_or_extra_;
     ctx_or_extra_ = reinterpret_cast<std::uintptr_t>(e);
     set(f_has_extra);
   }
@@ -191,9 +192,13 @@ void future_core::destroy() noexcept {
   waiters_ = 0;
   if (has(f_has_extra)) {
     auto* e = reinterpret_cast<core_extra*>(ctx_or_extra_);
-    ctx_or_extra_ = reinterpret_cast<std::uintptr_t>(e->ctx);
+    ctx_or_extra_ = e->ctx;
     clear(f_has_extra);
     delete e;
+  }
+  if (is_task() && ctx_or_extra_) {
+    release_word(ctx_or_extra_);
+    ctx_or_extra_ = 0;
   }
   if (is_task()) {
     static_cast<task_base*>(this)->frame().destroy();
@@ -207,6 +212,7 @@ void future_core::destroy() noexcept {
 
 std::uintptr_t add_done_callback_node(future_core* core, done_callback_node* n) {
   const auto id = reinterpret_cast<std::uintptr_t>(static_cast<handle_node*>(n));
+  n->ctx = snapshot_word(*current_ctx_slot());  // FU-10: runs in the context current now
   if (core->done()) {
     loop_core* loop = core->loop();
     if (!loop || loop->is_closed()) {

@@ -1,3 +1,4 @@
+#include <corio/detail/context.hpp>
 #include <corio/tasks.hpp>
 
 #include <atomic>
@@ -23,19 +24,30 @@ void check_schedulable(const task_base* t) {
   if (t->has(future_core::f_started)) throw std::runtime_error("corio: create_task: coroutine is already being awaited");
 }
 
-void task_start(task_base* t, loop_core* loop, std::string name, bool eager) {
+void task_start(task_base* t, loop_core* loop, std::string name, bool eager, context_impl* ctx) {
   t->loop_ref_ = loop->ref();
   t->set(future_core::f_root);
   if (!name.empty()) task_set_name(t, std::move(name));
+  // CV-06: a copy of the creator's context, or the given Context itself (CV-07).
+  if (ctx) {
+    ctx->retain();
+    *t->ctx_slot() = reinterpret_cast<std::uintptr_t>(ctx) | kImplTag;
+  } else {
+    *t->ctx_slot() = snapshot_word(*current_ctx_slot());
+  }
   t->leaf = t->frame();
   loop->register_task(t);
   if (eager && tls.running_loop == loop) {
     // TK-03, TK-04: the first step runs now, with the new task current.
+    // TK-04: the eager step runs with the task current, in its context.
     task_base* prev = tls.current_task;
+    std::uintptr_t* prev_ctx = tls.ctx_slot;
     t->set(future_core::f_started);
     tls.current_task = t;
+    tls.ctx_slot = nullptr;
     t->leaf.resume();
     tls.current_task = prev;
+    tls.ctx_slot = prev_ctx;
     return;
   }
   t->set(future_core::f_queued);  // TK-02: first step through the ready queue

@@ -26,11 +26,14 @@ class task;
 template <class T = void>
 class future;
 class any_task;
+class context;
 
-/// Options for create_task (Python: create_task's name=, eager_start=).
+/// Options for create_task (Python: create_task's name=, context=,
+/// eager_start=).
 struct task_options {
-  std::string name;          ///< default: "Task-<n>"
-  bool eager_start = false;  ///< run the first step inside create_task (3.12+)
+  std::string name;            ///< default: "Task-<n>"
+  bool eager_start = false;    ///< run the first step inside create_task (3.12+)
+  corio::context* context = nullptr;  ///< run in this Context (CV-07); default: a copy of the current one
 };
 
 /// A callback scheduled with call_soon (Python: asyncio.Handle).

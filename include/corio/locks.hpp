@@ -1,72 +1,113 @@
-// Python: asyncio.Event (asyncio/locks.py).
+// Python: asyncio.Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier
+// (asyncio/locks.py).
+//
+// All are bound to the loop they are first waited on (SY-01) and used from
+// that loop's thread only. Every wait is a cancellation point that leaves the
+// primitive consistent, and works under corio::timeout / wait_for.
 #pragma once
 
-#include <corio/detail/task_base.hpp>
+#include <corio/detail/sync_waiter.hpp>
 #include <corio/tasks.hpp>
 
-#include <coroutine>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <type_traits>
+#include <utility>
 
 namespace corio {
 
+/// Holds one acquisition of a lock, semaphore or condition and releases it
+/// when destroyed, also when an exception or a cancellation passes through
+/// (Python: `async with lock:`). Move-only.
+template <class P>
+class [[nodiscard]] scoped_guard {
+ public:
+  explicit scoped_guard(P& p) noexcept : p_(&p) {}
+  scoped_guard(scoped_guard&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  scoped_guard& operator=(scoped_guard&& o) noexcept {
+    if (this != &o) {
+      reset();
+      p_ = std::exchange(o.p_, nullptr);
+    }
+    return *this;
+  }
+  ~scoped_guard() { reset(); }
+  /// Releases now instead of at scope exit.
+  void reset() {
+    if (P* p = std::exchange(p_, nullptr)) p->release();
+  }
+  bool owns() const noexcept { return p_ != nullptr; }
+
+ private:
+  P* p_;
+};
+
 namespace detail {
-
-// A task waiting on a primitive: an intrusive node in the primitive's FIFO,
-// living in the waiting coroutine's frame, so waiting allocates nothing.
-struct sync_waiter : suspend_point {
-  task_base* task = nullptr;
-  sync_waiter* prev = nullptr;
-  sync_waiter* next = nullptr;
-  bool queued = false;     // in the primitive's list
-  bool cancelled = false;  // woken by a cancel, not by the primitive
-};
-
-// FIFO of waiters with O(1) removal (a cancelled waiter leaves no trace).
-struct waiter_list {
-  sync_waiter* head = nullptr;
-  sync_waiter* tail = nullptr;
-
-  bool empty() const noexcept { return head == nullptr; }
-  void push_back(sync_waiter* w) noexcept {
-    w->prev = tail;
-    w->next = nullptr;
-    if (tail)
-      tail->next = w;
-    else
-      head = w;
-    tail = w;
-    w->queued = true;
-  }
-  void remove(sync_waiter* w) noexcept {
-    if (!w->queued) return;
-    if (w->prev)
-      w->prev->next = w->next;
-    else
-      head = w->next;
-    if (w->next)
-      w->next->prev = w->prev;
-    else
-      tail = w->prev;
-    w->prev = w->next = nullptr;
-    w->queued = false;
-  }
-  sync_waiter* pop_front() noexcept {
-    sync_waiter* w = head;
-    if (w) remove(w);
-    return w;
+// `co_await x.scoped()`: acquire, then hand back a guard.
+template <class P, class Awaiter>
+struct scoped_awaiter : Awaiter {
+  using Awaiter::Awaiter;
+  scoped_guard<P> await_resume() {
+    Awaiter::await_resume();
+    return scoped_guard<P>(static_cast<P&>(*this->owner));
   }
 };
-
-// Binds a primitive to the loop of its first blocking user (SY-01); throws
-// std::runtime_error if it is already bound to another loop.
-void bind_primitive(std::uint32_t& bound, std::uint32_t loop_ref, const char* what);
-
+template <class P, class Awaiter>
+struct op {
+  P* owner;
+  using corio_awaitable = void;
+  Awaiter operator co_await() const noexcept { return Awaiter(owner); }
+};
 }  // namespace detail
+
+/// Python: asyncio.Lock. FIFO-fair: waiters acquire in arrival order, and a
+/// task arriving while a woken waiter has not run yet queues behind it
+/// (SY-03). A cancelled waiter leaves no trace and never ends up holding the
+/// lock (SY-06). Any task may release (SY-04).
+class lock {
+ public:
+  lock() = default;
+  lock(const lock&) = delete;
+  lock& operator=(const lock&) = delete;
+
+  /// Python: Lock.locked().
+  bool locked() const noexcept { return locked_; }
+  /// Python: Lock.release(). std::runtime_error if not locked (SY-04).
+  void release();
+
+  struct awaiter : detail::sync_waiter {
+    lock* owner;
+    explicit awaiter(lock* l) noexcept : owner(l) {}
+    ~awaiter() {
+      if (list) owner->abandon(this);
+    }
+    bool await_ready() noexcept {
+      // SY-02: free and nobody queued (cancelled waiters leave the queue at once).
+      if (!owner->locked_ && owner->waiters_.empty()) return owner->locked_ = true;
+      return false;
+    }
+    void await_suspend(std::coroutine_handle<> h) { detail::wait_on(owner->waiters_, this, h, owner->loop_ref_, "Lock"); }
+    bool await_resume() {
+      if (task) owner->after_wait(this);
+      return true;
+    }
+  };
+  /// Python: `await lock.acquire()` (returns true).
+  detail::op<lock, awaiter> acquire() noexcept { return {this}; }
+  /// Python: `async with lock:` as `auto guard = co_await lk.scoped();`.
+  detail::op<lock, detail::scoped_awaiter<lock, awaiter>> scoped() noexcept { return {this}; }
+
+ private:
+  void after_wait(awaiter* w);
+  void abandon(awaiter* w) noexcept;
+  bool locked_ = false;
+  std::uint32_t loop_ref_ = 0;
+  detail::waiter_list waiters_;
+};
 
 /// Python: asyncio.Event. wait() blocks until set(); set() wakes every
 /// waiter, in the order they came (SY-07); clear() does not un-wake them.
-/// Bound to the loop it is first waited on (SY-01). Used from the loop's
-/// thread only.
 class event {
  public:
   event() = default;
@@ -79,55 +120,193 @@ class event {
   void set() noexcept {
     if (value_) return;
     value_ = true;
-    while (detail::sync_waiter* w = waiters_.pop_front()) w->task->loop()->wake(w->task);
+    // Waiters of an event have nothing to pass on: unlink them now.
+    while (detail::sync_waiter* w = waiters_.head) {
+      waiters_.remove(w);
+      detail::waiter_list::wake(w);
+    }
   }
   /// Python: Event.clear().
   void clear() noexcept { value_ = false; }
 
   struct awaiter : detail::sync_waiter {
-    event* ev;
-    explicit awaiter(event* e) noexcept : ev(e) { cancel = &on_cancel; }
-    awaiter(awaiter&& o) noexcept : awaiter(o.ev) {}
-    ~awaiter() { ev->waiters_.remove(this); }
-    bool await_ready() const noexcept { return ev->value_; }
+    event* owner;
+    explicit awaiter(event* e) noexcept : owner(e) {}
+    ~awaiter() { owner->waiters_.remove(this); }
+    bool await_ready() const noexcept { return owner->value_; }
     void await_suspend(std::coroutine_handle<> h) {
-      task = detail::current_task_or_throw("event.wait");
-      if (CORIO_UNLIKELY(ev->loop_ref_ != task->loop_ref_)) detail::bind_primitive(ev->loop_ref_, task->loop_ref_, "Event");
-      ev->waiters_.push_back(this);
-      detail::suspend_current(task, h, this);
+      detail::wait_on(owner->waiters_, this, h, owner->loop_ref_, "Event");
     }
-    /// Python: `await event.wait()` returns True.
     bool await_resume() {
-      if (task) {
-        detail::resume_check(task);
-        if (CORIO_UNLIKELY(cancelled)) detail::throw_pending_cancel(task);
-      }
-      return true;
-    }
-
-   private:
-    // SY-08: a cancelled wait removes its waiter and throws cancelled_error.
-    static bool on_cancel(detail::suspend_point* sp, detail::task_base* t, const std::string&) {
-      auto* self = static_cast<awaiter*>(sp);
-      self->ev->waiters_.remove(self);
-      self->cancelled = true;
-      t->loop()->wake(t);
+      if (task && CORIO_UNLIKELY(cancel_due())) throw_cancel();  // SY-08
       return true;
     }
   };
-
-  /// Python: `await event.wait()`. A cancellation point unless already set.
-  struct wait_op {
-    event* ev;
-    using corio_awaitable = void;
-    awaiter operator co_await() const noexcept { return awaiter(ev); }
-  };
-  wait_op wait() noexcept { return {this}; }
+  /// Python: `await event.wait()` (returns true). A cancellation point
+  /// unless already set.
+  detail::op<event, awaiter> wait() noexcept { return {this}; }
 
  private:
   bool value_ = false;
   std::uint32_t loop_ref_ = 0;
   detail::waiter_list waiters_;
 };
+
+/// Python: asyncio.Condition. Uses its own lock, or shares one given at
+/// construction (SY-09). wait() releases the lock, waits for a notify, and
+/// reacquires the lock before returning, also when cancelled (SY-11, SY-12).
+class condition {
+ public:
+  condition() : own_(std::make_unique<lock>()), lock_(own_.get()) {}
+  explicit condition(lock& shared) noexcept : lock_(&shared) {}
+  condition(const condition&) = delete;
+  condition& operator=(const condition&) = delete;
+
+  bool locked() const noexcept { return lock_->locked(); }
+  auto acquire() noexcept { return lock_->acquire(); }
+  void release() { lock_->release(); }
+  /// `async with cond:` as `auto guard = co_await cond.scoped();` (a guard
+  /// of the underlying lock).
+  auto scoped() noexcept { return lock_->scoped(); }
+
+  /// Python: `await cond.wait()`. std::runtime_error without the lock (SY-10).
+  task<bool> wait();
+  /// Python: `await cond.wait_for(predicate)`: waits until pred() is truthy
+  /// and returns its value; returns at once, lock or not, if it already is
+  /// (SY-13).
+  template <class Pred>
+  task<std::decay_t<std::invoke_result_t<Pred&>>> wait_for(Pred pred) {
+    auto result = pred();
+    while (!result) {
+      co_await wait();
+      result = pred();
+    }
+    co_return result;
+  }
+  /// Python: Condition.notify(n): wakes up to n waiters in FIFO order.
+  void notify(std::size_t n = 1);
+  /// Python: Condition.notify_all().
+  void notify_all();
+
+ private:
+  struct notified;     // the wait for a notify (locks.cpp)
+  struct notified_op;  // what `co_await` takes for it
+  void wake(std::size_t n) noexcept;
+
+  std::unique_ptr<lock> own_;
+  lock* lock_;
+  std::uint32_t loop_ref_ = 0;
+  detail::waiter_list waiters_;
+};
+
+/// Python: asyncio.Semaphore. FIFO: waiters are served in arrival order and a
+/// task that releases and re-acquires goes to the back (SY-16). A cancelled
+/// waiter never consumes a permit (SY-17).
+class semaphore {
+ public:
+  /// std::invalid_argument if value < 0 (SY-15).
+  explicit semaphore(std::int64_t value = 1);
+  semaphore(const semaphore&) = delete;
+  semaphore& operator=(const semaphore&) = delete;
+
+  /// Python: Semaphore.locked(): acquire() would block.
+  bool locked() const noexcept { return value_ == 0 || !waiters_.empty(); }
+  /// The permits left (Python: Semaphore._value).
+  std::int64_t value() const noexcept { return value_; }
+  /// Python: Semaphore.release().
+  void release();
+
+  struct awaiter : detail::sync_waiter {
+    semaphore* owner;
+    explicit awaiter(semaphore* s) noexcept : owner(s) {}
+    ~awaiter() {
+      if (list) owner->abandon(this);
+    }
+    bool await_ready() noexcept {
+      if (owner->locked()) return false;
+      --owner->value_;
+      return true;
+    }
+    void await_suspend(std::coroutine_handle<> h) {
+      detail::wait_on(owner->waiters_, this, h, owner->loop_ref_, "Semaphore");
+    }
+    bool await_resume() {
+      if (task) owner->after_wait(this);
+      return true;
+    }
+  };
+  /// Python: `await sem.acquire()` (returns true).
+  detail::op<semaphore, awaiter> acquire() noexcept { return {this}; }
+  /// `async with sem:` as `auto guard = co_await sem.scoped();`.
+  detail::op<semaphore, detail::scoped_awaiter<semaphore, awaiter>> scoped() noexcept { return {this}; }
+
+ protected:
+  void after_wait(awaiter* w);
+  void abandon(awaiter* w) noexcept;
+  bool wake_next() noexcept;
+  void wake_allowed() noexcept;
+
+  std::int64_t value_;
+  std::uint32_t loop_ref_ = 0;
+  detail::waiter_list waiters_;
+};
+
+/// Python: asyncio.BoundedSemaphore: release() beyond the initial value
+/// throws std::invalid_argument (SY-18).
+class bounded_semaphore : public semaphore {
+ public:
+  explicit bounded_semaphore(std::int64_t value = 1) : semaphore(value), bound_(value) {}
+  void release();
+  detail::op<bounded_semaphore, detail::scoped_awaiter<bounded_semaphore, semaphore::awaiter>> scoped() noexcept;
+
+ private:
+  std::int64_t bound_;
+};
+
+/// Python: asyncio.BrokenBarrierError.
+class broken_barrier_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Python: asyncio.Barrier. wait() blocks until `parties` tasks arrived, then
+/// all go on, each with a distinct index 0..parties-1; the barrier is
+/// reusable (SY-19, SY-20). abort() breaks it until reset() (SY-22).
+class barrier {
+ public:
+  /// std::invalid_argument if parties < 1.
+  explicit barrier(std::size_t parties);
+  barrier(const barrier&) = delete;
+  barrier& operator=(const barrier&) = delete;
+
+  /// Python: `await barrier.wait()`: the arrival index. Throws
+  /// broken_barrier_error if the barrier is or becomes broken or reset.
+  task<std::size_t> wait();
+  /// Python: `await barrier.reset()`.
+  task<> reset();
+  /// Python: `await barrier.abort()`.
+  task<> abort();
+
+  std::size_t parties() const noexcept { return parties_; }
+  /// Tasks waiting while it fills (Python: Barrier.n_waiting).
+  std::size_t n_waiting() const noexcept { return state_ == state::filling ? count_ : 0; }
+  bool broken() const noexcept { return state_ == state::broken; }
+
+ private:
+  enum class state { filling, draining, resetting, broken };
+  task<> block();
+  task<> wait_released();
+  void exit() noexcept;
+
+  condition cond_;
+  std::size_t parties_;
+  state state_ = state::filling;
+  std::size_t count_ = 0;
+};
+
+inline detail::op<bounded_semaphore, detail::scoped_awaiter<bounded_semaphore, semaphore::awaiter>>
+bounded_semaphore::scoped() noexcept {
+  return {this};
+}
 
 }  // namespace corio

@@ -1,6 +1,7 @@
 // Python: asyncio.run and asyncio.Runner (asyncio/runners.py).
 #pragma once
 
+#include <corio/contextvars.hpp>
 #include <corio/events.hpp>
 #include <corio/tasks.hpp>
 
@@ -26,7 +27,10 @@ class runner {
   template <class T>
   T run(task<T> main) {
     event_loop& loop = prepare_run();
-    return loop.run_until_complete(std::move(main));
+    // EL-27: every run() uses the runner's one context.
+    task_options opts;
+    opts.context = &context_;
+    return loop.run_until_complete(loop.create_task(std::move(main), std::move(opts)));
   }
 
   /// Python: Runner.get_loop(). Creates the loop on first use.
@@ -37,6 +41,7 @@ class runner {
  private:
   event_loop& prepare_run();
   loop_options opts_;
+  corio::context context_ = copy_context();
   std::optional<event_loop> loop_;
   bool closed_ = false;
 };

@@ -242,6 +242,8 @@ task<T> task_promise<T>::get_return_object() noexcept {
 }
 // Checks that `t` can become a task (a fresh coroutine).
 void check_schedulable(const task_base* t);
+// The implementation of a corio::context (contextvars.cpp); null for null.
+context_impl* impl_of(const context* c) noexcept;
 }  // namespace detail
 
 template <class T>
@@ -254,7 +256,7 @@ task<T> event_loop::create_task(task<T> coro, task_options opts) {
     task_factory f = factory_;  // the factory may replace itself
     f(*this, view, opts);
   }
-  detail::task_start(coro.base(), this, std::move(opts.name), opts.eager_start);
+  detail::task_start(coro.base(), this, std::move(opts.name), opts.eager_start, detail::impl_of(opts.context));
   return coro;
 }
 

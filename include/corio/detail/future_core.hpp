@@ -87,7 +87,7 @@ struct suspend_point {
 
 // Rare per-future data, allocated on first need.
 struct core_extra {
-  context_impl* ctx = nullptr;  // tasks: the context they run in (contextvars)
+  std::uintptr_t ctx = 0;       // tasks: their context word (see context.hpp)
   std::string name;             // tasks: set_name / lazily "Task-<n>"
   std::string cancel_msg;       // tasks: message of a not yet delivered cancel
   std::uint32_t cancelling = 0; // tasks: Task.cancelling()
@@ -139,9 +139,10 @@ struct future_core : runnable {
   core_extra* extra_if() const noexcept {
     return has(f_has_extra) ? reinterpret_cast<core_extra*>(ctx_or_extra_) : nullptr;
   }
-  context_impl* context() const noexcept {
-    if (has(f_has_extra)) return reinterpret_cast<core_extra*>(ctx_or_extra_)->ctx;
-    return reinterpret_cast<context_impl*>(ctx_or_extra_);
+  // Where a task's context word lives (see context.hpp).
+  std::uintptr_t* ctx_slot() noexcept {
+    if (has(f_has_extra)) return &reinterpret_cast<core_extra*>(ctx_or_extra_)->ctx;
+    return &ctx_or_extra_;
   }
 
   // The exception_ptr slot (shared with the value in a union) sits right after
@@ -211,7 +212,8 @@ class core_ref {
 struct thread_state {
   loop_core* running_loop = nullptr;
   task_base* current_task = nullptr;
-  context_impl* current_ctx = nullptr;
+  std::uintptr_t* ctx_slot = nullptr;  // the current context word; null: thread_ctx
+  std::uintptr_t thread_ctx = 0;       // the thread's own context (threads start empty, CV-09)
 };
 extern thread_local thread_state tls CORIO_TLS_MODEL;
 

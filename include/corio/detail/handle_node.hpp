@@ -13,13 +13,15 @@
 
 namespace corio::detail {
 
+void release_ctx_word(std::uintptr_t w) noexcept;  // context.hpp's release_word
+
 struct handle_node : runnable {
   enum : std::uint16_t { f_cancelled = 1, f_done = 4, f_running = 8 };
 
   void (*invoke)(handle_node*) = nullptr;       // runs the callable
   void (*drop)(handle_node*) noexcept = nullptr;  // destroys the callable
   void (*free_fn)(handle_node*) noexcept = nullptr;  // returns the memory
-  context_impl* ctx = nullptr;                   // context captured at scheduling (CV-08)
+  std::uintptr_t ctx = 0;                        // context captured at scheduling (CV-08)
   loop_core* loop = nullptr;
 
   explicit handle_node(node_kind k = node_kind::handle) noexcept : runnable(k) {}
@@ -58,6 +60,7 @@ struct handle_node : runnable {
                                    : --refs == 0;
     if (last) {
       if (!has(f_done)) drop(this);
+      if (ctx) release_ctx_word(ctx);
       free_fn(this);
     }
   }

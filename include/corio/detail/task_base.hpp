@@ -40,8 +40,9 @@ CORIO_ALWAYS_INLINE void loop_core::wake(task_base* t) noexcept {
 }
 
 // -- operations on tasks (tasks.cpp) ------------------------------------------
-// Makes `t` a scheduled task of `loop` (Python: loop.create_task).
-void task_start(task_base* t, loop_core* loop, std::string name, bool eager);
+// Makes `t` a scheduled task of `loop` (Python: loop.create_task), running in
+// `ctx` if given, else in a copy of the current context.
+void task_start(task_base* t, loop_core* loop, std::string name, bool eager, context_impl* ctx = nullptr);
 // Python: Task.cancel(msg).
 bool task_cancel(task_base* t, const std::string& msg);
 // final_suspend of a root task: publish the outcome, wake listeners, let go.

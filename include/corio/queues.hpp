@@ -1,0 +1,320 @@
+// Python: asyncio.Queue, LifoQueue, PriorityQueue, QueueEmpty, QueueFull,
+// QueueShutDown (asyncio/queues.py, 3.13 for shutdown).
+#pragma once
+
+#include <corio/detail/sync_waiter.hpp>
+#include <corio/locks.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+namespace corio {
+
+/// Python: asyncio.QueueEmpty (get_nowait on an empty queue).
+class queue_empty : public std::runtime_error {
+ public:
+  queue_empty() : std::runtime_error("queue is empty") {}
+};
+/// Python: asyncio.QueueFull (put_nowait on a full queue).
+class queue_full : public std::runtime_error {
+ public:
+  queue_full() : std::runtime_error("queue is full") {}
+};
+/// Python: asyncio.QueueShutDown (3.13).
+class queue_shut_down : public std::runtime_error {
+ public:
+  queue_shut_down() : std::runtime_error("queue is shut down") {}
+};
+
+namespace detail {
+
+// Storage orders. FIFO: a ring buffer that grows by doubling.
+template <class T>
+class fifo_store {
+ public:
+  std::size_t size() const noexcept { return size_; }
+  void push(T&& v) {
+    if (size_ == cap_) grow();
+    ::new (&buf_[(head_ + size_) & (cap_ - 1)].v) T(std::move(v));
+    ++size_;
+  }
+  T pop() {
+    T& slot = buf_[head_].v;
+    T v(std::move(slot));
+    slot.~T();
+    head_ = (head_ + 1) & (cap_ - 1);
+    --size_;
+    return v;
+  }
+  fifo_store() = default;
+  fifo_store(const fifo_store&) = delete;
+  ~fifo_store() {
+    while (size_) pop();
+  }
+
+ private:
+  union cell {
+    T v;
+    cell() noexcept {}
+    ~cell() {}
+  };
+  void grow() {
+    const std::size_t cap = cap_ ? cap_ * 2 : 16;
+    std::unique_ptr<cell[]> nb(new cell[cap]);
+    for (std::size_t i = 0; i < size_; ++i) {
+      T& src = buf_[(head_ + i) & (cap_ - 1)].v;
+      ::new (&nb[i].v) T(std::move(src));
+      src.~T();
+    }
+    buf_ = std::move(nb);
+    cap_ = cap;
+    head_ = 0;
+  }
+  std::unique_ptr<cell[]> buf_;
+  std::size_t cap_ = 0;
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+template <class T>
+class lifo_store {
+ public:
+  std::size_t size() const noexcept { return v_.size(); }
+  void push(T&& x) { v_.push_back(std::move(x)); }
+  T pop() {
+    T x(std::move(v_.back()));
+    v_.pop_back();
+    return x;
+  }
+
+ private:
+  std::vector<T> v_;
+};
+
+// Smallest first by Compare (QU-02); equal items come out in no fixed order.
+template <class T, class Compare>
+class priority_store {
+ public:
+  std::size_t size() const noexcept { return v_.size(); }
+  void push(T&& x) {
+    v_.push_back(std::move(x));
+    std::push_heap(v_.begin(), v_.end(), greater());
+  }
+  T pop() {
+    std::pop_heap(v_.begin(), v_.end(), greater());
+    T x(std::move(v_.back()));
+    v_.pop_back();
+    return x;
+  }
+
+ private:
+  auto greater() const {
+    return [this](const T& a, const T& b) { return comp_(b, a); };
+  }
+  std::vector<T> v_;
+  [[no_unique_address]] Compare comp_;
+};
+
+// The untyped half of a queue: waiters, reservations, counters, shutdown.
+//
+// A getter woken by put() has that item reserved for it, and a putter woken
+// by get() has that slot reserved, so a task that arrives in between waits
+// behind them: queues serve getters and putters in FIFO order.
+class queue_core {
+ public:
+  explicit queue_core(std::ptrdiff_t maxsize) noexcept
+      : maxsize_(maxsize > 0 ? static_cast<std::size_t>(maxsize) : 0) {
+    finished_.set();
+  }
+  queue_core(const queue_core&) = delete;
+  queue_core& operator=(const queue_core&) = delete;
+
+  struct waiter : sync_waiter {
+    bool reserved = false;  // holds an item (getter) or a slot (putter)
+  };
+
+  // What a newcomer may take / fill without waiting.
+  std::size_t available(std::size_t size) const noexcept { return size - reserved_items_; }
+  bool has_room(std::size_t size) const noexcept { return maxsize_ == 0 || size + reserved_slots_ < maxsize_; }
+
+  void item_added() noexcept {
+    ++unfinished_;
+    finished_.clear();
+    if (CORIO_UNLIKELY(!getters_.empty())) reserve_for(getters_, reserved_items_);
+  }
+  void item_removed() noexcept {
+    if (CORIO_UNLIKELY(!putters_.empty())) reserve_for(putters_, reserved_slots_);
+  }
+  // After a wait: drops this waiter's reservation; if a cancel is due, hands
+  // the reservation to the next waiter (QU-06, QU-07) and throws.
+  void leave(waiter_list& list, waiter* w, std::size_t& reserved_count);
+
+  void task_done();
+  void shutdown_waiters(bool immediate_drained, std::size_t drained) noexcept;
+
+  std::size_t maxsize_;
+  std::size_t reserved_items_ = 0;
+  std::size_t reserved_slots_ = 0;
+  std::size_t unfinished_ = 0;
+  bool shutdown_ = false;
+  std::uint32_t loop_ref_ = 0;
+  waiter_list getters_;
+  waiter_list putters_;
+  event finished_;
+
+ private:
+  void reserve_for(waiter_list& list, std::size_t& reserved_count) noexcept;
+};
+
+}  // namespace detail
+
+/// Python: asyncio.Queue (and, with another Store, LifoQueue and
+/// PriorityQueue). maxsize <= 0 means unbounded (QU-01). Move-only T works.
+/// Used from the loop's thread only.
+///
+/// `co_await q.put(x)` waits while the queue is full and `co_await q.get()`
+/// while it is empty; both complete without suspending when they can
+/// (QU-04). A cancelled get never loses an item and a cancelled put never
+/// inserts one (QU-06, QU-07).
+template <class T, class Store = detail::fifo_store<T>>
+class basic_queue : private detail::queue_core {
+ public:
+  using value_type = T;
+
+  explicit basic_queue(std::ptrdiff_t maxsize = 0) noexcept : queue_core(maxsize) {}
+
+  /// Python: Queue.maxsize (0: unbounded).
+  std::size_t maxsize() const noexcept { return maxsize_; }
+  /// Python: Queue.qsize(): items in the queue.
+  std::size_t qsize() const noexcept { return store_.size(); }
+  /// Python: Queue.empty(): no item a get() could take now (items promised
+  /// to woken getters do not count).
+  bool empty() const noexcept { return available(store_.size()) == 0; }
+  /// Python: Queue.full(): a put() would wait now.
+  bool full() const noexcept { return !has_room(store_.size()); }
+
+  /// Python: Queue.put_nowait(). Throws queue_full or queue_shut_down (QU-03).
+  void put_nowait(T item) {
+    if (shutdown_) throw queue_shut_down();
+    if (!has_room(store_.size())) throw queue_full();
+    store_.push(std::move(item));
+    item_added();
+  }
+  /// Python: Queue.get_nowait(). Throws queue_empty or queue_shut_down.
+  T get_nowait() {
+    if (available(store_.size()) == 0) {
+      if (shutdown_) throw queue_shut_down();
+      throw queue_empty();
+    }
+    return take();
+  }
+
+  struct put_awaiter : detail::queue_core::waiter {
+    basic_queue* q;
+    T item;
+    put_awaiter(basic_queue* qu, T&& x) : q(qu), item(std::move(x)) {}
+    put_awaiter(put_awaiter&& o) noexcept(std::is_nothrow_move_constructible_v<T>)
+        : q(o.q), item(std::move(o.item)) {}
+    ~put_awaiter() {
+      if (list) q->abandon(q->putters_, this, q->reserved_slots_);
+    }
+    bool await_ready() const noexcept { return q->shutdown_ || q->has_room(q->store_.size()); }
+    void await_suspend(std::coroutine_handle<> h) {
+      detail::wait_on(q->putters_, this, h, q->loop_ref_, "Queue");
+    }
+    void await_resume() {
+      if (task) q->leave(q->putters_, this, q->reserved_slots_);
+      if (q->shutdown_) throw queue_shut_down();  // QU-11
+      q->store_.push(std::move(item));
+      q->item_added();
+    }
+  };
+  struct put_op {
+    basic_queue* q;
+    T item;
+    using corio_awaitable = void;
+    put_awaiter operator co_await() && { return put_awaiter(q, std::move(item)); }
+  };
+  /// Python: `await q.put(item)`. Throws queue_shut_down after shutdown().
+  put_op put(T item) { return put_op{this, std::move(item)}; }
+
+  struct get_awaiter : detail::queue_core::waiter {
+    basic_queue* q;
+    explicit get_awaiter(basic_queue* qu) noexcept : q(qu) {}
+    get_awaiter(get_awaiter&& o) noexcept : q(o.q) {}
+    ~get_awaiter() {
+      if (list) q->abandon(q->getters_, this, q->reserved_items_);
+    }
+    bool await_ready() const noexcept { return q->available(q->store_.size()) > 0 || q->shutdown_; }
+    void await_suspend(std::coroutine_handle<> h) {
+      detail::wait_on(q->getters_, this, h, q->loop_ref_, "Queue");
+    }
+    T await_resume() {
+      if (task) q->leave(q->getters_, this, q->reserved_items_);
+      if (q->available(q->store_.size()) == 0) throw queue_shut_down();  // QU-11, QU-12
+      return q->take();
+    }
+  };
+  struct get_op {
+    basic_queue* q;
+    using corio_awaitable = void;
+    get_awaiter operator co_await() const noexcept { return get_awaiter(q); }
+  };
+  /// Python: `await q.get()`. After shutdown() it still drains what is
+  /// left, then throws queue_shut_down (QU-11).
+  get_op get() noexcept { return {this}; }
+
+  /// Python: Queue.task_done(). std::invalid_argument if called more times
+  /// than items were put (QU-09).
+  void task_done() { queue_core::task_done(); }
+  /// Python: `await q.join()`: until every item put got its task_done (QU-10).
+  auto join() noexcept { return finished_.wait(); }
+  /// Python: Queue.shutdown(immediate) (3.13): later puts throw
+  /// queue_shut_down; getters drain what is left, or, with immediate, the
+  /// queue is emptied at once and all gets throw (QU-11, QU-12). Idempotent.
+  void shutdown(bool immediate = false) {
+    shutdown_ = true;
+    std::size_t drained = 0;
+    if (immediate) {
+      while (store_.size()) {
+        store_.pop();
+        ++drained;
+      }
+    }
+    shutdown_waiters(immediate, drained);
+  }
+  /// True after shutdown().
+  bool is_shut_down() const noexcept { return shutdown_; }
+
+ private:
+  T take() {
+    T x = store_.pop();
+    item_removed();
+    return x;
+  }
+  void abandon(detail::waiter_list& list, waiter* w, std::size_t& reserved_count) noexcept {
+    // The waiting frame is destroyed (its loop closed): give back what it held.
+    list.remove(w);
+    if (w->reserved) --reserved_count;
+  }
+  Store store_;
+};
+
+/// Python: asyncio.Queue.
+template <class T>
+using queue = basic_queue<T, detail::fifo_store<T>>;
+/// Python: asyncio.LifoQueue: the most recent item first.
+template <class T>
+using lifo_queue = basic_queue<T, detail::lifo_store<T>>;
+/// Python: asyncio.PriorityQueue: the smallest item first by Compare, which
+/// must be a strict weak order; equal items come out in no fixed order.
+template <class T, class Compare = std::less<T>>
+using priority_queue = basic_queue<T, detail::priority_store<T, Compare>>;
+
+}  // namespace corio

@@ -1,0 +1,165 @@
+#include <corio/contextvars.hpp>
+#include <corio/tasks.hpp>
+
+#include <algorithm>
+#include <new>
+
+namespace corio {
+
+namespace detail {
+
+namespace {
+
+ctx_map* alloc_map(std::uint32_t n) {
+  const std::size_t bytes = sizeof(ctx_map) + (n > 0 ? n - 1 : 0) * sizeof(ctx_map::entry);
+  auto* m = ::new (::operator new(bytes)) ctx_map;
+  m->size = n;
+  return m;
+}
+
+}  // namespace
+
+ctx_value* ctx_map::find(const void* var) const noexcept {
+  const entry* b = entries;
+  const entry* e = entries + size;
+  const entry* it = std::lower_bound(b, e, var, [](const entry& x, const void* v) { return x.var < v; });
+  return (it != e && it->var == var) ? it->value : nullptr;
+}
+
+ctx_map* ctx_map::with(const ctx_map* m, const void* var, ctx_value* v) {
+  const std::uint32_t n = m ? m->size : 0;
+  const bool replace = m && m->find(var);
+  ctx_map* r = alloc_map(replace ? n : n + 1);
+  std::uint32_t j = 0;
+  bool placed = false;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const entry& e = m->entries[i];
+    if (!placed && var <= e.var) {
+      r->entries[j++] = {var, v};
+      placed = true;
+      if (e.var == var) continue;  // replaced
+    }
+    e.value->retain();
+    r->entries[j++] = e;
+  }
+  if (!placed) r->entries[j++] = {var, v};
+  return r;
+}
+
+ctx_map* ctx_map::without(const ctx_map* m, const void* var) {
+  if (!m || !m->find(var)) {
+    retain(m);
+    return const_cast<ctx_map*>(m);
+  }
+  if (m->size == 1) return nullptr;
+  ctx_map* r = alloc_map(m->size - 1);
+  std::uint32_t j = 0;
+  for (std::uint32_t i = 0; i < m->size; ++i) {
+    const entry& e = m->entries[i];
+    if (e.var == var) continue;
+    e.value->retain();
+    r->entries[j++] = e;
+  }
+  return r;
+}
+
+void ctx_map::release(const ctx_map* m) noexcept {
+  if (!m) return;
+  auto* mm = const_cast<ctx_map*>(m);
+  if (mm->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  for (std::uint32_t i = 0; i < mm->size; ++i) mm->entries[i].value->release();
+  mm->~ctx_map();
+  ::operator delete(mm);
+}
+
+void context_impl::release() noexcept {
+  if (refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  ctx_map::release(map);
+  delete this;
+}
+
+void release_word(std::uintptr_t w) noexcept {
+  if (w & kImplTag)
+    reinterpret_cast<context_impl*>(w & ~kImplTag)->release();
+  else
+    ctx_map::release(reinterpret_cast<const ctx_map*>(w));
+}
+
+void release_ctx_word(std::uintptr_t w) noexcept { release_word(w); }
+
+std::uintptr_t* current_ctx_slot() noexcept {
+  // Derived on demand, so that a task step costs nothing here: an explicit
+  // slot (a callback's, or a Context being run), else the running task's
+  // own word, else the thread's.
+  if (tls.ctx_slot) return tls.ctx_slot;
+  if (tls.current_task) return tls.current_task->ctx_slot();
+  return &tls.thread_ctx;
+}
+
+const void* current_ctx_identity() noexcept {
+  std::uintptr_t* slot = current_ctx_slot();
+  const std::uintptr_t w = *slot;
+  if (w & kImplTag) return reinterpret_cast<const void*>(w & ~kImplTag);
+  // A task's word may move (into its side block), the task does not.
+  if (task_base* t = tls.current_task; t && t->ctx_slot() == slot) return t;
+  return slot;
+}
+
+set_result ctx_set(const void* var, ctx_value* v) {
+  std::uintptr_t* slot = current_ctx_slot();
+  const void* identity = current_ctx_identity();
+  const std::uintptr_t w = *slot;
+  const ctx_map* m = word_map(w);
+  ctx_value* old = m ? m->find(var) : nullptr;
+  if (old) old->retain();
+  ctx_map* nm;
+  try {
+    nm = v ? ctx_map::with(m, var, v) : ctx_map::without(m, var);
+  } catch (...) {
+    if (old) old->release();
+    if (v) v->release();
+    throw;
+  }
+  if (w & kImplTag)
+    reinterpret_cast<context_impl*>(w & ~kImplTag)->map = nm;
+  else
+    *slot = reinterpret_cast<std::uintptr_t>(nm);
+  ctx_map::release(m);
+  return {old, identity};
+}
+
+context_impl* impl_of(const context* c) noexcept { return c ? c->impl() : nullptr; }
+
+}  // namespace detail
+
+context::context() : impl_(new detail::context_impl) {}
+
+context context::copy() const {
+  auto* impl = new detail::context_impl;
+  detail::ctx_map::retain(impl_->map);
+  impl->map = impl_->map;
+  return context(impl);
+}
+
+context copy_context() {
+  auto* impl = new detail::context_impl;
+  impl->map = detail::word_map(*detail::current_ctx_slot());
+  detail::ctx_map::retain(impl->map);
+  return context(impl);
+}
+
+context::enter_guard::enter_guard(detail::context_impl* i) : impl(i) {
+  bool expected = false;
+  if (!impl->entered.compare_exchange_strong(expected, true, std::memory_order_acq_rel))
+    throw std::runtime_error("cannot enter context: it is already entered");  // CV-05
+  word = reinterpret_cast<std::uintptr_t>(impl) | detail::kImplTag;
+  prev = detail::tls.ctx_slot;
+  detail::tls.ctx_slot = &word;
+}
+
+context::enter_guard::~enter_guard() {
+  detail::tls.ctx_slot = prev;
+  impl->entered.store(false, std::memory_order_release);
+}
+
+}  // namespace corio
