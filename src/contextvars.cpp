@@ -8,6 +8,8 @@ namespace corio {
 
 namespace detail {
 
+std::atomic<bool> g_contexts_in_use{false};
+
 namespace {
 
 ctx_map* alloc_map(std::uint32_t n) {
@@ -87,15 +89,6 @@ void release_word(std::uintptr_t w) noexcept {
 
 void release_ctx_word(std::uintptr_t w) noexcept { release_word(w); }
 
-std::uintptr_t* current_ctx_slot() noexcept {
-  // Derived on demand, so that a task step costs nothing here: an explicit
-  // slot (a callback's, or a Context being run), else the running task's
-  // own word, else the thread's.
-  if (tls.ctx_slot) return tls.ctx_slot;
-  if (tls.current_task) return tls.current_task->ctx_slot();
-  return &tls.thread_ctx;
-}
-
 const void* current_ctx_identity() noexcept {
   std::uintptr_t* slot = current_ctx_slot();
   const std::uintptr_t w = *slot;
@@ -106,6 +99,7 @@ const void* current_ctx_identity() noexcept {
 }
 
 set_result ctx_set(const void* var, ctx_value* v) {
+  g_contexts_in_use.store(true, std::memory_order_relaxed);
   std::uintptr_t* slot = current_ctx_slot();
   const void* identity = current_ctx_identity();
   const std::uintptr_t w = *slot;
@@ -132,7 +126,7 @@ context_impl* impl_of(const context* c) noexcept { return c ? c->impl() : nullpt
 
 }  // namespace detail
 
-context::context() : impl_(new detail::context_impl) {}
+context::context() : impl_(new detail::context_impl) { detail::g_contexts_in_use.store(true, std::memory_order_relaxed); }
 
 context context::copy() const {
   auto* impl = new detail::context_impl;

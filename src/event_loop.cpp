@@ -120,12 +120,6 @@ void loop_core::check_thread(const char* what) const {
                              what + ")");
 }
 
-void loop_core::register_task(task_base* t) {
-  t->reg_idx_ = registry_.add(t);
-  t->set(future_core::f_registered);
-  t->retain();
-}
-
 void loop_core::unregister_task(task_base* t) noexcept {
   if (!t->has(future_core::f_registered)) return;
   registry_.remove(t->reg_idx_);
@@ -135,14 +129,14 @@ void loop_core::unregister_task(task_base* t) noexcept {
 
 void loop_core::schedule_handle(handle_node* h) {
   h->loop = this;
-  h->ctx = snapshot_word(*current_ctx_slot());
+  h->ctx = capture_context();
   h->retain();  // one for the queue, one for the returned handle
   ready_.push(h);
 }
 
 void loop_core::schedule_timer_handle(timer_handle_node* h) {
   h->loop = this;
-  h->ctx = snapshot_word(*current_ctx_slot());
+  h->ctx = capture_context();
   h->fire = &timer_handle_fire;
   h->retain();
   timers_.insert(h);
@@ -150,7 +144,7 @@ void loop_core::schedule_timer_handle(timer_handle_node* h) {
 
 void loop_core::schedule_threadsafe(handle_node* h) {
   h->loop = this;
-  h->ctx = snapshot_word(*current_ctx_slot());  // the posting thread's context
+  h->ctx = capture_context();  // the posting thread's context
   h->retain();
   {
     std::lock_guard lk(remote_mu_);

@@ -10,7 +10,7 @@ thread_local pool_thread_cache tl_pool CORIO_TLS_MODEL{};
 namespace {
 
 constexpr std::size_t kSlabBytes = 256 * 1024;
-constexpr std::size_t kRefillBatch = 64;  // blocks moved from the depot at once
+constexpr std::size_t kRegionBlocks = 256;  // blocks a thread takes from a slab at once
 
 struct batch {
   pool_block* head;
@@ -41,6 +41,15 @@ struct thread_flush {
     depot& d = the_depot();
     std::lock_guard lk(d.mu);
     for (std::size_t cls = 0; cls < pool_thread_cache::kClasses; ++cls) {
+      // The untouched rest of the thread's region goes back as blocks too.
+      const std::size_t sz = (cls + 1) * pool_thread_cache::kGranule;
+      while (static_cast<std::size_t>(c.bump_end[cls] - c.bump[cls]) >= sz) {
+        auto* b = reinterpret_cast<pool_block*>(c.bump[cls]);
+        c.bump[cls] += sz;
+        b->next = c.head[cls];
+        c.head[cls] = b;
+        ++c.count[cls];
+      }
       if (c.head[cls]) d.free[cls].push_back({c.head[cls], c.count[cls]});
       c.head[cls] = nullptr;
       c.count[cls] = 0;
@@ -60,9 +69,15 @@ void pool_arm() noexcept {
 
 void* pool_refill(std::size_t cls) {
   pool_thread_cache& c = tl_pool;
-  if (c.dead) return ::operator new((cls + 1) * pool_thread_cache::kGranule);
-  pool_arm();
   const std::size_t sz = (cls + 1) * pool_thread_cache::kGranule;
+  if (c.dead) return ::operator new(sz);
+  // Fresh memory first: bumping a pointer writes nothing into the blocks.
+  if (static_cast<std::size_t>(c.bump_end[cls] - c.bump[cls]) >= sz) {
+    void* r = c.bump[cls];
+    c.bump[cls] += sz;
+    return r;
+  }
+  pool_arm();
   depot& d = the_depot();
   std::lock_guard lk(d.mu);
   auto& fl = d.free[cls];
@@ -74,25 +89,21 @@ void* pool_refill(std::size_t cls) {
     c.count[cls] = b.count - 1;
     return first;
   }
-  // Carve a few blocks from the class's current slab into the thread cache.
+  // A new region for this thread and class, carved from a shared slab.
+  const std::size_t region = kRegionBlocks * sz;
   char*& pos = d.carve_pos[cls];
   char*& end = d.carve_end[cls];
-  if (pos == nullptr || static_cast<std::size_t>(end - pos) < sz) {
-    const std::size_t bytes = kSlabBytes > 64 * sz ? kSlabBytes : 64 * sz;
+  if (pos == nullptr || static_cast<std::size_t>(end - pos) < region) {
+    const std::size_t bytes = kSlabBytes > 4 * region ? kSlabBytes : 4 * region;
     pos = static_cast<char*>(::operator new(bytes));
     end = pos + bytes;
     d.slabs.push_back(pos);
   }
-  void* result = pos;
-  pos += sz;
-  for (std::size_t i = 1; i < kRefillBatch && static_cast<std::size_t>(end - pos) >= sz; ++i) {
-    auto* b = reinterpret_cast<pool_block*>(pos);
-    pos += sz;
-    b->next = c.head[cls];
-    c.head[cls] = b;
-    ++c.count[cls];
-  }
-  return result;
+  c.bump[cls] = pos + sz;
+  c.bump_end[cls] = pos + region;
+  void* r = pos;
+  pos += region;
+  return r;
 }
 
 void pool_overflow(std::size_t cls) {

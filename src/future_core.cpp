@@ -155,11 +155,18 @@ void future_core::report_unretrieved() noexcept {
 }
 
 void future_core::destroy() noexcept {
-  if (CORIO_LIKELY(!is_task() && waiters_ == 0 && !has(f_has_extra) &&
-                   (state() != st_exception || has(f_retrieved)))) {
-    auto* s = static_cast<future_state_base*>(this);  // the common case: nothing to report
-    s->destroy_fn(s);
-    return;
+  // The common cases first: nothing to report, no side block, no context.
+  if (CORIO_LIKELY(waiters_ == 0 && ctx_or_extra_ == 0 && (state() == st_result || has(f_retrieved)))) {
+    if (is_task()) {
+      if (CORIO_LIKELY(done())) {
+        static_cast<task_base*>(this)->frame().destroy();
+        return;
+      }
+    } else {
+      auto* s = static_cast<future_state_base*>(this);
+      s->destroy_fn(s);
+      return;
+    }
   }
   report_unretrieved();
   if (is_task() && !has(f_root) && !has(f_started)) {
@@ -212,7 +219,7 @@ void future_core::destroy() noexcept {
 
 std::uintptr_t add_done_callback_node(future_core* core, done_callback_node* n) {
   const auto id = reinterpret_cast<std::uintptr_t>(static_cast<handle_node*>(n));
-  n->ctx = snapshot_word(*current_ctx_slot());  // FU-10: runs in the context current now
+  n->ctx = capture_context();  // FU-10: runs in the context current now
   if (core->done()) {
     loop_core* loop = core->loop();
     if (!loop || loop->is_closed()) {

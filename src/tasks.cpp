@@ -18,27 +18,32 @@ const std::string& pending_cancel_msg(const task_base* t) {
 
 }  // namespace
 
-void check_schedulable(const task_base* t) {
+void throw_not_schedulable(const task_base* t) {
   if (t == nullptr) throw std::invalid_argument("corio: create_task: the task handle is empty");
   if (t->has(future_core::f_root)) throw std::runtime_error("corio: create_task: this task is already scheduled");
-  if (t->has(future_core::f_started)) throw std::runtime_error("corio: create_task: coroutine is already being awaited");
+  throw std::runtime_error("corio: create_task: coroutine is already being awaited");
 }
 
-void task_start(task_base* t, loop_core* loop, std::string name, bool eager, context_impl* ctx) {
+void task_start(task_base* t, loop_core* loop, const task_options* opts) {
   t->loop_ref_ = loop->ref();
   t->set(future_core::f_root);
-  if (!name.empty()) task_set_name(t, std::move(name));
+  t->leaf = t->frame();
+  context_impl* ctx = nullptr;
+  bool eager = false;
+  if (opts) {
+    if (!opts->name.empty()) task_set_name(t, opts->name);
+    ctx = impl_of(opts->context);
+    eager = opts->eager_start;
+  }
   // CV-06: a copy of the creator's context, or the given Context itself (CV-07).
   if (ctx) {
     ctx->retain();
     *t->ctx_slot() = reinterpret_cast<std::uintptr_t>(ctx) | kImplTag;
   } else {
-    *t->ctx_slot() = snapshot_word(*current_ctx_slot());
+    *t->ctx_slot() = capture_context();
   }
-  t->leaf = t->frame();
   loop->register_task(t);
   if (eager && tls.running_loop == loop) {
-    // TK-03, TK-04: the first step runs now, with the new task current.
     // TK-04: the eager step runs with the task current, in its context.
     task_base* prev = tls.current_task;
     std::uintptr_t* prev_ctx = tls.ctx_slot;

@@ -163,9 +163,7 @@ class event_loop : private detail::loop_core {
   template <class T>
   task<T> create_task(task<T> coro, task_options opts);
   template <class T>
-  task<T> create_task(task<T> coro) {
-    return create_task(std::move(coro), task_options{});
-  }
+  task<T> create_task(task<T> coro);
 
   /// Python: loop.set_task_factory(). The factory sees every task created
   /// on this loop before it is scheduled and may change its options (name,

@@ -164,7 +164,7 @@ struct gather_ctl {
   // Children outlive the gather only if someone else holds them; what they
   // end with was the gather's to report, so it stays quiet (CB-06).
   void release_child(future_core* c) noexcept {
-    if (c->remove_lone_listener(&lone) && !c->done()) c->set(future_core::f_retrieved);
+    if (!c->done() && c->remove_lone_listener(&lone)) c->set(future_core::f_retrieved);
   }
   void fail(const std::exception_ptr& e) noexcept;
   void complete_now(future_core* last) noexcept;

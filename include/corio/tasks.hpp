@@ -240,8 +240,11 @@ template <class T>
 task<T> task_promise<T>::get_return_object() noexcept {
   return task<T>(this, true);
 }
-// Checks that `t` can become a task (a fresh coroutine).
-void check_schedulable(const task_base* t);
+[[noreturn]] void throw_not_schedulable(const task_base* t);
+// Checks that `t` can become a task: a fresh coroutine.
+inline void check_schedulable(const task_base* t) {
+  if (CORIO_UNLIKELY(t == nullptr || t->has(future_core::f_root | future_core::f_started))) throw_not_schedulable(t);
+}
 // The implementation of a corio::context (contextvars.cpp); null for null.
 context_impl* impl_of(const context* c) noexcept;
 }  // namespace detail
@@ -256,14 +259,24 @@ task<T> event_loop::create_task(task<T> coro, task_options opts) {
     task_factory f = factory_;  // the factory may replace itself
     f(*this, view, opts);
   }
-  detail::task_start(coro.base(), this, std::move(opts.name), opts.eager_start, detail::impl_of(opts.context));
+  detail::task_start(coro.base(), this, &opts);
+  return coro;
+}
+
+template <class T>
+task<T> event_loop::create_task(task<T> coro) {
+  if (CORIO_UNLIKELY(factory_ != nullptr)) return create_task(std::move(coro), task_options{});
+  detail::check_schedulable(coro.base());
+  check_open();
+  check_thread("create_task");
+  detail::task_start(coro.base(), this, nullptr);  // the common case: no options to build
   return coro;
 }
 
 /// Python: asyncio.create_task(coro, name=...) on the running loop.
 template <class T>
 task<T> create_task(task<T> coro) {
-  return get_running_loop().create_task(std::move(coro), task_options{});
+  return get_running_loop().create_task(std::move(coro));
 }
 template <class T>
 task<T> create_task(task<T> coro, task_options opts) {
@@ -271,7 +284,9 @@ task<T> create_task(task<T> coro, task_options opts) {
 }
 template <class T>
 task<T> create_task(task<T> coro, std::string name) {
-  return get_running_loop().create_task(std::move(coro), task_options{std::move(name)});
+  task_options opts;
+  opts.name = std::move(name);
+  return get_running_loop().create_task(std::move(coro), std::move(opts));
 }
 
 /// Python: asyncio.ensure_future(aw): schedules a fresh coroutine, returns a

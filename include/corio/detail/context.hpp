@@ -79,8 +79,24 @@ inline std::uintptr_t snapshot_word(std::uintptr_t w) noexcept {
 }
 void release_word(std::uintptr_t w) noexcept;
 
-// The thread's current context word (never null: points at the thread's own
-// word when no task or callback runs).
-std::uintptr_t* current_ctx_slot() noexcept;
+
+// The current context word: an explicit slot (a callback's, or a Context
+// being run), else the running task's own word, else the thread's. Derived
+// on demand, so that a task step costs nothing for contexts.
+inline std::uintptr_t* current_ctx_slot() noexcept {
+  if (tls.ctx_slot) return tls.ctx_slot;
+  if (tls.current_task) return reinterpret_cast<future_core*>(tls.current_task)->ctx_slot();
+  return &tls.thread_ctx;
+}
+
+// False until a context variable is first set or a Context first made: until
+// then every context is empty, and creating a task need not look.
+extern std::atomic<bool> g_contexts_in_use;
+
+// A snapshot of the current context, for a task or callback being created.
+inline std::uintptr_t capture_context() noexcept {
+  if (!g_contexts_in_use.load(std::memory_order_relaxed)) return 0;
+  return snapshot_word(*current_ctx_slot());
+}
 
 }  // namespace corio::detail

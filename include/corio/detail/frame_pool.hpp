@@ -28,6 +28,8 @@ struct pool_thread_cache {
 
   pool_block* head[kClasses];
   std::uint32_t count[kClasses];
+  char* bump[kClasses];      // fresh memory not handed out yet, per class
+  char* bump_end[kClasses];
   bool armed;  // the thread-exit flush is registered
   bool dead;   // set once the thread's cache has been flushed at thread exit
 };

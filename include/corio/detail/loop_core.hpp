@@ -95,7 +95,7 @@ class loop_core {
   }
 
   // -- tasks -----------------------------------------------------------------
-  void register_task(task_base* t);
+  CORIO_ALWAYS_INLINE void register_task(task_base* t);
   void unregister_task(task_base* t) noexcept;
   const task_registry& registry() const noexcept { return registry_; }
 

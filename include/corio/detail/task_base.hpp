@@ -18,6 +18,10 @@
 #include <coroutine>
 #include <string>
 
+namespace corio {
+struct task_options;
+}
+
 namespace corio::detail {
 
 struct task_base : future_core {
@@ -34,15 +38,21 @@ struct task_base : future_core {
 };
 static_assert(sizeof(task_base) == 48, "task_base grew: W1 memory per task depends on it");
 
+CORIO_ALWAYS_INLINE void loop_core::register_task(task_base* t) {
+  t->reg_idx_ = registry_.add(t);
+  t->bits |= future_core::f_registered;
+  ++t->refs;  // the loop holds every pending task (TK-13)
+}
+
 CORIO_ALWAYS_INLINE void loop_core::wake(task_base* t) noexcept {
   t->bits = static_cast<std::uint16_t>((t->bits & ~future_core::f_suspended) | future_core::f_queued);
   ready_.push(t);
 }
 
 // -- operations on tasks (tasks.cpp) ------------------------------------------
-// Makes `t` a scheduled task of `loop` (Python: loop.create_task), running in
-// `ctx` if given, else in a copy of the current context.
-void task_start(task_base* t, loop_core* loop, std::string name, bool eager, context_impl* ctx = nullptr);
+// Makes `t` a scheduled task of `loop` (Python: loop.create_task). Without
+// options (null) it runs in a copy of the current context, lazily started.
+void task_start(task_base* t, loop_core* loop, const task_options* opts);
 // Python: Task.cancel(msg).
 bool task_cancel(task_base* t, const std::string& msg);
 // final_suspend of a root task: publish the outcome, wake listeners, let go.
