@@ -37,7 +37,7 @@ build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: deps-run $(BUILD)/build.ninja
-	cmake --build $(BUILD) -j $(JOBS)
+	cmake --build $(BUILD) -j $(JOBS) --target corio_examples corio_benchmarks
 	./tools/run-main.sh $(BUILD) $(SHARED)
 
 test: build
@@ -55,7 +55,7 @@ test-asan: build-asan
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(CTEST_JOBS)
 
 bench: deps-run $(BUILD)/build.ninja
-	cmake --build $(BUILD) -j $(JOBS)
+	cmake --build $(BUILD) -j $(JOBS) --target corio_benchmarks
 	python3 bench/compare.py --build $(BUILD) --shared $(SHARED) $(if $(W),--workloads $(W))
 
 install: build

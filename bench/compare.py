@@ -1,0 +1,676 @@
+#!/usr/bin/env python3
+"""Runs corio's benchmarks (shared/bench/WORKLOADS.md W1, W2a, W2b, W3, W4) and,
+in the same run, the peers: CPython asyncio, uvloop, and the native anchors
+(Go, Tokio current_thread, Boost.Asio, libuv, the C++ floor). Prints every
+one-line result, then the ratios corio vs each peer, then the project's targets.
+
+Usage (from the repository root; `make bench` and `make run` call it):
+  bench/compare.py --build BUILD --shared SHARED [--workloads W1,W3] [--reps 3]
+  bench/compare.py --build BUILD --shared SHARED --headline   # W1, W2a, W3 vs asyncio
+
+Method: everything single-threaded is pinned to CPU 0 (taskset -c 0; Go with
+GOMAXPROCS=1). Each row runs --reps times, in interleaved passes so that a
+burst of load from other jobs hits every row alike, and the median is kept.
+Each raw line carries the 1-minute load average and the share of CPU 0 other
+processes used while it ran (cpu0_other, in cores), because the machine is
+shared. Ratios compare like with like: process CPU time where both sides
+report it (corio and the native peers), wall time otherwise (the Python
+scripts time only wall).
+"""
+import argparse
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+
+# Workload ids: figure name in the one-line format, whether higher is better,
+# corio's program, the Python anchor and its N (scaled as run_all.sh does),
+# and the variants: (name, corio's extra arguments, the Python script's).
+WORKLOADS = {
+    "W1": {"name": "spawn", "fig": "tasks_per_s", "higher": True, "corio": "w1_spawn",
+           "python": ("w1_spawn.py", 1_000_000), "variants": [(None, [], [])]},
+    "W2a": {"name": "yield", "fig": "ns_per_yield", "higher": False, "corio": "w2a_yield",
+            "python": ("w2a_yield.py", 2_000_000), "variants": [(None, [], [])]},
+    "W2b": {"name": "pingpong", "fig": "ns_per_roundtrip", "higher": False, "corio": "w2b_pingpong",
+            "python": ("w2b_pingpong.py", 1_000_000),
+            "variants": [("future", ["--mode", "future"], ["--mode", "future"]),
+                         ("event", ["--mode", "event"], ["--mode", "event"])]},
+    "W3": {"name": "sleepers", "fig": "wall_s", "higher": False, "corio": "w3_sleepers",
+           "python": ("w3_sleepers.py", 200_000), "variants": [(None, [], [])]},
+    "W4": {"name": "queue", "fig": "items_per_s", "higher": True, "corio": "w4_queue",
+           "python": ("w4_queue.py", 10_000_000),
+           "variants": [("1x1", ["10000000", "1"], ["--pairs", "1"]),
+                        ("4x4", ["10000000", "4"], ["--pairs", "4"])]},
+}
+ORDER = ["W1", "W2a", "W2b", "W3", "W4"]
+
+# Native anchors (shared/bench/anchors/native/runbench.py), as (impl, workload,
+# binary relative to the anchors folder, argument, is a physical floor, variant).
+NATIVE = [
+    ("go", "W1", "build/go_anchor", "w1", False, None),
+    ("tokio", "W1", "tokio/target/release/tokio_anchor", "w1", False, None),
+    ("asio", "W1", "build/asio_anchor", "w1", False, None),
+    ("go", "W2a", "build/go_anchor", "w2a", False, None),
+    ("tokio", "W2a", "tokio/target/release/tokio_anchor", "w2a", False, None),
+    ("tokio:no_driver", "W2a", "tokio/target/release/tokio_anchor", "w2a_nodriver", False, None),
+    ("asio:use_awaitable", "W2a", "build/asio_anchor", "w2a", False, None),
+    ("asio:deferred", "W2a", "build/asio_anchor", "w2a_deferred", False, None),
+    ("baseline:indirect_call", "W2a", "build/baseline", "call", True, None),
+    ("baseline:coroutine_resume", "W2a", "build/baseline", "resume", True, None),
+    ("go:unbuffered_chan", "W2b", "build/go_anchor", "w2b", False, None),
+    ("tokio:Notify", "W2b", "tokio/target/release/tokio_anchor", "w2b", False, None),
+    ("tokio:oneshot+mpsc", "W2b", "tokio/target/release/tokio_anchor", "w2b_oneshot", False, None),
+    ("asio:channel_cap_0", "W2b", "build/asio_anchor", "w2b", False, None),
+    ("asio:timer_event", "W2b", "build/asio_anchor", "w2b_timer", False, None),
+    ("baseline:2_resumes", "W2b", "build/baseline", "pingpong", True, None),
+    ("go", "W3", "build/go_anchor", "w3", False, None),
+    ("tokio", "W3", "tokio/target/release/tokio_anchor", "w3", False, None),
+    ("asio", "W3", "build/asio_anchor", "w3", False, None),
+    ("libuv:timers_no_tasks", "W3", "build/uv_w3", None, True, None),
+    ("go", "W4", "build/go_anchor", "w4a", False, "1x1"),
+    ("tokio", "W4", "tokio/target/release/tokio_anchor", "w4a", False, "1x1"),
+    ("asio", "W4", "build/asio_anchor", "w4a", False, "1x1"),
+    ("asio:try_fast_path", "W4", "build/asio_anchor", "w4a_try", False, "1x1"),
+    ("go", "W4", "build/go_anchor", "w4b", False, "4x4"),
+    ("tokio:Mutex_Receiver", "W4", "tokio/target/release/tokio_anchor", "w4b", False, "4x4"),
+    ("asio", "W4", "build/asio_anchor", "w4b", False, "4x4"),
+    ("asio:try_fast_path", "W4", "build/asio_anchor", "w4b_try", False, "4x4"),
+]
+NATIVE_BINARIES = sorted({row[2] for row in NATIVE})
+
+out_lines = []  # everything that goes to the results file
+GNU_TIME = None  # /usr/bin/time, set in main()
+
+
+def say(s=""):
+    print(s, flush=True)
+    out_lines.append(s)
+
+
+def note(s):
+    say("# " + s)
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read().split()[0]
+    except OSError:
+        return "?"
+
+
+def cpu0_busy_s():
+    """Seconds CPU 0 has been busy (not idle, not iowait), from /proc/stat."""
+    try:
+        hz = os.sysconf("SC_CLK_TCK")
+        with open("/proc/stat") as f:
+            for line in f:
+                if line.startswith("cpu0 "):
+                    v = [int(x) for x in line.split()[1:]]
+                    return (sum(v[:8]) - v[3] - v[4]) / hz
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+# ------------------------------------------------------------------ running
+
+
+class Job:
+    def __init__(self, impl, wid, argv, kind, env=None, floor=False, cwd=None, variant=None):
+        self.impl, self.wid, self.argv, self.kind, self.variant = impl, wid, argv, kind, variant
+        self.env, self.floor, self.cwd = env or {}, floor, cwd
+        self.results = []
+        self.failed = None
+
+
+def run_process(argv, env, timeout, cwd=None):
+    """Runs argv; returns (rc, stdout, stderr, rusage, wall s, peak RSS KiB).
+
+    Peak RSS comes from GNU time when installed: Linux carries a process's
+    peak RSS across exec, so a program started straight from this (larger)
+    Python process would inherit its footprint as a floor. time forks the
+    program from a small process instead, as the native anchors' runner does.
+    """
+    e = dict(os.environ)
+    e.update(env)
+    with tempfile.TemporaryFile("w+") as fo, tempfile.TemporaryFile("w+") as fe, \
+            tempfile.NamedTemporaryFile("r", suffix=".rss") as fr:
+        cmd = ([GNU_TIME, "-f", "%M", "-o", fr.name] if GNU_TIME else []) + argv
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdout=fo, stderr=fe, env=e, cwd=cwd)
+        # wait4 gives the CPU time of the child and its descendants (Popen.wait does not).
+        while True:
+            pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - t0 > timeout:
+                p.send_signal(signal.SIGKILL)
+                pid, status, ru = os.wait4(p.pid, 0)
+                break
+            time.sleep(0.005)
+        p.returncode = os.waitstatus_to_exitcode(status)  # reaped here already
+        wall = time.monotonic() - t0
+        rss = ru.ru_maxrss
+        if GNU_TIME:
+            nums = [l.strip() for l in fr.read().splitlines() if l.strip().isdigit()]
+            if nums:
+                rss = int(nums[-1])
+        fo.seek(0)
+        fe.seek(0)
+        return p.returncode, fo.read(), fe.read(), ru, wall, rss
+
+
+def parse_fields(line):
+    return dict(kv.split("=", 1) for kv in line.split()[2:] if "=" in kv)
+
+
+def fmt_num(v):
+    a = abs(v)
+    if a >= 100:
+        return "%.0f" % v
+    if a >= 1:
+        return "%.3f" % v
+    return "%.6f" % v
+
+
+def native_line(job, m, rss):
+    """The native RESULT line in the one-line format (as anchors/native/lines.py)."""
+    wall, n, cpu = float(m.group(1)), int(m.group(2)), float(m.group(3))
+    w = WORKLOADS[job.wid]
+    # pinned, never-blocking rows are quoted on process CPU time (lines.py)
+    secs = wall if job.wid == "W3" else cpu
+    figs = {
+        "W1": [("tasks_per_s", n / secs), ("ns_per_task", secs / n * 1e9)],
+        "W2a": [("ns_per_yield", secs / n * 1e9)],
+        "W2b": [("ns_per_roundtrip", secs / n * 1e9)],
+        "W3": [],
+        "W4": [("items_per_s", n / secs), ("ns_per_item", secs / n * 1e9)],
+    }[job.wid]
+    fields = [("impl", job.impl), ("N", n)] + figs + [("wall_s", wall), ("cpu_s", cpu), ("peak_rss_kb", rss)]
+    if job.wid in ("W1", "W3"):
+        fields.append(("bytes_per_task", rss * 1024.0 / n))
+    name = w["name"] + ("_" + job.variant if job.variant else "")
+    parts = ["%s %s" % (job.wid, name)]
+    for k, v in fields:
+        parts.append("%s=%s" % (k, fmt_num(v) if isinstance(v, float) else v))
+    return " ".join(parts)
+
+
+def wait_quiet(max_s):
+    """Waits up to max_s seconds for CPU 0 to be nearly idle (other jobs share it)."""
+    deadline = time.monotonic() + max_s
+    while time.monotonic() < deadline:
+        b0 = cpu0_busy_s()
+        time.sleep(0.25)
+        b1 = cpu0_busy_s()
+        if b0 is None or b1 is None or (b1 - b0) / 0.25 < 0.1:
+            return
+
+
+def run_job(job, timeout, quiet_s=0.0):
+    if quiet_s > 0:
+        wait_quiet(quiet_s)
+    b0 = cpu0_busy_s()
+    la = loadavg()
+    try:
+        rc, out, err, ru, wall, rss = run_process(job.argv, job.env, timeout, job.cwd)
+    except OSError as ex:
+        return None, "cannot start: %s" % ex
+    b1 = cpu0_busy_s()
+    if rc != 0:
+        tail = (out + err).strip().splitlines()[-3:]
+        return None, "exit status %s%s" % (rc, (": " + " | ".join(tail)) if tail else "")
+    if job.kind == "native":
+        m = re.search(r"RESULT ([\d.]+) (\d+) ([\d.]+)", out)
+        if not m:
+            return None, "no RESULT line in its output"
+        line = native_line(job, m, rss)
+    else:
+        cand = [l for l in out.splitlines() if l.startswith(job.wid + " ")]
+        if not cand:
+            return None, "no %s line in its output" % job.wid
+        line = cand[-1]
+    other = ""
+    if b0 is not None and b1 is not None and wall > 0:
+        own = ru.ru_utime + ru.ru_stime
+        other = " cpu0_other=%.2f" % max(0.0, (b1 - b0 - own) / wall)
+    return line + " loadavg=" + la + other, None
+
+
+# ----------------------------------------------------------------- figures
+
+
+def figures(line):
+    """The numbers the comparison uses, from one result line."""
+    f = parse_fields(line)
+    n = int(float(f["N"]))
+    wall = float(f["wall_s"])
+    cpu = float(f["cpu_s"]) if "cpu_s" in f else None
+    return {"n": n, "wall": wall, "cpu": cpu, "rss": float(f.get("peak_rss_kb", "nan")),
+            "bpt": float(f["bytes_per_task"]) if "bytes_per_task" in f else None,
+            "bpt_net": float(f["bytes_per_task_net"]) if "bytes_per_task_net" in f else None}
+
+
+def primary(wid, fg, basis):
+    """The workload's figure on a time basis ('cpu' or 'wall')."""
+    secs = fg["cpu"] if basis == "cpu" and fg["cpu"] is not None else fg["wall"]
+    n = fg["n"]
+    if wid in ("W1", "W4"):
+        return n / secs
+    if wid in ("W2a", "W2b"):
+        return secs / n * 1e9
+    return secs  # W3: wall seconds
+
+
+def default_basis(wid, fg):
+    return "cpu" if wid != "W3" and fg["cpu"] is not None else "wall"
+
+
+def median_line(job):
+    """The run whose own figure is the median of the runs (for display)."""
+    if not job.results:
+        return None
+    ranked = sorted(job.results, key=lambda l: primary(job.wid, figures(l), default_basis(job.wid, figures(l))))
+    return ranked[(len(ranked) - 1) // 2]
+
+
+def med(job):
+    """Per-field medians over the runs of a job (what the ratios use), or None."""
+    if not job.results:
+        return None
+    runs = [figures(l) for l in job.results]
+    out = {}
+    for k in runs[0]:
+        vals = [r[k] for r in runs if r[k] is not None]
+        out[k] = statistics.median(vals) if vals else None
+    out["n"] = runs[0]["n"]
+    return out
+
+
+def human(v, unit=""):
+    a = abs(v)
+    if a >= 1e9:
+        s = "%.2fG" % (v / 1e9)
+    elif a >= 1e6:
+        s = "%.2fM" % (v / 1e6)
+    elif a >= 1e4:
+        s = "%.0fk" % (v / 1e3)
+    elif a >= 100:
+        s = "%.0f" % v
+    elif a >= 10:
+        s = "%.1f" % v
+    else:
+        s = "%.2f" % v
+    return s + unit
+
+
+def advantage(corio, peer, higher):
+    """How many times better corio is (>1: corio ahead)."""
+    if corio <= 0 or peer <= 0:
+        return float("nan")
+    return corio / peer if higher else peer / corio
+
+
+def fmt_adv(x):
+    if x != x:
+        return "n/a"
+    if x >= 100:
+        return "%.0fx" % x
+    if x >= 10:
+        return "%.1fx" % x
+    return "%.2fx" % x
+
+
+def ratio_table(jobs, wids):
+    say("")
+    say("== ratios: corio vs each peer, medians of this run; (Nx) = how many times better corio is,")
+    say("   below 1x the peer is ahead. Time basis: CPU where both sides report it, else wall.")
+    summary = {}
+    for cjob in [j for j in jobs if j.kind == "corio" and j.wid in wids and j.results]:
+        wid = cjob.wid
+        w = WORKLOADS[wid]
+        c = med(cjob)
+        # Peers of the same variant; a peer without variants is in every line.
+        peers = [j for j in jobs if j.wid == wid and j.kind != "corio" and j.results
+                 and (j.variant is None or j.variant == cjob.variant)]
+        label = wid + (" (%s)" % cjob.variant if cjob.variant else "")
+        if wid == "W3":
+            # Python runs W3 at a smaller N: compare wall time per sleeper.
+            unit = " s"
+            cells = ["corio %s (N=%s)" % (human(c["wall"], unit), human(c["n"]))]
+            for j in peers:
+                p = med(j)
+                adv = advantage(c["wall"] / c["n"], p["wall"] / p["n"], False)
+                extra = "" if p["n"] == c["n"] else " N=%s, per sleeper" % human(p["n"])
+                cells.append("%s%s %s (%s%s)" % (j.impl, " [floor]" if j.floor else "", human(p["wall"], unit),
+                                                  fmt_adv(adv), extra))
+                summary[(wid, j.impl)] = adv
+            say("%s wall_s (lower is better): %s" % (label, " | ".join(cells)))
+        else:
+            cells = ["%s %s" % (cjob.impl, human(primary(wid, c, "cpu")))]
+            for j in peers:
+                p = med(j)
+                basis = "cpu" if p["cpu"] is not None else "wall"
+                cv, pv = primary(wid, c, basis), primary(wid, p, basis)
+                adv = advantage(cv, pv, w["higher"])
+                tag = "" if basis == "cpu" else ", wall vs corio %s" % human(cv)
+                cells.append("%s%s %s (%s%s)" % (j.impl, " [floor]" if j.floor else "", human(pv), fmt_adv(adv), tag))
+                summary[(wid, j.impl)] = adv
+            say("%s %s (%s is better): %s" % (label, w["fig"], "higher" if w["higher"] else "lower", " | ".join(cells)))
+        if wid in ("W1", "W3") and c["bpt"] is not None:
+            cells = ["corio %s (net %s)" % (human(c["bpt"]), human(c["bpt_net"] or 0))]
+            for j in peers:
+                p = med(j)
+                if p["bpt"] is None:
+                    continue
+                # The Python scripts report growth over their start-up footprint:
+                # compare it with corio's figure of the same definition.
+                net = j.kind == "python"
+                cv = c["bpt_net"] if net else c["bpt"]
+                cells.append("%s%s %s%s (%s)" % (j.impl, " [floor]" if j.floor else "", human(p["bpt"]),
+                                                 " net" if net else "", fmt_adv(advantage(cv, p["bpt"], False))))
+            say("%s bytes_per_task (peak RSS / N, lower is better): %s" % (label, " | ".join(cells)))
+    return summary
+
+
+def targets(jobs, wids):
+    """The targets of the performance issue, checked on this run's medians."""
+    def get(wid, impl):
+        for j in jobs:
+            if j.wid == wid and j.impl == impl and j.results:
+                return med(j)
+        return None
+
+    def peers(wid, kind=None):
+        return [(j.impl, med(j)) for j in jobs
+                if j.wid == wid and j.kind != "corio" and not j.floor and median_line(j)
+                and (kind is None or j.kind == kind)]
+
+    rows = []
+    if "W1" in wids and get("W1", "corio"):
+        c = get("W1", "corio")
+        py = get("W1", "asyncio")
+        if py:
+            a = advantage(primary("W1", c, "wall"), primary("W1", py, "wall"), True)
+            rows.append(("W1 >= 50x CPython asyncio (wall)", a >= 50, fmt_adv(a)))
+        nat = peers("W1", "native")
+        if nat:
+            best_impl, best = max(nat, key=lambda x: primary("W1", x[1], "cpu"))
+            a = advantage(primary("W1", c, "cpu"), primary("W1", best, "cpu"), True)
+            rows.append(("W1 >= 1.5x the best native peer (%s, CPU)" % best_impl, a >= 1.5, fmt_adv(a)))
+        rows.append(("W1 <= 128 bytes/task", c["bpt"] <= 128, "%.0f B" % c["bpt"]))
+    if "W2a" in wids and get("W2a", "corio"):
+        c = get("W2a", "corio")
+        b = get("W2a", "baseline:coroutine_resume")
+        if b:
+            x = primary("W2a", c, "cpu") / primary("W2a", b, "cpu")
+            rows.append(("W2a within 5x of a bare coroutine_handle resume", x <= 5, "%.1fx the resume" % x))
+        ps = peers("W2a")
+        if ps:
+            worst = min(advantage(primary("W2a", c, default_basis("W2a", p)), primary("W2a", p, default_basis("W2a", p)),
+                                  False) for _, p in ps)
+            rows.append(("W2a ahead of every peer in this run (%d)" % len(ps), worst > 1,
+                         "closest: corio %s ahead" % fmt_adv(worst)))
+    if "W2b" in wids and get("W2b", "corio:future"):
+        c = get("W2b", "corio:future")
+        v = primary("W2b", c, "cpu")
+        rows.append(("W2b <= 30 ns per round trip (fresh futures)", v <= 30, "%.1f ns" % v))
+    if "W2b" in wids and get("W2b", "corio:event"):
+        v = primary("W2b", get("W2b", "corio:event"), "cpu")
+        rows.append(("W2b <= 30 ns per round trip (events)", v <= 30, "%.1f ns" % v))
+    if "W3" in wids and get("W3", "corio"):
+        c = get("W3", "corio")
+        full = c["n"] >= 1_000_000
+        rows.append(("W3 1M sleepers within 1.2 s wall", full and c["wall"] <= 1.2,
+                     "%.3f s%s" % (c["wall"], "" if full else " (N=%d, not the target size)" % c["n"])))
+        rows.append(("W3 <= 256 bytes/task", c["bpt"] <= 256, "%.0f B" % c["bpt"]))
+    if rows:
+        say("")
+        say("== targets (this run)")
+        for what, ok, val in rows:
+            say("%-55s %-6s %s" % (what, "met" if ok else "MISSED", val))
+
+
+# ------------------------------------------------------------------- peers
+
+
+def newest_mtime(root, skip=("build", "target", "results")):
+    t = 0.0
+    for d, dirs, files in os.walk(root):
+        dirs[:] = [x for x in dirs if x not in skip]
+        for f in files:
+            t = max(t, os.path.getmtime(os.path.join(d, f)))
+    return t
+
+
+def prepare_native(shared_native, scratch, rebuild):
+    """Copies the anchors to a scratch folder (their runner builds in place)
+    and builds them there. Returns the folder, or None with a note."""
+    if not os.path.isdir(shared_native):
+        note("native peers skipped: %s not found" % shared_native)
+        return None
+    dst = os.path.join(scratch, "native")
+    # Copy sources only; earlier build outputs in the scratch copy stay, so a
+    # second run does not rebuild Tokio from nothing.
+    shutil.copytree(shared_native, dst, dirs_exist_ok=True, copy_function=shutil.copyfile,
+                    ignore=shutil.ignore_patterns("build", "target", "results"))
+    have = all(os.path.exists(os.path.join(dst, b)) for b in NATIVE_BINARIES)
+    if have and not rebuild:
+        built = min(os.path.getmtime(os.path.join(dst, b)) for b in NATIVE_BINARIES)
+        if built >= newest_mtime(shared_native):
+            note("native peers: already built in %s" % dst)
+            return dst
+    log = os.path.join(scratch, "native-build.log")
+    note("native peers: building in %s (apt-get installs what is missing; log %s)" % (dst, log))
+    with open(log, "w") as f:
+        rc = subprocess.call(["bash", os.path.join(dst, "run_all.sh"), "--build-only"], stdout=f,
+                             stderr=subprocess.STDOUT, cwd=dst)
+    if rc != 0:
+        with open(log) as f:
+            tail = f.read().strip().splitlines()[-5:]
+        note("native peers: build failed (exit %d); the ones that built still run. Last lines:" % rc)
+        for t in tail:
+            note("  " + t)
+    return dst
+
+
+def uvloop_python():
+    """/usr/bin/python3 if it can import uvloop (installing python3-uvloop once)."""
+    py = "/usr/bin/python3"
+    if not os.access(py, os.X_OK):
+        note("uvloop skipped: %s not found" % py)
+        return None
+
+    def ok():
+        return subprocess.call([py, "-c", "import uvloop"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL) == 0
+
+    if ok():
+        return py
+    note("uvloop not importable: installing python3-uvloop")
+    inst = os.path.join(REPO, "tools", "apt-install.sh")
+    cmd = [inst, "python3-uvloop"] if os.access(inst, os.X_OK) else ["apt-get", "install", "-y", "python3-uvloop"]
+    subprocess.call(cmd)
+    if ok():
+        return py
+    note("uvloop skipped: python3-uvloop could not be installed")
+    return None
+
+
+# -------------------------------------------------------------------- main
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default="build", help="corio build folder (holds bench/w1_spawn ...)")
+    ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"),
+                    help="folder holding bench/anchors (the peers)")
+    ap.add_argument("--workloads", default=None, help="comma-separated: W1,W2 (= W2a,W2b),W2a,W2b,W3,W4")
+    ap.add_argument("--reps", type=int, default=None, help="runs per row, median kept (default 3)")
+    ap.add_argument("--peer-reps", type=int, default=None, help="runs per peer row (default: --reps; 1 with --headline)")
+    ap.add_argument("--headline", action="store_true",
+                    help="W1, W2a, W3 for corio and CPython asyncio only (what `make run` shows)")
+    ap.add_argument("--no-native", action="store_true", help="skip Go, Tokio, Asio, libuv, baseline")
+    ap.add_argument("--no-python", action="store_true", help="skip asyncio and uvloop")
+    ap.add_argument("--no-uvloop", action="store_true", help="skip uvloop")
+    ap.add_argument("--rebuild-peers", action="store_true", help="rebuild the native peers even if built")
+    ap.add_argument("--timeout", type=float, default=300, help="seconds before a run is killed")
+    ap.add_argument("--quiet-wait", type=float, default=None,
+                    help="before each run, wait up to this many seconds for CPU 0 to be idle "
+                         "(default 2; 1 with --headline)")
+    ap.add_argument("--output", default=None, help="results file (default BUILD/bench-results.txt)")
+    args = ap.parse_args()
+
+    build = os.path.abspath(args.build)
+    if args.workloads:
+        wids = []
+        for w in args.workloads.replace(" ", "").split(","):
+            w = w.upper().replace("A", "a").replace("B", "b")
+            sel = ["W2a", "W2b"] if w == "W2" else [w]
+            for s in sel:
+                if s not in WORKLOADS:
+                    ap.error("unknown workload %r (known: W1, W2, W2a, W2b, W3, W4)" % w)
+                if s not in wids:
+                    wids.append(s)
+        wids.sort(key=ORDER.index)
+    else:
+        wids = ["W1", "W2a", "W3"] if args.headline else list(ORDER)
+    reps = args.reps or 3
+    quiet = args.quiet_wait if args.quiet_wait is not None else (1.0 if args.headline else 2.0)
+    peer_reps = args.peer_reps or (1 if args.headline else reps)
+    output = args.output or os.path.join(build, "bench-headline-results.txt" if args.headline else "bench-results.txt")
+
+    global GNU_TIME
+    GNU_TIME = find_gnu_time()
+    taskset = shutil.which("taskset")
+    pin = [taskset, "-c", "0"] if taskset else []
+
+    say("# corio benchmarks vs peers, %s" % time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    note("machine: %s x %d CPUs, %s; load average now %s" % (cpu_model(), os.cpu_count() or 0, os_name(), loadavg()))
+    note("workloads %s; corio runs %d, peer runs %d per row (median); pinned to CPU 0: %s"
+         % (",".join(wids), reps, peer_reps, "yes" if pin else "NO (taskset missing: apt-get install util-linux)"))
+    note("the machine may be shared: loadavg and cpu0_other (cores other processes used on CPU 0) sit beside each line;"
+         " each run first waits up to %.1f s for CPU 0 to be idle" % quiet)
+
+    jobs = []
+    for wid in wids:
+        exe = os.path.join(build, "bench", WORKLOADS[wid]["corio"])
+        if not os.access(exe, os.X_OK):
+            sys.exit("compare.py: %s not found: build first (cmake --build %s; CORIO_BUILD_BENCH=ON)" % (exe, args.build))
+        for variant, cargs, _ in WORKLOADS[wid]["variants"]:
+            impl = "corio:" + variant if variant else "corio"
+            jobs.append(Job(impl, wid, pin + [exe] + cargs, "corio", variant=variant))
+
+    shared = os.path.abspath(args.shared)
+    anchors = os.path.join(shared, "bench", "anchors")
+    if not os.path.isdir(anchors):
+        note("peers skipped: %s not found (pass --shared DIR); corio runs alone" % anchors)
+    else:
+        if not args.no_python:
+            pydir = os.path.join(anchors, "python")
+            py = shutil.which("python3")
+            if not py:
+                note("asyncio skipped: no python3 on PATH")
+            uv = None if (args.headline or args.no_uvloop) else uvloop_python()
+            for wid in wids:
+                script, n = WORKLOADS[wid]["python"]
+                path = os.path.join(pydir, script)
+                if not os.path.exists(path):
+                    note("asyncio %s skipped: %s not found" % (wid, path))
+                    continue
+                for variant, _, extra in WORKLOADS[wid]["variants"]:
+                    if py:
+                        jobs.append(Job("asyncio", wid, pin + [py, path, str(n)] + extra, "python", variant=variant))
+                    if uv:
+                        jobs.append(Job("uvloop", wid, pin + [uv, path, str(n)] + extra + ["--uvloop"], "python",
+                                        variant=variant))
+        if not args.headline and not args.no_native:
+            scratch = os.path.join(build, "bench-peers")
+            os.makedirs(scratch, exist_ok=True)
+            ndir = prepare_native(os.path.join(anchors, "native"), scratch, args.rebuild_peers)
+            if ndir:
+                for impl, wid, binary, arg, floor, variant in NATIVE:
+                    if wid not in wids:
+                        continue
+                    exe = os.path.join(ndir, binary)
+                    if not os.access(exe, os.X_OK):
+                        note("%s %s skipped: %s was not built" % (impl, wid, binary))
+                        continue
+                    env = {"GOMAXPROCS": "1"} if impl.startswith("go") else {}
+                    jobs.append(Job(impl, wid, pin + [exe] + ([arg] if arg else []), "native", env, floor,
+                                    variant=variant))
+
+    say("")
+    say("== one line per run")
+    for rep in range(max(reps, peer_reps)):
+        for j in jobs:
+            if j.failed or rep >= (reps if j.kind == "corio" else peer_reps):
+                continue
+            line, err = run_job(j, args.timeout, quiet)
+            if err:
+                j.failed = err
+                note("%s %s could not run: %s (continuing without it)" % (j.impl, j.wid, err))
+                continue
+            j.results.append(line)
+            say(line)
+
+    say("")
+    say("== medians (the run with the median figure; the ratios below use per-field medians)")
+    for wid in wids:
+        for j in jobs:
+            if j.wid == wid and median_line(j):
+                say(median_line(j) + " runs=%d" % len(j.results))
+    ratio_table(jobs, wids)
+    targets(jobs, wids)
+    with open(output, "w") as f:
+        f.write("\n".join(out_lines) + "\n")
+    say("")
+    say("# results written to %s" % output)
+
+
+def find_gnu_time():
+    """GNU time (Debian package `time`), installed if missing; None if unavailable."""
+    t = "/usr/bin/time"
+    if not os.access(t, os.X_OK):
+        inst = os.path.join(REPO, "tools", "apt-install.sh")
+        if os.access(inst, os.X_OK):
+            subprocess.call([inst, "time"])
+    if os.access(t, os.X_OK):
+        return t
+    note("GNU time not available: peak RSS of small runs includes this runner's footprint")
+    return None
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def os_name():
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return sys.platform
+
+
+if __name__ == "__main__":
+    main()

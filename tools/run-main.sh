@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# `make run`, after the build: the examples gallery (asyncio's classic
+# scenarios from the Python docs, on the real clock, one delay unit = 0.2 s),
+# then the headline benchmark: W1, W2a, W3 for corio and CPython asyncio,
+# measured side by side in this run (bench/compare.py --headline).
+#
+# Usage: tools/run-main.sh BUILD [SHARED]
+#   SHARED holds bench/anchors (the Python peers); without it corio runs alone.
+set -uo pipefail
+
+BUILD=${1:?usage: tools/run-main.sh BUILD [SHARED]}
+SHARED=${2:-}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SCALE=0.2
+failed=""
+
+banner() { printf '\n==== %s\n' "$*"; }
+
+# run_example NAME WHAT: runs BUILD/examples/NAME at SCALE, after a banner.
+run_example() {
+  local name=$1 what=$2 exe="$BUILD/examples/$1"
+  banner "example $name: $what"
+  if [ ! -x "$exe" ]; then
+    echo "(not built: configure with -DCORIO_BUILD_EXAMPLES=ON)"
+    failed="$failed $name"
+    return
+  fi
+  echo "\$ $exe $SCALE"
+  "$exe" "$SCALE" || failed="$failed $name"
+}
+
+echo "corio examples gallery (delays scaled: one docs second = $SCALE s; sources in examples/)"
+run_example say_after "say_after awaited in sequence (3 units), then as two concurrent tasks (2 units)"
+run_example gather_factorials "gather of three factorial tasks A, B, C"
+run_example loop_callbacks "call_soon / call_later / stop on a bare event loop"
+run_example wait_for_cancel "wait_for times out a long task, which cleans up on cancellation"
+run_example nested_tasks "a task creating a task, beside a periodic ticker cancelled at the end"
+run_example future_handoff "a future set by one task and awaited by another"
+
+banner "headline benchmark: corio vs CPython asyncio (W1 spawn, W2a yield, W3 sleepers)"
+bench_args=(--build "$BUILD" --headline)
+if [ -n "$SHARED" ] && [ -d "$SHARED/bench/anchors/python" ]; then
+  bench_args+=(--shared "$SHARED")
+else
+  echo "peers skipped: no shared bench/anchors at '${SHARED:-<not given>}'; corio runs alone"
+  bench_args+=(--shared /nonexistent)
+fi
+python3 "$ROOT/bench/compare.py" "${bench_args[@]}" || failed="$failed benchmark"
+echo
+echo "all workloads beside every peer (Go, Tokio, Asio, uvloop, ...): make bench   (docs/benchmarks.md)"
+
+if [ -n "$failed" ]; then
+  echo "FAILED:$failed" >&2
+  exit 1
+fi
