@@ -1,9 +1,12 @@
 // The loop's timers. Not for users.
 //
-// A hierarchical timing wheel (six levels of 64 slots, ticks of 2^20 ns, about
-// a millisecond) holds timers that are far away; each tick's timers move into
-// a small binary heap ordered by the exact deadline and then by arrival
-// (SEMANTICS.md EL-06, EL-07). A million sleepers thus cost O(1) each to arm
+// A hierarchical timing wheel (ticks of 2^20 ns, about a millisecond; a first
+// level of 1024 slots, about a second, then five levels of 64) holds timers
+// that are far away; each tick's timers move into a small binary heap ordered
+// by the exact deadline and then by arrival (SEMANTICS.md EL-06, EL-07). The
+// wide first level means a timer due within a second is touched once before
+// it fires, not twice (a cascade from a higher level costs a cache miss into
+// the sleeping task's frame). A million sleepers thus cost O(1) each to arm
 // and to expire, and the heap stays as small as one tick's worth of timers,
 // which is what keeps W3 near its ideal wall time. Nodes are intrusive (a
 // sleeping task's node lives in its frame), so arming a timer allocates
@@ -34,8 +37,11 @@ class timer_wheel {
  public:
   static constexpr int kTickShift = 20;  // 1.048576 ms
   static constexpr int kLevels = 6;
-  static constexpr int kSlotBits = 6;
-  static constexpr int kSlots = 1 << kSlotBits;
+  static constexpr int kBits[kLevels] = {10, 6, 6, 6, 6, 6};      // slots per level: 1 << bits
+  static constexpr int kShift[kLevels] = {0, 10, 16, 22, 28, 34};  // tick bits below the level
+  static constexpr int kBase[kLevels] = {0, 1024, 1088, 1152, 1216, 1280};  // in slots_
+  static constexpr int kTotalSlots = 1344;
+  static constexpr int kTotalBits = 40;  // ticks the wheel spans: about 36 years
 
   explicit timer_wheel(std::int64_t now_ns = 0) noexcept;
   timer_wheel(const timer_wheel&) = delete;
@@ -52,7 +58,7 @@ class timer_wheel {
   void expire(std::int64_t due_ns, F&& out) {
     if (size_ == 0) return;
     drain_wheel(due_ns >> kTickShift);
-    while (!heap_.empty() && heap_.front()->when <= due_ns) out(heap_pop());
+    while (!heap_.empty() && heap_.front().when <= due_ns) out(heap_pop());
   }
 
   // Earliest time at which expire() might have work (exact for the heap, the
@@ -62,15 +68,15 @@ class timer_wheel {
   // Unlinks every timer without firing it (loop close). `each` sees them all.
   template <class F>
   void clear(F&& each) {
-    for (timer_node* n : heap_) {
-      n->pos = timer_node::kNowhere;
-      each(n);
+    for (const heap_entry& e : heap_) {
+      e.node->pos = timer_node::kNowhere;
+      each(e.node);
     }
     heap_.clear();
     for (int l = 0; l < kLevels; ++l) {
-      for (int s = 0; s < kSlots; ++s) {
-        timer_node* n = slots_[l][s];
-        slots_[l][s] = nullptr;
+      for (int s = kBase[l]; s < kBase[l] + (1 << kBits[l]); ++s) {
+        timer_node* n = slots_[s];
+        slots_[s] = nullptr;
         while (n) {
           timer_node* nx = n->next;
           n->pos = timer_node::kNowhere;
@@ -79,15 +85,15 @@ class timer_wheel {
           n = nx;
         }
       }
-      occupied_[l] = 0;
     }
+    for (std::uint64_t& w : occupied_) w = 0;
     size_ = 0;
   }
 
  private:
   struct expiration {
     int level;
-    int slot;
+    int slot;               // index into slots_
     std::int64_t deadline;  // tick
   };
 
@@ -100,12 +106,24 @@ class timer_wheel {
   void sift_up(std::uint32_t i) noexcept;
   void sift_down(std::uint32_t i) noexcept;
 
+  // The near heap keeps each timer's deadline beside its pointer, so that
+  // sifting compares without touching the timers (which live in scattered
+  // coroutine frames); only equal deadlines look at the arrival number.
+  struct heap_entry {
+    std::int64_t when;
+    timer_node* node;
+  };
+  static bool before(const heap_entry& a, const heap_entry& b) noexcept {
+    if (a.when != b.when) return a.when < b.when;
+    return static_cast<std::int32_t>(a.node->seq - b.node->seq) < 0;
+  }
+
   std::int64_t elapsed_;  // every wheel timer has tick > elapsed_
   std::size_t size_ = 0;
   std::uint32_t seq_ = 0;
-  std::uint64_t occupied_[kLevels] = {};
-  timer_node* slots_[kLevels][kSlots] = {};
-  std::vector<timer_node*> heap_;
+  std::uint64_t occupied_[kTotalSlots / 64] = {};  // a bit per slot of slots_
+  timer_node* slots_[kTotalSlots] = {};
+  std::vector<heap_entry> heap_;
 };
 
 }  // namespace corio::detail
