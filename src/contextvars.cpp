@@ -89,21 +89,31 @@ void release_word(std::uintptr_t w) noexcept {
 
 void release_ctx_word(std::uintptr_t w) noexcept { release_word(w); }
 
-const void* current_ctx_identity() noexcept {
-  std::uintptr_t* slot = current_ctx_slot();
-  const std::uintptr_t w = *slot;
-  if (w & kImplTag) return reinterpret_cast<const void*>(w & ~kImplTag);
-  // A task's word may move (into its side block), the task does not.
-  if (task_base* t = tls.current_task; t && t->ctx_slot() == slot) return t;
-  return slot;
+const context_impl* current_ctx_identity() noexcept {
+  const std::uintptr_t w = *current_ctx_slot();
+  return (w & kImplTag) ? reinterpret_cast<const context_impl*>(w & ~kImplTag) : nullptr;
 }
 
 set_result ctx_set(const void* var, ctx_value* v) {
   g_contexts_in_use.store(true, std::memory_order_relaxed);
   std::uintptr_t* slot = current_ctx_slot();
-  const void* identity = current_ctx_identity();
   const std::uintptr_t w = *slot;
-  const ctx_map* m = word_map(w);
+  context_impl* impl;
+  if (w & kImplTag) {
+    impl = reinterpret_cast<context_impl*>(w & ~kImplTag);
+  } else {
+    // The first set in a task's, callback's or thread's own context turns it
+    // into a context object, which tokens can hold on to.
+    try {
+      impl = new context_impl;
+    } catch (...) {
+      if (v) v->release();
+      throw;
+    }
+    impl->map = reinterpret_cast<const ctx_map*>(w);  // adopts the word's reference
+    *slot = reinterpret_cast<std::uintptr_t>(impl) | kImplTag;
+  }
+  const ctx_map* m = impl->map;
   ctx_value* old = m ? m->find(var) : nullptr;
   if (old) old->retain();
   ctx_map* nm;
@@ -114,12 +124,10 @@ set_result ctx_set(const void* var, ctx_value* v) {
     if (v) v->release();
     throw;
   }
-  if (w & kImplTag)
-    reinterpret_cast<context_impl*>(w & ~kImplTag)->map = nm;
-  else
-    *slot = reinterpret_cast<std::uintptr_t>(nm);
+  impl->map = nm;
   ctx_map::release(m);
-  return {old, identity};
+  impl->retain();
+  return {old, impl};
 }
 
 context_impl* impl_of(const context* c) noexcept { return c ? c->impl() : nullptr; }
@@ -143,10 +151,15 @@ context copy_context() {
 }
 
 context::enter_guard::enter_guard(detail::context_impl* i) : impl(i) {
+  // CV-05: a context is entered once at a time: by run(), or by the task
+  // running in it (Python: each step of such a task runs inside ctx.run).
+  const std::uintptr_t mine = reinterpret_cast<std::uintptr_t>(impl) | detail::kImplTag;
+  if (detail::task_base* t = detail::tls.current_task; t && !detail::tls.ctx_slot && *t->ctx_slot() == mine)
+    throw std::runtime_error("cannot enter context: it is already entered");
   bool expected = false;
   if (!impl->entered.compare_exchange_strong(expected, true, std::memory_order_acq_rel))
-    throw std::runtime_error("cannot enter context: it is already entered");  // CV-05
-  word = reinterpret_cast<std::uintptr_t>(impl) | detail::kImplTag;
+    throw std::runtime_error("cannot enter context: it is already entered");
+  word = mine;
   prev = detail::tls.ctx_slot;
   detail::tls.ctx_slot = &word;
 }

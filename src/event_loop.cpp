@@ -8,6 +8,7 @@
 #include <deque>
 #include <mutex>
 #include <new>
+#include <utility>
 #include <vector>
 
 namespace corio {
@@ -320,16 +321,21 @@ void loop_core::run_forever() {
   running_ = true;
   thread_ = std::this_thread::get_id();
   tls.running_loop = this;
+  // A loop run inside context.run(): its tasks and callbacks use their own
+  // contexts, and that context is current again afterwards (CV-06).
+  std::uintptr_t* const outer_ctx = std::exchange(tls.ctx_slot, nullptr);
   struct reset {
     loop_core* l;
+    std::uintptr_t* ctx;
     ~reset() {
       l->stopping_ = false;
       l->running_ = false;
       l->thread_ = {};
       tls.running_loop = nullptr;
       tls.current_task = nullptr;
+      tls.ctx_slot = ctx;
     }
-  } guard{this};
+  } guard{this, outer_ctx};
   for (;;) {
     run_once();
     if (stopping_) break;

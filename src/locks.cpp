@@ -38,7 +38,7 @@ void sync_waiter::throw_cancel() const {
 void lock::release() {
   if (!locked_) throw std::runtime_error("Lock is not acquired.");
   locked_ = false;
-  waiters_.wake_first();
+  waiters_.wake_head();
 }
 
 void lock::after_wait(awaiter* w) {
@@ -46,7 +46,7 @@ void lock::after_wait(awaiter* w) {
   if (CORIO_UNLIKELY(w->cancel_due())) {
     // SY-06: a woken waiter that is cancelled passes the wake-up on, so the
     // lock is never left unclaimed while others wait.
-    if (!locked_) waiters_.wake_first();
+    if (!locked_) waiters_.wake_head();
     w->throw_cancel();
   }
   locked_ = true;
@@ -56,7 +56,7 @@ void lock::abandon(awaiter* w) noexcept {
   // The waiting frame is being destroyed (its loop closed).
   const bool woken = w->woken;
   waiters_.remove(w);
-  if (woken && !locked_) waiters_.wake_first();
+  if (woken && !locked_) waiters_.wake_head();
 }
 
 // -- condition -------------------------------------------------------------------

@@ -90,15 +90,15 @@ struct typed_value final : ctx_value {
   }
 };
 // Sets var in the current context to v (or removes it if v is null);
-// returns the value it had (a reference the caller owns) and the context's
-// identity, for tokens.
+// returns the value it had and the context object, both references the
+// caller owns (tokens keep their context alive, so its identity is unique).
 struct set_result {
   ctx_value* old;
-  const void* ctx;
+  context_impl* ctx;
 };
 set_result ctx_set(const void* var, ctx_value* v);
-// The identity of the current context (CV-02: tokens belong to one).
-const void* current_ctx_identity() noexcept;
+// The current context object, if it has one yet (CV-02: tokens belong to one).
+const context_impl* current_ctx_identity() noexcept;
 inline const ctx_value* ctx_find(const void* var) noexcept {
   const ctx_map* m = word_map(*current_ctx_slot());
   return m ? m->find(var) : nullptr;
@@ -109,11 +109,13 @@ inline const ctx_value* ctx_find(const void* var) noexcept {
 template <class T>
 class token {
  public:
-  token(token&& o) noexcept : var_(o.var_), old_(std::exchange(o.old_, nullptr)), ctx_(o.ctx_), used_(o.used_) {}
+  token(token&& o) noexcept
+      : var_(o.var_), old_(std::exchange(o.old_, nullptr)), ctx_(std::exchange(o.ctx_, nullptr)), used_(o.used_) {}
   token(const token&) = delete;
   token& operator=(const token&) = delete;
   ~token() {
     if (old_) old_->release();
+    if (ctx_) ctx_->release();
   }
   /// Python: Token.var.
   const context_var<T>& var() const noexcept { return *var_; }
@@ -125,10 +127,11 @@ class token {
 
  private:
   friend class context_var<T>;
-  token(const context_var<T>* v, detail::ctx_value* old, const void* ctx) noexcept : var_(v), old_(old), ctx_(ctx) {}
+  token(const context_var<T>* v, detail::ctx_value* old, detail::context_impl* ctx) noexcept
+      : var_(v), old_(old), ctx_(ctx) {}
   const context_var<T>* var_;
   detail::ctx_value* old_;
-  const void* ctx_;
+  detail::context_impl* ctx_;
   bool used_ = false;
 };
 
@@ -173,6 +176,7 @@ class context_var {
     if (t.old_) t.old_->retain();
     auto r = detail::ctx_set(this, t.old_);
     if (r.old) r.old->release();
+    r.ctx->release();
     t.used_ = true;
   }
 

@@ -71,6 +71,11 @@ struct waiter_list {
     w->prev = w->next = nullptr;
     w->list = nullptr;
   }
+  // Wakes the head waiter unless a wake-up is already on its way to it
+  // (Python: Lock._wake_up_first looks at the first waiter only).
+  void wake_head() noexcept {
+    if (head && !head->woken) wake(head);
+  }
   // Wakes the first waiter not woken yet; false if there is none.
   bool wake_first() noexcept {
     for (sync_waiter* w = head; w; w = w->next) {
