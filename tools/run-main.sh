@@ -36,6 +36,11 @@ run_example loop_callbacks "call_soon / call_later / stop on a bare event loop"
 run_example wait_for_cancel "wait_for times out a long task, which cleans up on cancellation"
 run_example nested_tasks "a task creating a task, beside a periodic ticker cancelled at the end"
 run_example future_handoff "a future set by one task and awaited by another"
+run_example worker_pool "three workers drain twenty jobs from a queue; join, cancel, gather(settled)"
+run_example event_waiter "a task waits for an event set a unit later"
+run_example semaphore_limit "100 tasks, at most 10 at once under a semaphore"
+run_example condition_producer_consumer "a producer and two consumers around a condition"
+run_example context_per_task "a context_var holding a request id per task"
 
 banner "headline benchmark: corio vs CPython asyncio (W1 spawn, W2a yield, W3 sleepers)"
 bench_args=(--build "$BUILD" --headline)
