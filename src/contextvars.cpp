@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <new>
+#include <utility>
 
 namespace corio {
 
@@ -94,9 +95,24 @@ const context_impl* current_ctx_identity() noexcept {
   return (w & kImplTag) ? reinterpret_cast<const context_impl*>(w & ~kImplTag) : nullptr;
 }
 
+namespace {
+// A thread's own context lives in a trivially destructible thread-local word;
+// this owner releases it when a thread that set variables ends.
+struct thread_ctx_owner {
+  bool armed = false;
+  ~thread_ctx_owner() {
+    if (!armed) return;
+    const std::uintptr_t w = std::exchange(tls.thread_ctx, 0);
+    release_word(w);
+  }
+};
+thread_local thread_ctx_owner tl_ctx_owner;
+}  // namespace
+
 set_result ctx_set(const void* var, ctx_value* v) {
   g_contexts_in_use.store(true, std::memory_order_relaxed);
   std::uintptr_t* slot = current_ctx_slot();
+  if (slot == &tls.thread_ctx) tl_ctx_owner.armed = true;
   const std::uintptr_t w = *slot;
   context_impl* impl;
   if (w & kImplTag) {

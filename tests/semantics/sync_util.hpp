@@ -1,0 +1,78 @@
+// Helpers shared by the tests of the synchronization primitives (SY), the
+// queues (QU) and contextvars (CV). Loops run on virtual time (see
+// cb_util.hpp), so no assertion depends on the machine's speed.
+#pragma once
+
+#include "cb_util.hpp"
+
+#include <corio/contextvars.hpp>
+#include <corio/gather.hpp>
+#include <corio/locks.hpp>
+#include <corio/queues.hpp>
+#include <corio/taskgroups.hpp>
+#include <corio/timeouts.hpp>
+
+#include <exception>
+#include <type_traits>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace syt {
+
+using namespace std::chrono_literals;
+
+/// Python: `await asyncio.sleep(0)`: the running task goes to the back of
+/// the ready queue, so everything already ready runs one step first.
+inline corio::task<> yield_once() { co_await corio::sleep(0s); }
+
+/// Runs `main` inline in a task under a (virtual) day's deadline, so that a
+/// lost wake-up fails the test with timeout_error instead of hanging it: on
+/// virtual time the loop jumps to the deadline when nothing else can run.
+template <class T>
+corio::task<T> bounded(corio::task<T> main) {
+  if constexpr (std::is_void_v<T>) {
+    co_await corio::wait_for(std::move(main), 24h);
+  } else {
+    co_return co_await corio::wait_for(std::move(main), 24h);
+  }
+}
+
+/// loop.run_until_complete(bounded(main)).
+template <class T>
+T run_bounded(corio::event_loop& loop, corio::task<T> main) {
+  return loop.run_until_complete(bounded(std::move(main)));
+}
+
+/// Awaits `aw` and reports what came out of it: null for a normal return,
+/// else the exception (cancellations included). Lets a coroutine check what
+/// an await throws with EXPECT_* (ASSERT_* cannot be used in coroutines).
+template <class A>
+corio::task<std::exception_ptr> outcome(A aw) {
+  try {
+    co_await std::move(aw);
+  } catch (...) {
+    co_return std::current_exception();
+  }
+  co_return nullptr;
+}
+
+/// True if `e` holds an E (cbt::holds, for brevity).
+template <class E>
+bool holds(const std::exception_ptr& e) {
+  return cbt::holds<E>(e);
+}
+
+/// True if `e` holds a cancelled_error.
+inline bool is_cancel(const std::exception_ptr& e) { return cbt::holds<corio::cancelled_error>(e); }
+
+/// what() of the std::exception in `e`.
+inline std::string what(const std::exception_ptr& e) { return cbt::message_of(e); }
+
+/// The outcome of a finished task as an exception_ptr (null: it returned).
+template <class H>
+std::exception_ptr outcome_of(const H& h) {
+  return cbt::outcome_of(h);
+}
+
+}  // namespace syt
