@@ -3,28 +3,29 @@
 namespace corio::detail {
 
 void queue_core::reserve_for(waiter_list& list, std::size_t& reserved_count) noexcept {
-  for (sync_waiter* w = list.head; w; w = w->next) {
-    if (!w->woken) {
-      static_cast<waiter*>(w)->reserved = true;
-      ++reserved_count;
-      waiter_list::wake(w);
-      return;
-    }
+  if (sync_waiter* w = list.head) {
+    static_cast<waiter*>(w)->reserved = true;
+    ++reserved_count;
+    list.pop_and_wake();
   }
 }
 
 void queue_core::leave(waiter_list& list, waiter* w, std::size_t& reserved_count) {
   list.remove(w);
-  const bool had = w->reserved;
-  if (had) {
-    w->reserved = false;
-    --reserved_count;
-  }
+  const bool had = drop_reservation(list, w, reserved_count);
   if (CORIO_UNLIKELY(w->cancel_due())) {
     // QU-06, QU-07: the item (or slot) stays; the next waiter gets it.
     if (had) reserve_for(list, reserved_count);
     w->throw_cancel();
   }
+}
+
+bool queue_core::drop_reservation(const waiter_list& list, waiter* w, std::size_t& reserved_count) noexcept {
+  if (!w->reserved) return false;
+  w->reserved = false;
+  if (&list == &getters_ && drained_reservations_) return false;  // voided by shutdown(immediate)
+  --reserved_count;
+  return true;
 }
 
 void queue_core::task_done() {
@@ -34,15 +35,18 @@ void queue_core::task_done() {
 
 void queue_core::shutdown_waiters(bool immediate_drained, std::size_t drained) noexcept {
   if (immediate_drained) {
-    // QU-12: drained items count as done; reserved items are gone too.
+    // QU-12: drained items count as done; the items reserved for woken
+    // getters are gone too (those getters meet the shutdown when they run).
     unfinished_ -= drained < unfinished_ ? drained : unfinished_;
     if (unfinished_ == 0) finished_.set();
-    for (sync_waiter* w = getters_.head; w; w = w->next) static_cast<waiter*>(w)->reserved = false;
     reserved_items_ = 0;
+    drained_reservations_ = true;  // for good: no put can follow a shutdown
   }
   // Everyone waiting re-checks and meets the shutdown (QU-11).
-  getters_.wake_all();
-  putters_.wake_all();
+  while (getters_.pop_and_wake()) {
+  }
+  while (putters_.pop_and_wake()) {
+  }
 }
 
 }  // namespace corio::detail

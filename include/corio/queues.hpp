@@ -125,7 +125,9 @@ class priority_store {
 //
 // A getter woken by put() has that item reserved for it, and a putter woken
 // by get() has that slot reserved, so a task that arrives in between waits
-// behind them: queues serve getters and putters in FIFO order.
+// behind them: queues serve getters and putters in FIFO order. A woken
+// waiter leaves the list at once (its reservation keeps its place), so the
+// lists hold only tasks still waiting and a put or get checks one pointer.
 class queue_core {
  public:
   explicit queue_core(std::ptrdiff_t maxsize) noexcept
@@ -136,7 +138,7 @@ class queue_core {
   queue_core& operator=(const queue_core&) = delete;
 
   struct waiter : sync_waiter {
-    bool reserved = false;  // holds an item (getter) or a slot (putter)
+    bool reserved;  // holds an item (getter) or a slot (putter); set when it waits
   };
 
   // What a newcomer may take / fill without waiting.
@@ -155,6 +157,8 @@ class queue_core {
   // the reservation to the next waiter (QU-06, QU-07) and throws.
   void leave(waiter_list& list, waiter* w, std::size_t& reserved_count);
 
+  // Gives back what a waiter holds; true if it held something.
+  bool drop_reservation(const waiter_list& list, waiter* w, std::size_t& reserved_count) noexcept;
   void task_done();
   void shutdown_waiters(bool immediate_drained, std::size_t drained) noexcept;
 
@@ -163,6 +167,7 @@ class queue_core {
   std::size_t reserved_slots_ = 0;
   std::size_t unfinished_ = 0;
   bool shutdown_ = false;
+  bool drained_reservations_ = false;  // shutdown(immediate) voided getters' reservations
   std::uint32_t loop_ref_ = 0;
   waiter_list getters_;
   waiter_list putters_;
@@ -222,17 +227,21 @@ class basic_queue : private detail::queue_core {
     put_awaiter(put_awaiter&& o) noexcept(std::is_nothrow_move_constructible_v<T>)
         : q(o.q), item(std::move(o.item)) {}
     ~put_awaiter() {
-      if (list) q->abandon(q->putters_, this, q->reserved_slots_);
+      if (task) q->abandon(q->putters_, this, q->reserved_slots_);
     }
     bool await_ready() const noexcept { return q->shutdown_ || q->has_room(q->store_.size()); }
     void await_suspend(std::coroutine_handle<> h) {
+      this->reserved = false;
       detail::wait_on(q->putters_, this, h, q->loop_ref_, "Queue");
     }
-    void await_resume() {
-      if (task) q->leave(q->putters_, this, q->reserved_slots_);
-      if (q->shutdown_) throw queue_shut_down();  // QU-11
+    CORIO_ALWAYS_INLINE void await_resume() {
+      if (CORIO_UNLIKELY(task != nullptr || q->shutdown_)) after_wait();
       q->store_.push(std::move(item));
       q->item_added();
+    }
+    CORIO_NOINLINE void after_wait() {
+      if (task) q->leave(q->putters_, this, q->reserved_slots_);
+      if (q->shutdown_) throw queue_shut_down();  // QU-11
     }
   };
   struct put_op {
@@ -249,17 +258,20 @@ class basic_queue : private detail::queue_core {
     explicit get_awaiter(basic_queue* qu) noexcept : q(qu) {}
     get_awaiter(get_awaiter&& o) noexcept : q(o.q) {}
     ~get_awaiter() {
-      if (list) q->abandon(q->getters_, this, q->reserved_items_);
+      if (task) q->abandon(q->getters_, this, q->reserved_items_);
     }
     bool await_ready() const noexcept { return q->available(q->store_.size()) > 0 || q->shutdown_; }
     void await_suspend(std::coroutine_handle<> h) {
+      this->reserved = false;
       detail::wait_on(q->getters_, this, h, q->loop_ref_, "Queue");
     }
-    T await_resume() {
-      if (task) q->leave(q->getters_, this, q->reserved_items_);
-      if (q->available(q->store_.size()) == 0) throw queue_shut_down();  // QU-11, QU-12
+    CORIO_ALWAYS_INLINE T await_resume() {
+      if (CORIO_UNLIKELY(task != nullptr)) after_wait();
+      if (CORIO_UNLIKELY(q->available(q->store_.size()) == 0)) throw_shut_down();  // QU-11, QU-12
       return q->take();
     }
+    CORIO_NOINLINE void after_wait() { q->leave(q->getters_, this, q->reserved_items_); }
+    [[noreturn]] CORIO_NOINLINE static void throw_shut_down() { throw queue_shut_down(); }
   };
   struct get_op {
     basic_queue* q;
@@ -301,7 +313,7 @@ class basic_queue : private detail::queue_core {
   void abandon(detail::waiter_list& list, waiter* w, std::size_t& reserved_count) noexcept {
     // The waiting frame is destroyed (its loop closed): give back what it held.
     list.remove(w);
-    if (w->reserved) --reserved_count;
+    drop_reservation(list, w, reserved_count);
   }
   Store store_;
 };

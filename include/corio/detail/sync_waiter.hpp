@@ -22,23 +22,24 @@ namespace corio::detail {
 
 struct waiter_list;
 
+// Only `task` and `list` are set up front: an await that completes without
+// waiting (the fast path of put, get, acquire) touches nothing else.
 struct sync_waiter : suspend_point {
-  task_base* task = nullptr;
-  sync_waiter* prev = nullptr;
-  sync_waiter* next = nullptr;
+  task_base* task = nullptr;    // set when it waits
   waiter_list* list = nullptr;  // while queued
-  bool woken = false;           // the primitive scheduled this task
-  bool cancelled = false;       // a cancel arrived before the wake-up
+  sync_waiter* prev;
+  sync_waiter* next;
+  bool woken;      // the primitive scheduled this task
+  bool cancelled;  // a cancel arrived before the wake-up
 
-  sync_waiter() noexcept { cancel = &on_cancel; }
-  sync_waiter(const sync_waiter&) noexcept : sync_waiter() {}  // only before use
+  sync_waiter() noexcept {}
+  sync_waiter(const sync_waiter&) noexcept {}  // only before use
 
   // True if the task must not take what it waited for: a cancel is due.
   bool cancel_due() const noexcept { return cancelled || task->has(future_core::f_must_cancel); }
   // Throws the due cancellation (call after the primitive is consistent).
   [[noreturn]] void throw_cancel() const;
 
- private:
   static bool on_cancel(suspend_point* sp, task_base* t, const std::string& msg);
 };
 
@@ -86,6 +87,16 @@ struct waiter_list {
     }
     return false;
   }
+  // Unlinks and wakes the head waiter (for primitives whose woken waiters
+  // need no place in the line, like queues); null if there is none.
+  sync_waiter* pop_and_wake() noexcept {
+    sync_waiter* w = head;
+    if (w) {
+      remove(w);
+      wake(w);
+    }
+    return w;
+  }
   // Wakes every waiter not woken yet.
   void wake_all() noexcept {
     for (sync_waiter* w = head; w; w = w->next)
@@ -107,6 +118,9 @@ CORIO_ALWAYS_INLINE void wait_on(waiter_list& list, sync_waiter* w, std::corouti
   task_base* t = current_task_or_throw(what);
   if (CORIO_UNLIKELY(bound != t->loop_ref_)) bind_primitive(bound, t->loop_ref_, what);
   w->task = t;
+  w->woken = false;
+  w->cancelled = false;
+  w->cancel = &sync_waiter::on_cancel;
   list.push_back(w);
   suspend_current(t, h, w);
 }
