@@ -60,20 +60,6 @@ bool env_debug() {
   return v && *v && std::strcmp(v, "0") != 0;
 }
 
-bool is_fatal(const std::exception_ptr& e) noexcept {
-  try {
-    std::rethrow_exception(e);
-  } catch (const keyboard_interrupt&) {
-    return true;
-  } catch (const system_exit&) {
-    return true;
-  } catch (const std::bad_alloc&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
 void timer_handle_fire(timer_node* n) noexcept {
   auto* h = static_cast<timer_handle_node*>(n);
   h->loop->push(h);

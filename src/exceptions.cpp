@@ -47,6 +47,19 @@ bool is_std_exception(const std::exception_ptr& e) noexcept {
   }
 }
 
+bool is_exit_request(const std::exception_ptr& e) noexcept {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const keyboard_interrupt&) {
+    return true;
+  } catch (const system_exit&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 bool is_cancelled_error(const std::exception_ptr& e) noexcept {
   if (!e) return false;
   try {

@@ -276,6 +276,17 @@ bool future_cancel(future_core* f, const std::string& msg) {
   return f->cancel_now(msg);
 }
 
+bool is_fatal(const std::exception_ptr& e) noexcept {
+  if (is_exit_request(e)) return true;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::bad_alloc&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 [[noreturn]] void throw_cancelled(const std::string& msg) { throw cancelled_error(msg); }
 std::exception_ptr make_cancelled(const std::string& msg) { return std::make_exception_ptr(cancelled_error(msg)); }
 

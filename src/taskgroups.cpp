@@ -43,18 +43,6 @@ void task_group::adopt(const any_task& t) {
   b->add_lone_listener(&lone_);
 }
 
-bool task_group::is_base_error(const std::exception_ptr& e) noexcept {
-  try {
-    std::rethrow_exception(e);
-  } catch (const keyboard_interrupt&) {
-    return true;
-  } catch (const system_exit&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
 void task_group::abort() noexcept {
   aborting_ = true;
   for (task_base* t : children_) {
@@ -77,7 +65,7 @@ void task_group::on_child_done(future_core* f) noexcept {
     errors_.push_back(e);
   } catch (...) {
   }
-  if (!base_error_ && is_base_error(e)) base_error_ = e;
+  if (!base_error_ && is_exit_request(e)) base_error_ = e;
   if (!aborting_ && !parent_cancel_requested_) {
     // CB-38: the first failure cancels the siblings and the body; exit()
     // takes that cancel back.
@@ -90,7 +78,7 @@ void task_group::on_child_done(future_core* f) noexcept {
 task<> task_group::exit(std::exception_ptr et) {
   exiting_ = true;
   const bool et_cancelled = et && is_cancelled_error(et);
-  if (et && !base_error_ && is_base_error(et)) base_error_ = et;
+  if (et && !base_error_ && is_exit_request(et)) base_error_ = et;
   std::exception_ptr propagate_cancel = et_cancelled ? et : nullptr;
   if (et && !aborting_) abort();  // CB-39, CB-40: the body failed or was cancelled
 

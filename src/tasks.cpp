@@ -95,20 +95,11 @@ void task_complete(task_base* t) noexcept {
 
 void task_fail(task_base* t, std::exception_ptr e) noexcept {
   std::uint16_t st = future_core::st_exception;
-  try {
-    std::rethrow_exception(e);
-  } catch (const cancelled_error&) {
+  if (is_cancelled_error(e)) {
     st = future_core::st_cancelled;  // a cancelled_error escaping the body cancels the task
-  } catch (const keyboard_interrupt&) {
+  } else if (is_fatal(e)) {
     t->set(future_core::f_retrieved);  // TK-15: stored, and it leaves the loop
     if (loop_core* l = t->loop()) l->set_fatal(e);
-  } catch (const system_exit&) {
-    t->set(future_core::f_retrieved);
-    if (loop_core* l = t->loop()) l->set_fatal(e);
-  } catch (const std::bad_alloc&) {
-    t->set(future_core::f_retrieved);
-    if (loop_core* l = t->loop()) l->set_fatal(e);
-  } catch (...) {
   }
   ::new (&t->exc_slot()) std::exception_ptr(std::move(e));
   t->bits = static_cast<std::uint16_t>((t->bits & ~future_core::st_mask) | st);

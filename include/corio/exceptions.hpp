@@ -135,6 +135,10 @@ class exception_group : public base_exception_group, public std::exception {
 /// base_exception_group (Python's BaseExceptionGroup.__new__ rule), and throws it.
 [[noreturn]] void throw_exception_group(std::string msg, std::vector<std::exception_ptr> excs);
 
+/// True for keyboard_interrupt and system_exit: the exceptions that leave an
+/// event loop instead of being stored (Python: KeyboardInterrupt, SystemExit).
+bool is_exit_request(const std::exception_ptr& e) noexcept;
+
 /// True if `e` is a std::exception (Python: isinstance(e, Exception)).
 bool is_std_exception(const std::exception_ptr& e) noexcept;
 /// True if `e` holds a corio::cancelled_error.

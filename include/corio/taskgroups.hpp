@@ -1,6 +1,7 @@
 // Python: asyncio.TaskGroup (asyncio/taskgroups.py).
 #pragma once
 
+#include <corio/detail/scope_body.hpp>
 #include <corio/tasks.hpp>
 
 #include <exception>
@@ -74,7 +75,6 @@ class task_group {
   void adopt(const any_task& t);
   void abort() noexcept;
   void on_child_done(detail::future_core* f) noexcept;
-  static bool is_base_error(const std::exception_ptr& e) noexcept;
 
   bool entered_ = false;
   bool exiting_ = false;
@@ -88,19 +88,9 @@ class task_group {
   lone_listener lone_{};
 };
 
-namespace detail {
-template <class F>
-auto call_group_body(F& body, task_group& tg) {
-  if constexpr (std::is_invocable_v<F&, task_group&>)
-    return body(tg);
-  else
-    return body();
-}
-}  // namespace detail
-
 template <class F>
 auto task_group::run(F body) {
-  using R = typename decltype(detail::call_group_body(std::declval<F&>(), std::declval<task_group&>()))::value_type;
+  using R = typename decltype(detail::call_scope_body(std::declval<F&>(), std::declval<task_group&>()))::value_type;
   return [](F b) -> task<R> {
     task_group tg;
     tg.enter();
@@ -108,10 +98,10 @@ auto task_group::run(F body) {
     std::optional<std::conditional_t<std::is_void_v<R>, int, std::conditional_t<std::is_reference_v<R>, std::reference_wrapper<std::remove_reference_t<R>>, R>>> value;
     try {
       if constexpr (std::is_void_v<R>) {
-        co_await detail::call_group_body(b, tg);
+        co_await detail::call_scope_body(b, tg);
         value.emplace(0);
       } else {
-        value.emplace(co_await detail::call_group_body(b, tg));
+        value.emplace(co_await detail::call_scope_body(b, tg));
       }
     } catch (...) {
       err = std::current_exception();

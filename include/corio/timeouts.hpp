@@ -2,6 +2,7 @@
 // (asyncio/timeouts.py) and asyncio.wait_for, built on them as in 3.12.
 #pragma once
 
+#include <corio/detail/scope_body.hpp>
 #include <corio/detail/wait_set.hpp>
 #include <corio/tasks.hpp>
 
@@ -71,14 +72,6 @@ class timeout_scope {
 
 namespace detail {
 
-template <class F>
-auto invoke_body(F& body, timeout_scope& s) {
-  if constexpr (std::is_invocable_v<F&, timeout_scope&>)
-    return body(s);
-  else
-    return body();
-}
-
 template <class T, class F>
 task<T> run_scoped(timeout_scope* scope, std::optional<time_point> when, F body) {
   std::optional<timeout_scope> local;
@@ -86,11 +79,11 @@ task<T> run_scoped(timeout_scope* scope, std::optional<time_point> when, F body)
   scope->enter();
   try {
     if constexpr (std::is_void_v<T>) {
-      co_await invoke_body(body, *scope);
+      co_await call_scope_body(body, *scope);
       scope->exit_ok();
       co_return;
     } else {
-      T r = co_await invoke_body(body, *scope);
+      T r = co_await call_scope_body(body, *scope);
       scope->exit_ok();
       co_return std::forward<T>(r);
     }
@@ -100,7 +93,7 @@ task<T> run_scoped(timeout_scope* scope, std::optional<time_point> when, F body)
 }
 
 template <class F>
-using body_value_t = typename decltype(invoke_body(std::declval<F&>(), std::declval<timeout_scope&>()))::value_type;
+using body_value_t = typename decltype(call_scope_body(std::declval<F&>(), std::declval<timeout_scope&>()))::value_type;
 
 }  // namespace detail
 

@@ -217,6 +217,10 @@ struct thread_state {
 };
 extern thread_local thread_state tls CORIO_TLS_MODEL;
 
+// Exceptions that leave the loop rather than being stored or reported
+// (EL-12, TK-15): keyboard_interrupt, system_exit, and std::bad_alloc.
+bool is_fatal(const std::exception_ptr& e) noexcept;
+
 // Throws cancelled_error with `msg`.
 [[noreturn]] void throw_cancelled(const std::string& msg);
 // cancelled_error(msg) as an exception_ptr.
