@@ -6,11 +6,13 @@
 #include <corio/locks.hpp>
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -39,9 +41,10 @@ template <class T>
 class fifo_store {
  public:
   std::size_t size() const noexcept { return size_; }
-  void push(T&& v) {
+  template <class U>
+  void emplace(U&& v) {
     if (size_ == cap_) grow();
-    ::new (&buf_[(head_ + size_) & (cap_ - 1)].v) T(std::move(v));
+    ::new (&buf_[(head_ + size_) & (cap_ - 1)].v) T(std::forward<U>(v));
     ++size_;
   }
   T pop() {
@@ -86,7 +89,10 @@ template <class T>
 class lifo_store {
  public:
   std::size_t size() const noexcept { return v_.size(); }
-  void push(T&& x) { v_.push_back(std::move(x)); }
+  template <class U>
+  void emplace(U&& x) {
+    v_.emplace_back(std::forward<U>(x));
+  }
   T pop() {
     T x(std::move(v_.back()));
     v_.pop_back();
@@ -102,8 +108,9 @@ template <class T, class Compare>
 class priority_store {
  public:
   std::size_t size() const noexcept { return v_.size(); }
-  void push(T&& x) {
-    v_.push_back(std::move(x));
+  template <class U>
+  void emplace(U&& x) {
+    v_.emplace_back(std::forward<U>(x));
     std::push_heap(v_.begin(), v_.end(), greater());
   }
   T pop() {
@@ -204,11 +211,14 @@ class basic_queue : private detail::queue_core {
   /// Python: Queue.full(): a put() would wait now.
   bool full() const noexcept { return !has_room(store_.size()); }
 
-  /// Python: Queue.put_nowait(). Throws queue_full or queue_shut_down (QU-03).
-  void put_nowait(T item) {
+  /// Python: Queue.put_nowait(). Throws queue_full or queue_shut_down
+  /// (QU-03). The item is constructed in place from the argument.
+  template <class U = T>
+    requires std::constructible_from<T, U&&>
+  void put_nowait(U&& item) {
     if (shutdown_) throw queue_shut_down();
     if (!has_room(store_.size())) throw queue_full();
-    store_.push(std::move(item));
+    store_.emplace(std::forward<U>(item));
     item_added();
   }
   /// Python: Queue.get_nowait(). Throws queue_empty or queue_shut_down.
@@ -220,11 +230,15 @@ class basic_queue : private detail::queue_core {
     return take();
   }
 
+  // Holds the argument as given (a copy, as Python's put() coroutine holds
+  // its argument) and constructs T from it in the queue's storage, so
+  // `put(42)` into a queue<std::optional<int>> builds no temporary T.
+  template <class U>
   struct put_awaiter : detail::queue_core::waiter {
     basic_queue* q;
-    T item;
-    put_awaiter(basic_queue* qu, T&& x) : q(qu), item(std::move(x)) {}
-    put_awaiter(put_awaiter&& o) noexcept(std::is_nothrow_move_constructible_v<T>)
+    U item;
+    put_awaiter(basic_queue* qu, U&& x) : q(qu), item(std::move(x)) {}
+    put_awaiter(put_awaiter&& o) noexcept(std::is_nothrow_move_constructible_v<U>)
         : q(o.q), item(std::move(o.item)) {}
     ~put_awaiter() {
       if (task) q->abandon(q->putters_, this, q->reserved_slots_);
@@ -236,7 +250,7 @@ class basic_queue : private detail::queue_core {
     }
     CORIO_ALWAYS_INLINE void await_resume() {
       if (CORIO_UNLIKELY(task != nullptr || q->shutdown_)) after_wait();
-      q->store_.push(std::move(item));
+      q->store_.emplace(std::move(item));
       q->item_added();
     }
     CORIO_NOINLINE void after_wait() {
@@ -244,14 +258,20 @@ class basic_queue : private detail::queue_core {
       if (q->shutdown_) throw queue_shut_down();  // QU-11
     }
   };
+  template <class U>
   struct put_op {
     basic_queue* q;
-    T item;
+    U item;
     using corio_awaitable = void;
-    put_awaiter operator co_await() && { return put_awaiter(q, std::move(item)); }
+    put_awaiter<U> operator co_await() && { return put_awaiter<U>(q, std::move(item)); }
   };
   /// Python: `await q.put(item)`. Throws queue_shut_down after shutdown().
-  put_op put(T item) { return put_op{this, std::move(item)}; }
+  /// Keeps a copy of the argument (decayed) until the item goes in.
+  template <class U = T>
+    requires std::constructible_from<T, U&&>
+  put_op<std::decay_t<U>> put(U&& item) {
+    return put_op<std::decay_t<U>>{this, std::forward<U>(item)};
+  }
 
   struct get_awaiter : detail::queue_core::waiter {
     basic_queue* q;

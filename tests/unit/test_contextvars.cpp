@@ -84,7 +84,7 @@ TEST(ContextVar, default_get_with_default_and_lookup_error) {
 TEST(ContextVar, many_vars_in_one_context_keep_their_values_through_sets_and_resets) {
   static std::vector<std::unique_ptr<corio::context_var<int>>> vars = [] {
     std::vector<std::unique_ptr<corio::context_var<int>>> v;
-    for (int i = 0; i < 40; ++i) v.push_back(std::make_unique<corio::context_var<int>>("v" + std::to_string(i)));
+    for (int i = 0; i < 40; ++i) v.push_back(std::make_unique<corio::context_var<int>>(std::string("v").append(std::to_string(i))));
     return v;
   }();
   isolated([] {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -237,6 +238,49 @@ TEST(Queue, move_only_items_go_through_every_path) {
   }
   EXPECT_EQ(counted::alive(), 0u);
   EXPECT_EQ(counted::constructions, 3u);  // never copied
+}
+
+TEST(Queue, put_builds_the_item_in_place_from_what_it_is_given) {
+  corio::event_loop loop(corio::testing::virtual_time());
+  corio::queue<std::optional<std::int64_t>> opt(4);
+  corio::queue<std::string> str(4);
+  corio::queue<std::pair<int, std::string>> pairs(4);
+  auto main = [&]() -> corio::task<> {
+    co_await opt.put(std::int64_t{7});  // converted where it is stored
+    co_await opt.put(std::nullopt);
+    opt.put_nowait(8);
+    EXPECT_EQ(opt.get_nowait(), std::optional<std::int64_t>(7));
+    EXPECT_EQ(opt.get_nowait(), std::nullopt);
+    EXPECT_EQ(opt.get_nowait(), std::optional<std::int64_t>(8));
+
+    co_await str.put("literal");  // a const char* becomes a std::string in the queue
+    co_await pairs.put({1, "braced"});  // a braced list builds the value_type
+    pairs.put_nowait({2, "too"});
+    EXPECT_EQ(str.get_nowait(), "literal");
+    EXPECT_EQ(pairs.get_nowait().second, "braced");
+    EXPECT_EQ(pairs.get_nowait().first, 2);
+  };
+  loop.run_until_complete(bounded(main()));
+}
+
+TEST(Queue, put_keeps_a_copy_of_an_lvalue_taken_when_it_was_called) {
+  // As Python's put() coroutine holds its argument: changing the variable
+  // before the put goes in does not change what is put.
+  corio::event_loop loop(corio::testing::virtual_time());
+  corio::queue<std::string> q(1);
+  auto main = [&]() -> corio::task<> {
+    q.put_nowait("first");
+    std::string s = "second";
+    auto op = q.put(s);  // the queue is full: this put will wait
+    s = "changed";
+    auto p = corio::create_task([](auto o) -> corio::task<> { co_await std::move(o); }(std::move(op)));
+    co_await yield_once();
+    EXPECT_EQ(q.get_nowait(), "first");
+    co_await p;
+    EXPECT_EQ(q.get_nowait(), "second");
+    EXPECT_EQ(s, "changed");
+  };
+  loop.run_until_complete(bounded(main()));
 }
 
 TEST(Queue, a_cancelled_put_destroys_its_item_once_and_never_inserts_it) {
