@@ -68,6 +68,29 @@ class timeout_error : public std::runtime_error {
   timeout_error() : std::runtime_error("timed out") {}
 };
 
+/// Python: asyncio.BrokenBarrierError and threading.BrokenBarrierError
+/// (one class for both here).
+class broken_barrier_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Python: asyncio.QueueEmpty and queue.Empty (get_nowait on an empty queue).
+class queue_empty : public std::runtime_error {
+ public:
+  queue_empty() : std::runtime_error("queue is empty") {}
+};
+/// Python: asyncio.QueueFull and queue.Full (put_nowait on a full queue).
+class queue_full : public std::runtime_error {
+ public:
+  queue_full() : std::runtime_error("queue is full") {}
+};
+/// Python: asyncio.QueueShutDown and queue.ShutDown (3.13).
+class queue_shut_down : public std::runtime_error {
+ public:
+  queue_shut_down() : std::runtime_error("queue is shut down") {}
+};
+
 /// Python: BaseExceptionGroup. Carries several exceptions at once; used when
 /// at least one member is not a std::exception (a cancellation, say).
 class base_exception_group : public base_exception {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <corio/detail/sync_waiter.hpp>
+#include <corio/exceptions.hpp>
 #include <corio/tasks.hpp>
 
 #include <cstddef>
@@ -261,12 +262,6 @@ class bounded_semaphore : public semaphore {
 
  private:
   std::int64_t bound_;
-};
-
-/// Python: asyncio.BrokenBarrierError.
-class broken_barrier_error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
 };
 
 /// Python: asyncio.Barrier. wait() blocks until `parties` tasks arrived, then

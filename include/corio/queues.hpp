@@ -3,6 +3,7 @@
 #pragma once
 
 #include <corio/detail/sync_waiter.hpp>
+#include <corio/exceptions.hpp>
 #include <corio/locks.hpp>
 
 #include <algorithm>
@@ -17,22 +18,6 @@
 #include <vector>
 
 namespace corio {
-
-/// Python: asyncio.QueueEmpty (get_nowait on an empty queue).
-class queue_empty : public std::runtime_error {
- public:
-  queue_empty() : std::runtime_error("queue is empty") {}
-};
-/// Python: asyncio.QueueFull (put_nowait on a full queue).
-class queue_full : public std::runtime_error {
- public:
-  queue_full() : std::runtime_error("queue is full") {}
-};
-/// Python: asyncio.QueueShutDown (3.13).
-class queue_shut_down : public std::runtime_error {
- public:
-  queue_shut_down() : std::runtime_error("queue is shut down") {}
-};
 
 namespace detail {
 
