@@ -1,6 +1,7 @@
 // Python: asyncio.wait and asyncio.as_completed (asyncio/tasks.py).
 #pragma once
 
+#include <corio/detail/return_when.hpp>
 #include <corio/detail/wait_set.hpp>
 #include <corio/tasks.hpp>
 
@@ -14,12 +15,6 @@
 #include <vector>
 
 namespace corio {
-
-/// Python: asyncio.FIRST_COMPLETED / FIRST_EXCEPTION / ALL_COMPLETED.
-enum class return_when { first_completed, first_exception, all_completed };
-inline constexpr return_when first_completed = return_when::first_completed;
-inline constexpr return_when first_exception = return_when::first_exception;
-inline constexpr return_when all_completed = return_when::all_completed;
 
 /// What wait() returns: the (done, pending) sets, in the order given.
 template <class H>
