@@ -80,6 +80,8 @@ loop_core::loop_core(const loop_options& opts)
   debug_ = opts.debug.value_or(env_debug());
   ref_ = acquire_loop_ref();
   publish_loop(ref_, this);
+  link_ = std::make_shared<loop_link>();
+  link_->loop = this;
 }
 
 loop_core::~loop_core() {
@@ -90,6 +92,10 @@ loop_core::~loop_core() {
   try {
     close();
   } catch (...) {
+  }
+  {
+    std::lock_guard lk(link_->mu);  // waits for a post in progress
+    link_->loop = nullptr;
   }
   release_loop_ref(ref_);
 }
@@ -133,33 +139,95 @@ void loop_core::schedule_threadsafe(handle_node* h) {
   h->loop = this;
   h->ctx = capture_context();  // the posting thread's context
   h->retain();
-  {
-    std::lock_guard lk(remote_mu_);
-    if (is_closed()) {
+  std::uintptr_t old = remote_head_.load(std::memory_order_relaxed);
+  do {
+    if (old == kRemoteClosed) {
       h->refs = 1;
       h->release();
       throw std::runtime_error("Event loop is closed");
     }
-    remote_.push(h);
-    remote_pending_.store(true, std::memory_order_seq_cst);
-  }
-  if (sleeping_.load(std::memory_order_seq_cst)) backend_->wake();
+    h->next = reinterpret_cast<runnable*>(old);
+  } while (!remote_head_.compare_exchange_weak(old, reinterpret_cast<std::uintptr_t>(h), std::memory_order_seq_cst,
+                                               std::memory_order_relaxed));
+  // Only the post that found the stack empty can find the loop asleep on
+  // it: the loop checks the stack after saying it sleeps (run_once).
+  if (old == 0 && sleeping_.load(std::memory_order_seq_cst)) backend_->wake();
 }
 
-void loop_core::drain_remote() noexcept {
-  ready_queue q;
-  {
-    std::lock_guard lk(remote_mu_);
-    q = remote_;
-    remote_ = {};
-    remote_pending_.store(false, std::memory_order_relaxed);
+namespace {
+
+// The handle a remote completion travels in; it holds the poster's reference.
+struct remote_post {
+  remote_completion* r;
+  explicit remote_post(remote_completion* rc) noexcept : r(rc) {}
+  remote_post(remote_post&& o) noexcept : r(std::exchange(o.r, nullptr)) {}
+  remote_post(const remote_post&) = delete;
+  ~remote_post() {
+    if (r) r->release();
   }
-  if (q.head) {
+  void operator()() const noexcept {
+    if (loop_core* l = r->link->loop) l->run_remote(r);
+  }
+};
+
+}  // namespace
+
+void remote_completion::post() noexcept {
+  std::unique_lock lk(link->mu);
+  if (loop_core* l = link->loop; l && !l->is_closed()) {
+    try {
+      auto* n = make_handle_node<handle_node>(remote_post(this));
+      n->kind = node_kind::threadsafe_handle;
+      l->schedule_threadsafe(n);  // on a loop closed meanwhile, drops the handle, and with it our reference
+      return;
+    } catch (...) {
+      return;
+    }
+  }
+  lk.unlock();
+  release();
+}
+
+void loop_core::register_remote(remote_completion* r) {
+  r->link = link_;
+  r->registered = true;
+  r->prev = nullptr;
+  r->next = remote_ops_;
+  if (remote_ops_) remote_ops_->prev = r;
+  remote_ops_ = r;
+  if (r->is_work) ++remote_op_count_;
+}
+
+void loop_core::run_remote(remote_completion* r) noexcept {
+  if (!r->registered) return;
+  r->registered = false;
+  (r->prev ? r->prev->next : remote_ops_) = r->next;
+  if (r->next) r->next->prev = r->prev;
+  if (r->is_work) --remote_op_count_;
+  r->complete(r);
+  r->release();  // the loop's reference
+}
+
+void loop_core::drain_remote(std::uintptr_t replace_with) noexcept {
+  std::uintptr_t w = remote_head_.exchange(replace_with, std::memory_order_acquire);
+  if (w == kRemoteClosed) w = 0;
+  // The stack holds the newest first: reverse it into posting order (TH-01
+  // keeps one thread's posts in order, as call_soon does).
+  runnable* head = nullptr;
+  runnable* tail = nullptr;
+  for (runnable* n = reinterpret_cast<runnable*>(w); n;) {
+    runnable* next = n->next;
+    n->next = head;
+    if (!head) tail = n;
+    head = n;
+    n = next;
+  }
+  if (head) {
     if (ready_.tail)
-      ready_.tail->next = q.head;
+      ready_.tail->next = head;
     else
-      ready_.head = q.head;
-    ready_.tail = q.tail;
+      ready_.head = head;
+    ready_.tail = tail;
   }
 }
 
@@ -204,18 +272,18 @@ CORIO_ALWAYS_INLINE void loop_core::run_once() {
       timeout = d > 0 ? d : 0;
     }
     if (timeout != 0) {
-      if (virtual_clock_ && timeout > 0 && backend_->pending() == 0 &&
-          !remote_pending_.load(std::memory_order_acquire)) {
+      if (virtual_clock_ && timeout > 0 && backend_->pending() == 0 && remote_op_count_ == 0 &&
+          remote_head_.load(std::memory_order_acquire) == 0) {
         virtual_now_ += timeout;  // nothing else can happen first: jump
       } else {
         sleeping_.store(true, std::memory_order_seq_cst);
-        if (remote_pending_.load(std::memory_order_seq_cst)) timeout = 0;
+        if (remote_head_.load(std::memory_order_seq_cst) != 0) timeout = 0;
         backend_->wait(*this, timeout);
         sleeping_.store(false, std::memory_order_relaxed);
       }
     }
   }
-  if (remote_pending_.load(std::memory_order_acquire)) drain_remote();
+  if (remote_head_.load(std::memory_order_relaxed) != 0) drain_remote();
   if (!timers_.empty()) fire_timers();  // EL-08: after what call_soon queued
 
   // EL-02: run exactly what is ready now; what they schedule waits a turn.
@@ -357,11 +425,8 @@ void loop_core::run_until_done(future_core* f) {
 void loop_core::close() {
   if (running_) throw std::runtime_error("Cannot close a running event loop");
   if (is_closed()) return;
-  {
-    std::lock_guard lk(remote_mu_);
-    closed_.store(true, std::memory_order_relaxed);
-  }
-  drain_remote();
+  closed_.store(true, std::memory_order_relaxed);
+  drain_remote(kRemoteClosed);  // later posts find the stack closed
   // EL-19: pending callbacks are discarded without running; tasks in the
   // ready queue just never take their next step.
   for (runnable* n = ready_.head; n;) {
@@ -386,6 +451,15 @@ void loop_core::close() {
     t->clear(future_core::f_registered);
   }
   for (task_base* t : pending) t->release();
+  // Completions other threads have yet to post will find the loop closed;
+  // what they would have delivered to is let go of here, on the loop's thread.
+  while (remote_completion* r = remote_ops_) {
+    remote_ops_ = r->next;
+    r->registered = false;
+    if (r->is_work) --remote_op_count_;
+    r->abandon(r);
+    r->release();
+  }
   // The backend stays until the loop is destroyed: another thread may be
   // inside call_soon_threadsafe, waking it, right now.
 }

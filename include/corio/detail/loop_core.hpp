@@ -69,6 +69,61 @@ class io_backend {
 };
 std::unique_ptr<io_backend> make_default_backend();
 
+// What outlives a loop for the threads that post to it: the loop's address
+// while it exists. Posting holds the mutex, so the loop cannot be destroyed
+// (nor its backend, which the post wakes) in the middle of a post.
+struct loop_link {
+  std::mutex mu;
+  loop_core* loop = nullptr;
+};
+
+// A completion another thread delivers to a loop: an executor job's result,
+// a concurrent future's outcome, a cancel for a task. Made and registered on
+// the loop's thread; posted once from any thread; then run, or, if the loop
+// closes first, abandoned, on the loop's thread, so the loop-side state it
+// holds (futures and tasks, which are not thread-safe) is only ever touched
+// there. Two references: the loop's (while registered) and the poster's.
+struct remote_completion {
+  void (*complete)(remote_completion*) noexcept = nullptr;  // loop thread: deliver
+  void (*abandon)(remote_completion*) noexcept = nullptr;   // loop thread: drop loop-side state
+  void (*destroy)(remote_completion*) noexcept = nullptr;   // any thread: free
+  std::atomic<std::uint32_t> refs{2};
+  // Work in progress elsewhere (a job in a thread): a virtual clock does not
+  // jump past it. False for what may never be posted (a canceller).
+  bool is_work = true;
+  std::shared_ptr<loop_link> link;
+  remote_completion* prev = nullptr;  // in the loop's list (loop thread only)
+  remote_completion* next = nullptr;
+  bool registered = false;
+
+  // Any thread, at most once: hands this to the loop, or, if the loop is
+  // closed or gone, only lets go of the poster's reference.
+  void post() noexcept;
+  void release() noexcept {
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy(this);
+  }
+};
+
+// Owns the poster's reference of a remote completion, so that a callback
+// that never runs (its future is dropped unfinished) still lets go of it.
+class remote_poster {
+ public:
+  explicit remote_poster(remote_completion* r) noexcept : r_(r) {}
+  remote_poster(remote_poster&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
+  remote_poster& operator=(remote_poster&&) = delete;
+  ~remote_poster() {
+    if (r_) r_->release();
+  }
+  void post() noexcept {
+    remote_completion* r = r_;
+    r_ = nullptr;
+    if (r) r->post();
+  }
+
+ private:
+  remote_completion* r_;
+};
+
 class loop_core {
  public:
   explicit loop_core(const loop_options& opts);
@@ -103,6 +158,9 @@ class loop_core {
   void schedule_handle(handle_node* h);  // call_soon
   void schedule_timer_handle(timer_handle_node* h);  // call_later / call_at
   void schedule_threadsafe(handle_node* h);  // call_soon_threadsafe
+  // Registers a remote completion (loop thread) and links it to this loop.
+  void register_remote(remote_completion* r);
+  void run_remote(remote_completion* r) noexcept;  // loop thread, from the posted handle
   void check_thread(const char* what) const;  // debug: EL-20
   void check_open() const;
   // EL-18, EL-19: throws if this loop cannot start running now (closed,
@@ -143,7 +201,7 @@ class loop_core {
   void dispatch(runnable* n);
   void run_task(task_base* t);
   void run_handle(handle_node* h);
-  void drain_remote() noexcept;
+  void drain_remote(std::uintptr_t replace_with = 0) noexcept;
   void fire_timers();
   void report_slow(task_base* t, std::int64_t ns) noexcept;
 
@@ -161,12 +219,23 @@ class loop_core {
   std::thread::id thread_;  // valid while running
   std::unique_ptr<io_backend> backend_;
 
-  // call_soon_threadsafe: producers append under the mutex; the loop swaps
-  // the list out when the flag says there is something.
-  std::mutex remote_mu_;
-  ready_queue remote_;
-  std::atomic<bool> remote_pending_{false};
+  // call_soon_threadsafe: posters push onto a lock-free stack (one CAS);
+  // the loop takes the whole stack at once. kRemoteClosed marks a closed loop.
+  static constexpr std::uintptr_t kRemoteClosed = 1;
+  std::atomic<std::uintptr_t> remote_head_{0};
   std::atomic<bool> sleeping_{false};
+
+  // Remote completions still expected: a virtual clock does not jump past
+  // them, and close() abandons them.
+  std::shared_ptr<loop_link> link_;
+  remote_completion* remote_ops_ = nullptr;
+  std::size_t remote_op_count_ = 0;
+
+ public:
+  // The default executor of run_in_executor(nullptr, ...) (TH-05), made on
+  // first use by the futures layer; shut down by shutdown_default_executor.
+  std::shared_ptr<void> default_executor_;
+  bool executor_shutdown_called_ = false;
 };
 
 // The loop table: a future names its loop by (generation << 14 | slot), so a
