@@ -102,9 +102,7 @@ loop_core::~loop_core() {
 
 event_loop& loop_core::self() noexcept { return detail_loop(*this); }
 
-void loop_core::check_open() const {
-  if (is_closed()) throw std::runtime_error("Event loop is closed");
-}
+void loop_core::throw_closed() { throw std::runtime_error("Event loop is closed"); }
 
 void loop_core::check_thread(const char* what) const {
   // EL-20: loop methods are not thread-safe; debug mode says so loudly.

@@ -31,7 +31,12 @@ struct core_waiter : listener_node, suspend_point {
   void suspend(std::coroutine_handle<> h) {
     task_base* t = current_task_or_throw("await a future");
     if (CORIO_UNLIKELY(static_cast<future_core*>(t) == core || core->loop_ref_ != t->loop_ref_)) check_awaitable(t);
-    core->add_listener(this);
+    if (CORIO_LIKELY(core->waiters_ == 0)) {
+      next = nullptr;  // the first listener: a list of one
+      core->waiters_ = reinterpret_cast<std::uintptr_t>(static_cast<listener_node*>(this));
+    } else {
+      core->add_listener(this);
+    }
     task = t;
     suspended = true;
     suspend_current(t, h, this);
@@ -48,7 +53,11 @@ struct core_waiter : listener_node, suspend_point {
     auto* w = static_cast<core_waiter*>(static_cast<listener_node*>(l));
     task_base* t = w->task;
     w->task = nullptr;
-    t->loop()->wake(t);
+    // Futures finish on their loop's thread, mostly while it runs: the
+    // running loop saves the lookup through the loop table.
+    loop_core* lp = tls.running_loop;
+    if (CORIO_UNLIKELY(lp == nullptr || lp->ref() != t->loop_ref_)) lp = t->loop();
+    lp->wake(t);
   }
   static bool cancel_awaited(suspend_point* sp, task_base*, const std::string& msg) {
     // Python: Task.cancel() cancels self._fut_waiter (CX-03, CX-04).

@@ -162,7 +162,10 @@ class loop_core {
   void register_remote(remote_completion* r);
   void run_remote(remote_completion* r) noexcept;  // loop thread, from the posted handle
   void check_thread(const char* what) const;  // debug: EL-20
-  void check_open() const;
+  void check_open() const {
+    if (CORIO_UNLIKELY(is_closed())) throw_closed();
+  }
+  [[noreturn]] static void throw_closed();
   // EL-18, EL-19: throws if this loop cannot start running now (closed,
   // already running, or another loop runs in this thread).
   void check_can_run() const;
