@@ -1,0 +1,60 @@
+// Timeouts of the threading primitives, turned into steady-clock deadlines.
+// Not for users.
+//
+// Every timed wait measures against an absolute deadline taken once, when the
+// call starts, so spurious or unrelated wake-ups never extend it. Durations of
+// any representation are accepted (Python's float seconds are
+// std::chrono::duration<double>); they are rounded up to the clock's tick and
+// saturate at time_point::max() ("wait for ever") instead of overflowing.
+#pragma once
+
+#include <chrono>
+#include <type_traits>
+
+namespace corio::threading::detail {
+
+using clock = std::chrono::steady_clock;
+
+/// Throws std::invalid_argument("<what>: timeout must be non-negative")
+/// (Python: ValueError).
+[[noreturn]] void throw_negative_timeout(const char* what);
+
+/// `timeout` as a clock duration, rounded up and saturated; std::invalid_argument
+/// if negative (or NaN).
+template <class Rep, class Period>
+clock::duration checked_timeout(std::chrono::duration<Rep, Period> timeout, const char* what) {
+  if (!(timeout >= timeout.zero())) throw_negative_timeout(what);
+  using fsec = std::chrono::duration<long double>;
+  if (fsec(timeout) >= fsec(clock::duration::max())) return clock::duration::max();
+  return std::chrono::ceil<clock::duration>(timeout);
+}
+
+/// now + `timeout`, saturated at time_point::max(); std::invalid_argument if
+/// `timeout` is negative.
+template <class Rep, class Period>
+clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout, const char* what) {
+  const clock::duration d = checked_timeout(timeout, what);
+  const clock::time_point now = clock::now();
+  if (d >= clock::time_point::max() - now) return clock::time_point::max();
+  return now + d;
+}
+
+/// A deadline on another clock (system_clock, say) as a steady-clock one: the
+/// time left is measured once and then counted on the steady clock.
+template <class Clock, class Duration>
+clock::time_point to_steady(std::chrono::time_point<Clock, Duration> tp) {
+  if constexpr (std::is_same_v<Clock, clock>) {
+    using fsec = std::chrono::duration<long double>;
+    const fsec since = tp.time_since_epoch();
+    if (since != since) return clock::now();  // NaN: already due
+    if (since >= fsec(clock::duration::max())) return clock::time_point::max();
+    if (since <= fsec(clock::duration::min())) return clock::time_point::min();
+    return std::chrono::ceil<clock::duration>(tp);
+  } else {
+    const auto left = tp - Clock::now();
+    if (left <= left.zero()) return clock::now();
+    return deadline_after(left, "deadline");
+  }
+}
+
+}  // namespace corio::threading::detail

@@ -1,0 +1,442 @@
+#include <corio/threading/thread.hpp>
+
+#include <corio/exceptions.hpp>
+#include <corio/threading/event.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <thread>
+
+#include <cxxabi.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace corio::threading {
+
+namespace detail {
+
+enum class thread_kind : std::uint8_t { thread, main, dummy };
+enum class thread_phase : int { initial, starting, running, finished };
+
+// Everything about one thread that outlives its `thread` object: shared by
+// the object, the running thread, the registry and every handle.
+struct thread_state {
+  thread_state(thread_kind k, std::string n, bool d) : kind(k), name(std::move(n)), daemon(d) {}
+
+  const thread_kind kind;
+  // Guards `name`, and orders an OS-name change from another thread before
+  // the thread's end (phase leaves `running` under it), so pthread_t stays valid.
+  mutable std::mutex mu;
+  std::string name;
+  std::atomic<bool> daemon;
+  std::atomic<std::uint64_t> ident{0};  // 0: not started (Python: None)
+  std::atomic<std::uint64_t> native_id{0};
+  std::atomic<thread_phase> phase{thread_phase::initial};
+  event started;   // the thread runs and is registered
+  event released;  // the thread no longer uses its `thread` object
+  event finished;  // run() has returned and the thread left the registry
+  std::unique_ptr<thread_target> target;  // moved out by run()
+  // The OS thread, joined or detached once, under os_mu. It lives here, not
+  // in the `thread` object, so that exit can reclaim the thread of an object
+  // that was never destroyed. It is never left joinable when the last owner
+  // lets go: a destroyed object joined or detached it first.
+  std::mutex os_mu;
+  std::thread os;
+};
+
+struct handle_access {
+  static thread_handle make(std::shared_ptr<thread_state> s) noexcept { return thread_handle(std::move(s)); }
+};
+
+}  // namespace detail
+
+namespace {
+
+using detail::thread_kind;
+using detail::thread_phase;
+using detail::thread_state;
+
+// Shared by "Thread-N" and "Dummy-N", as Python's _counter is.
+std::atomic<std::uint64_t> name_counter{1};
+
+std::string new_name(const char* prefix) { return prefix + std::to_string(name_counter.fetch_add(1)); }
+
+// Linux keeps 15 bytes of a thread's name; cut at a UTF-8 character boundary.
+std::string os_name(const std::string& name) {
+  constexpr std::size_t kMax = 15;
+  if (name.size() <= kMax) return name;
+  std::size_t len = kMax;
+  while (len > 0 && (static_cast<unsigned char>(name[len]) & 0xC0) == 0x80) --len;
+  return name.substr(0, len);
+}
+
+// Called with st.mu held and the thread running, so its pthread_t is valid.
+void apply_os_name(const thread_state& st) noexcept {
+  ::pthread_setname_np(static_cast<pthread_t>(st.ident.load(std::memory_order_relaxed)), os_name(st.name).c_str());
+}
+
+void wait_for_non_daemon_threads();
+
+// Every live thread, in the order they became known (Python: _active).
+// Never destroyed: daemon threads may still leave it while the process exits.
+struct registry {
+  registry() {
+    main = std::make_shared<thread_state>(thread_kind::main, "MainThread", false);
+    if (get_native_id() == static_cast<std::uint64_t>(::getpid())) {
+      main->ident.store(get_ident());
+      main->native_id.store(get_native_id());
+    }
+    main->phase.store(thread_phase::running);
+    alive.push_back(main);
+  }
+  void add(std::shared_ptr<thread_state> st) {
+    std::lock_guard g(mu);
+    alive.push_back(std::move(st));
+  }
+  void remove(const thread_state* st) {
+    std::lock_guard g(mu);
+    const auto it = std::find_if(alive.begin(), alive.end(), [st](const auto& p) { return p.get() == st; });
+    if (it != alive.end()) alive.erase(it);
+  }
+  // Python: threading._shutdown() waits for the non-daemon threads; here an
+  // atexit handler, registered when the first thread starts so that it runs
+  // before the static objects that existed by then are destroyed.
+  void on_first_start() {
+    std::call_once(atexit_once, [] { std::atexit(&wait_for_non_daemon_threads); });
+  }
+  // Threads started and not yet joined or detached; add_unreaped is called
+  // with st.os_mu held (lock order: os_mu, then mu).
+  void add_unreaped(std::shared_ptr<thread_state> st) {
+    std::lock_guard g(mu);
+    unreaped.push_back(std::move(st));
+  }
+  void forget_unreaped(const thread_state* st) {
+    std::lock_guard g(mu);
+    const auto it = std::find_if(unreaped.begin(), unreaped.end(), [st](const auto& p) { return p.get() == st; });
+    if (it != unreaped.end()) unreaped.erase(it);
+  }
+
+  std::mutex mu;
+  std::vector<std::shared_ptr<thread_state>> alive;
+  std::vector<std::shared_ptr<thread_state>> unreaped;
+  std::shared_ptr<thread_state> main;
+  std::once_flag atexit_once;
+};
+
+registry& reg() {
+  static registry* const r = new registry();
+  return *r;
+}
+
+// Built during static initialisation, normally on the main thread, so that
+// main_thread() knows its ident even when first asked from another thread.
+[[maybe_unused]] const bool registry_built = (reg(), true);
+
+// The calling thread's state. For a dummy, the slot's destructor (at thread
+// exit) takes it off the registry.
+struct current_slot {
+  std::shared_ptr<thread_state> st;
+  current_slot() = default;
+  current_slot(const current_slot&) = delete;
+  current_slot& operator=(const current_slot&) = delete;
+  ~current_slot() {
+    if (st && st->kind == thread_kind::dummy) {
+      {
+        std::lock_guard g(st->mu);
+        st->phase.store(thread_phase::finished);
+      }
+      reg().remove(st.get());
+      st->finished.set();
+    }
+  }
+};
+thread_local current_slot tl_current;
+
+const std::shared_ptr<thread_state>& current_state() {
+  if (tl_current.st) return tl_current.st;
+  registry& r = reg();
+  if (get_native_id() == static_cast<std::uint64_t>(::getpid())) {
+    // The main thread (on Linux its tid is the pid).
+    std::uint64_t none = 0;
+    r.main->ident.compare_exchange_strong(none, get_ident());
+    r.main->native_id.store(get_native_id());
+    tl_current.st = r.main;
+  } else {
+    auto st = std::make_shared<thread_state>(thread_kind::dummy, new_name("Dummy-"), true);
+    st->ident.store(get_ident());
+    st->native_id.store(get_native_id());
+    st->phase.store(thread_phase::running);
+    st->started.set();
+    r.add(st);
+    tl_current.st = std::move(st);
+  }
+  return tl_current.st;
+}
+
+// Joins (or detaches) the OS thread of `st` unless that was done already.
+// Lock order: os_mu, then the registry's mu.
+void reap(thread_state& st, bool join) noexcept {
+  std::lock_guard g(st.os_mu);
+  if (!st.os.joinable()) return;
+  if (join) {
+    st.os.join();
+  } else {
+    st.os.detach();
+  }
+  reg().forget_unreaped(&st);
+}
+
+// Every non-daemon thread not yet joined belongs to an object that was never
+// destroyed (destroying one joins it): wait for it to end, and reclaim it.
+void wait_for_non_daemon_threads() {
+  for (;;) {
+    std::shared_ptr<thread_state> next;
+    {
+      registry& r = reg();
+      std::lock_guard g(r.mu);
+      for (const auto& st : r.unreaped) {
+        if (!st->daemon.load() && st.get() != tl_current.st.get()) {
+          next = st;
+          break;
+        }
+      }
+    }
+    if (!next) return;
+    next->finished.wait();
+    reap(*next, true);
+  }
+}
+
+std::optional<std::uint64_t> id_or_none(const std::atomic<std::uint64_t>& v) noexcept {
+  const std::uint64_t x = v.load(std::memory_order_acquire);
+  if (x == 0) return std::nullopt;
+  return x;
+}
+
+std::string name_of(const thread_state& st) {
+  std::lock_guard g(st.mu);
+  return st.name;
+}
+
+void rename(thread_state& st, std::string name) {
+  std::lock_guard g(st.mu);
+  st.name = std::move(name);
+  if (st.kind == thread_kind::thread && st.phase.load() == thread_phase::running) apply_os_name(st);
+}
+
+std::mutex& hook_mu() {
+  static auto* const m = new std::mutex();
+  return *m;
+}
+excepthook_fn& hook() {
+  static auto* const h = new excepthook_fn();
+  return *h;
+}
+
+void write_stderr(const std::string& s) noexcept {
+  std::fwrite(s.data(), 1, s.size(), stderr);  // one write: lines of threads do not mix
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+// -- module functions ------------------------------------------------------------
+
+std::uint64_t get_ident() noexcept { return static_cast<std::uint64_t>(::pthread_self()); }
+
+std::uint64_t get_native_id() noexcept { return static_cast<std::uint64_t>(::syscall(SYS_gettid)); }
+
+thread_handle current_thread() { return detail::handle_access::make(current_state()); }
+
+thread_handle main_thread() { return detail::handle_access::make(reg().main); }
+
+std::vector<thread_handle> enumerate() {
+  registry& r = reg();
+  std::lock_guard g(r.mu);
+  std::vector<thread_handle> out;
+  out.reserve(r.alive.size());
+  for (const auto& st : r.alive) out.push_back(detail::handle_access::make(st));
+  return out;
+}
+
+std::size_t active_count() {
+  registry& r = reg();
+  std::lock_guard g(r.mu);
+  return r.alive.size();
+}
+
+void default_excepthook(const excepthook_args& args) {
+  if (!args.exc) return;
+  try {
+    std::rethrow_exception(args.exc);
+  } catch (const system_exit&) {
+    return;  // Python ignores SystemExit here
+  } catch (...) {
+  }
+  write_stderr("Exception in thread " + args.thread.name() + ":\n" + describe_exception(args.exc) + "\n");
+}
+
+void excepthook(const excepthook_args& args) {
+  excepthook_fn fn;
+  {
+    std::lock_guard g(hook_mu());
+    fn = hook();
+  }
+  try {
+    if (fn) {
+      fn(args);
+    } else {
+      default_excepthook(args);
+    }
+  } catch (...) {
+    write_stderr("Exception in threading.excepthook:\n" + describe_exception(std::current_exception()) + "\n");
+  }
+}
+
+excepthook_fn set_excepthook(excepthook_fn fn) {
+  std::lock_guard g(hook_mu());
+  return std::exchange(hook(), std::move(fn));
+}
+
+// -- thread_handle -----------------------------------------------------------------
+
+std::string thread_handle::name() const { return name_of(*state_); }
+void thread_handle::set_name(std::string name) { rename(*state_, std::move(name)); }
+std::optional<std::uint64_t> thread_handle::ident() const noexcept { return id_or_none(state_->ident); }
+std::optional<std::uint64_t> thread_handle::native_id() const noexcept { return id_or_none(state_->native_id); }
+bool thread_handle::is_alive() const noexcept { return state_->phase.load() == thread_phase::running; }
+bool thread_handle::daemon() const noexcept { return state_->daemon.load(); }
+
+// -- thread ------------------------------------------------------------------------
+
+thread::thread(thread_options opts)
+    : state_(std::make_shared<thread_state>(thread_kind::thread,
+                                            opts.name.empty() ? new_name("Thread-") : std::move(opts.name),
+                                            opts.daemon ? *opts.daemon : current_state()->daemon.load())) {}
+
+thread::thread(detail::adopt_target_t, thread_options opts, std::unique_ptr<detail::thread_target> target)
+    : thread(std::move(opts)) {
+  state_->target = std::move(target);
+}
+
+thread::~thread() { settle(); }
+
+void thread::start() {
+  auto expected = thread_phase::initial;
+  if (!state_->phase.compare_exchange_strong(expected, thread_phase::starting))
+    throw std::runtime_error("threads can only be started once");
+  reg().on_first_start();
+  {
+    std::lock_guard g(state_->os_mu);
+    reg().add_unreaped(state_);
+    try {
+      state_->os = std::thread(&thread::bootstrap, this, state_);
+    } catch (...) {
+      reg().forget_unreaped(state_.get());
+      state_->phase.store(thread_phase::initial);  // as in Python, it may be started again
+      throw;
+    }
+  }
+  state_->started.wait();
+}
+
+void thread::bootstrap(thread* self, std::shared_ptr<thread_state> st) {
+  st->ident.store(get_ident(), std::memory_order_release);
+  st->native_id.store(get_native_id(), std::memory_order_release);
+  tl_current.st = st;
+  {
+    std::lock_guard g(st->mu);
+    st->phase.store(thread_phase::running);
+    apply_os_name(*st);
+  }
+  reg().add(st);
+  st->started.set();
+
+  // Runs also when pthread_exit() unwinds the thread.
+  struct finish {
+    thread_state& s;
+    ~finish() {
+      s.released.set();
+      {
+        std::lock_guard g(s.mu);
+        s.phase.store(thread_phase::finished);
+      }
+      reg().remove(&s);
+      s.finished.set();
+    }
+  } on_exit{*st};
+
+  try {
+    self->run();
+  } catch (abi::__forced_unwind&) {
+    throw;  // thread cancellation must unwind on
+  } catch (...) {
+    try {
+      excepthook({std::current_exception(), detail::handle_access::make(st)});
+    } catch (...) {  // nothing may end the process from here
+    }
+  }
+}
+
+void thread::run() {
+  const std::shared_ptr<thread_state> st = state_;
+  std::unique_ptr<detail::thread_target> target = std::move(st->target);
+  // From here on this object is not touched, so a daemon thread's object may
+  // be destroyed while the target runs.
+  if (tl_current.st == st) st->released.set();
+  if (target) target->invoke();
+}
+
+void thread::join() { join_until(detail::clock::time_point::max()); }
+
+bool thread::join_until(detail::clock::time_point deadline) {
+  const thread_phase p = state_->phase.load();
+  if (p == thread_phase::initial) throw std::runtime_error("cannot join thread before it is started");
+  if (tl_current.st == state_) throw std::runtime_error("cannot join current thread");
+  if (!state_->finished.wait_until(deadline)) return false;
+  reap(*state_, true);  // the OS thread is at its very end
+  return true;
+}
+
+void thread::settle() noexcept {
+  thread_state& st = *state_;
+  if (st.phase.load() == thread_phase::initial) return;
+  {
+    std::lock_guard g(st.os_mu);
+    if (!st.os.joinable()) return;
+    if (st.os.get_id() == std::this_thread::get_id()) {
+      st.os.detach();  // destroyed by its own run(): it cannot wait for itself
+      reg().forget_unreaped(&st);
+      return;
+    }
+  }
+  if (st.daemon.load()) {
+    st.released.wait();
+    reap(st, false);
+  } else {
+    st.finished.wait();
+    reap(st, true);
+  }
+}
+
+bool thread::is_alive() const noexcept { return state_->phase.load() == thread_phase::running; }
+std::optional<std::uint64_t> thread::ident() const noexcept { return id_or_none(state_->ident); }
+std::optional<std::uint64_t> thread::native_id() const noexcept { return id_or_none(state_->native_id); }
+std::string thread::name() const { return name_of(*state_); }
+void thread::set_name(std::string name) { rename(*state_, std::move(name)); }
+bool thread::daemon() const noexcept { return state_->daemon.load(); }
+
+void thread::set_daemon(bool daemon) {
+  std::lock_guard g(state_->mu);  // against a concurrent start() reading it
+  if (state_->phase.load() != thread_phase::initial)
+    throw std::runtime_error("cannot set daemon status of active thread");
+  state_->daemon.store(daemon);
+}
+
+thread_handle thread::handle() const noexcept { return detail::handle_access::make(state_); }
+
+}  // namespace corio::threading

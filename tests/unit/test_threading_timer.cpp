@@ -1,0 +1,98 @@
+// Unit tests for <corio/threading/timer.hpp>: timer (threading.Timer).
+#include <corio/threading/timer.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "unit/watchdog.hpp"
+
+using namespace std::chrono_literals;
+using corio::threading::thread_options;
+using corio::threading::timer;
+
+namespace {
+using steady = std::chrono::steady_clock;
+}  // namespace
+
+TEST(ThreadingTimer, fires_after_the_interval_on_its_own_thread) {
+  corio_test::watchdog guard(30s, "timer fires");
+  std::thread::id fired_on;
+  steady::time_point fired_at;
+  int arg = 0;
+  const auto t0 = steady::now();
+  timer t(50ms, [&](int x) {
+    fired_on = std::this_thread::get_id();
+    fired_at = steady::now();
+    arg = x;
+  }, 7);
+  EXPECT_EQ(t.interval(), 50ms);
+  t.start();
+  t.join();
+  EXPECT_EQ(arg, 7);
+  EXPECT_NE(fired_on, std::this_thread::get_id());
+  EXPECT_GE(fired_at - t0, 50ms);
+  EXPECT_LT(fired_at - t0, 50ms + 2s);
+}
+
+TEST(ThreadingTimer, cancel_before_it_fires_stops_it) {
+  corio_test::watchdog guard(30s, "timer cancel");
+  std::atomic<bool> fired{false};
+  timer t(10s, [&] { fired = true; });
+  t.start();
+  std::this_thread::sleep_for(10ms);
+  const auto t0 = steady::now();
+  t.cancel();
+  t.join();
+  EXPECT_LT(steady::now() - t0, 5s);  // did not wait out the interval
+  EXPECT_FALSE(fired.load());
+}
+
+TEST(ThreadingTimer, cancel_before_start_means_it_never_fires) {
+  std::atomic<bool> fired{false};
+  timer t(0s, [&] { fired = true; });
+  t.cancel();
+  t.start();
+  t.join();
+  EXPECT_FALSE(fired.load());
+}
+
+TEST(ThreadingTimer, cancel_after_it_fired_is_harmless) {
+  corio_test::watchdog guard(30s, "cancel after fire");
+  int fired = 0;
+  timer t(0s, [&] { ++fired; });
+  t.start();
+  t.join();
+  t.cancel();
+  EXPECT_EQ(fired, 1);
+}
+
+TEST(ThreadingTimer, negative_interval_throws_invalid_argument) {
+  EXPECT_THROW(timer(-1ms, [] {}), std::invalid_argument);
+}
+
+TEST(ThreadingTimer, is_a_thread_with_name_and_daemon_options) {
+  corio_test::watchdog guard(30s, "timer as thread");
+  std::string name_inside;
+  timer t(thread_options{"tick", true}, 1ms,
+          [&] { name_inside = corio::threading::current_thread().name(); });
+  EXPECT_EQ(t.name(), "tick");
+  EXPECT_TRUE(t.daemon());
+  t.start();
+  EXPECT_TRUE(t.join(10s));
+  EXPECT_EQ(name_inside, "tick");
+}
+
+TEST(ThreadingTimer, destroying_a_pending_non_daemon_timer_waits_for_it_to_fire) {
+  corio_test::watchdog guard(30s, "timer destroy");
+  std::atomic<bool> fired{false};
+  {
+    timer t(20ms, [&] { fired = true; });
+    t.start();
+  }
+  EXPECT_TRUE(fired.load());
+}
