@@ -136,7 +136,7 @@ void loop_core::schedule_timer_handle(timer_handle_node* h) {
 void loop_core::schedule_threadsafe(handle_node* h) {
   h->loop = this;
   h->ctx = capture_context();  // the posting thread's context
-  h->retain();
+  h->refs = 2;                 // the queue's and the caller's handle; not shared yet
   std::uintptr_t old = remote_head_.load(std::memory_order_relaxed);
   do {
     if (old == kRemoteClosed) {
@@ -177,6 +177,7 @@ void remote_completion::post() noexcept {
       auto* n = make_handle_node<handle_node>(remote_post(this));
       n->kind = node_kind::threadsafe_handle;
       l->schedule_threadsafe(n);  // on a loop closed meanwhile, drops the handle, and with it our reference
+      n->release();               // the caller's handle, which nobody holds here
       return;
     } catch (...) {
       return;
@@ -341,15 +342,19 @@ void loop_core::run_handle(handle_node* h) {
     return;
   }
   std::exception_ptr err;
-  h->set(handle_node::f_running);  // a cancel from inside must not destroy the running callable
-  tls.ctx_slot = &h->ctx;          // CV-08: the context captured when it was scheduled
+  // A cancel from inside must not destroy the running callable. (A
+  // threadsafe handle's cancel never does: the flag would cost two atomic
+  // operations per cross-thread callback for nothing.)
+  const bool flag_running = !h->threadsafe();
+  if (flag_running) h->set(handle_node::f_running);
+  tls.ctx_slot = &h->ctx;  // CV-08: the context captured when it was scheduled
   try {
     h->invoke(h);
   } catch (...) {
     err = std::current_exception();
   }
   tls.ctx_slot = nullptr;
-  h->clear(handle_node::f_running);
+  if (flag_running) h->clear(handle_node::f_running);
   h->finish();
   h->release();
   if (CORIO_UNLIKELY(err != nullptr)) {

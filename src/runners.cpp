@@ -1,5 +1,6 @@
 #include <corio/gather.hpp>
 #include <corio/runners.hpp>
+#include <corio/threads.hpp>
 
 namespace corio {
 
@@ -45,6 +46,7 @@ void runner::close() {
   if (!loop_) return;
   try {
     cancel_all_tasks(*loop_);
+    loop_->run_until_complete(loop_->shutdown_default_executor());  // TH-10
   } catch (...) {
     loop_->close();
     loop_.reset();

@@ -1,5 +1,6 @@
-// The whole of corio's asyncio layer (Python: `import asyncio`).
-// One header per concept; this umbrella holds no code.
+// The whole of corio: the asyncio layer (Python: `import asyncio`), the
+// threading and queue modules (corio::threading) and concurrent.futures
+// (corio::futures). One header per concept; this umbrella holds no code.
 #pragma once
 
 #include <corio/contextvars.hpp>
@@ -13,5 +14,22 @@
 #include <corio/shield.hpp>
 #include <corio/taskgroups.hpp>
 #include <corio/tasks.hpp>
+#include <corio/threads.hpp>
 #include <corio/timeouts.hpp>
 #include <corio/wait.hpp>
+
+#include <corio/futures/executor.hpp>
+#include <corio/futures/future.hpp>
+#include <corio/futures/thread_pool_executor.hpp>
+#include <corio/futures/wait.hpp>
+
+#include <corio/threading/barrier.hpp>
+#include <corio/threading/condition.hpp>
+#include <corio/threading/event.hpp>
+#include <corio/threading/lock.hpp>
+#include <corio/threading/queue.hpp>
+#include <corio/threading/rlock.hpp>
+#include <corio/threading/semaphore.hpp>
+#include <corio/threading/simple_queue.hpp>
+#include <corio/threading/thread.hpp>
+#include <corio/threading/timer.hpp>

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -27,6 +28,10 @@ template <class T = void>
 class future;
 class any_task;
 class context;
+namespace futures {
+class executor;
+class thread_pool_executor;
+}  // namespace futures
 
 /// Options for create_task (Python: create_task's name=, context=,
 /// eager_start=).
@@ -171,6 +176,26 @@ class event_loop : private detail::loop_core {
   using task_factory = std::function<void(event_loop&, any_task&, task_options&)>;
   void set_task_factory(task_factory f) { factory_ = std::move(f); }
   const task_factory& get_task_factory() const noexcept { return factory_; }
+
+  // -- executors (TH-05, TH-06, TH-10): defined in threads.hpp ----------------------
+
+  /// Python: loop.run_in_executor(executor, fn, *args): runs fn(args...) in
+  /// `executor` (nullptr: the loop's default thread pool, made on first use)
+  /// and returns a loop future for its result. Cancelling that future cancels
+  /// the job if it has not started; a running job finishes, and its result
+  /// is dropped (TH-07). Needs <corio/threads.hpp>.
+  template <class F, class... A>
+  auto run_in_executor(futures::executor* executor, F&& fn, A&&... args);
+  /// Python: loop.set_default_executor(executor). Only a thread pool is
+  /// accepted (TH-06), which the type says here.
+  void set_default_executor(std::shared_ptr<futures::thread_pool_executor> executor);
+  /// The executor run_in_executor(nullptr, ...) uses; made on first use.
+  /// Throws std::runtime_error after shutdown_default_executor() (TH-10).
+  futures::executor& default_executor();
+  /// Python: `await loop.shutdown_default_executor()`: waits, from a helper
+  /// thread, until the default executor's threads have finished (TH-10).
+  /// corio::run calls it.
+  task<void> shutdown_default_executor();
 
   // -- errors (EL-10, EL-11) --------------------------------------------------
 
