@@ -5,11 +5,13 @@
 #                    against Python asyncio, measured side by side
 #   make test        build; run the whole test-suite through ctest
 #   make test-asan   the test-suite under AddressSanitizer + UBSan (+ LSan)
+#   make test-tsan   the test-suite under ThreadSanitizer
 #   make bench       every workload beside the peers; W=W1,W3 picks a subset
 #   make install     cmake --install (PREFIX=/usr/local)
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc)
 CTEST_JOBS ?= $(JOBS)
@@ -20,7 +22,7 @@ SHARED     ?= $(abspath ../shared)
 PKGS_BUILD = g++ cmake ninja-build pkg-config libgtest-dev libgmock-dev
 PKGS_RUN   = python3 util-linux
 
-.PHONY: all deps deps-run build build-asan run test test-asan bench install clean
+.PHONY: all deps deps-run build build-asan build-tsan run test test-asan test-tsan bench install clean
 
 all: build
 
@@ -54,6 +56,17 @@ test-asan: build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(CTEST_JOBS)
 
+$(TSAN_BUILD)/build.ninja:
+	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCORIO_SANITIZE=thread -DCORIO_BUILD_BENCH=OFF
+
+build-tsan: deps $(TSAN_BUILD)/build.ninja
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+
+test-tsan: build-tsan
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(CTEST_JOBS)
+
 bench: deps-run $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target corio_benchmarks
 	python3 bench/compare.py --build $(BUILD) --shared $(SHARED) $(if $(W),--workloads $(W))
@@ -62,4 +75,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -1,21 +1,29 @@
 #!/usr/bin/env python3
-"""Runs corio's benchmarks (shared/bench/WORKLOADS.md W1, W2a, W2b, W3, W4) and,
-in the same run, the peers: CPython asyncio, uvloop, and the native anchors
-(Go, Tokio current_thread, Boost.Asio, libuv, the C++ floor). Prints every
-one-line result, then the ratios corio vs each peer, then the project's targets.
+"""Runs corio's benchmarks (shared/bench/WORKLOADS.md W1, W2a, W2b, W3, W4, W8a,
+W8b, W11) and, in the same run, the peers: CPython asyncio, uvloop and
+concurrent.futures, and the native anchors (Go, Tokio, Boost.Asio, libuv, the
+C++ floor). Prints every one-line result, then the ratios corio vs each peer,
+then the project's targets.
 
 Usage (from the repository root; `make bench` and `make run` call it):
   bench/compare.py --build BUILD --shared SHARED [--workloads W1,W3] [--reps 3]
+  bench/compare.py --build BUILD --shared SHARED --workloads W8,W11   # W8 = W8a,W8b
   bench/compare.py --build BUILD --shared SHARED --headline   # W1, W2a, W3 vs asyncio
 
 Method: everything single-threaded is pinned to CPU 0 (taskset -c 0; Go with
-GOMAXPROCS=1). Each row runs --reps times, in interleaved passes so that a
-burst of load from other jobs hits every row alike, and the median is kept.
-Each raw line carries the 1-minute load average and the share of CPU 0 other
-processes used while it ran (cpu0_other, in cores), because the machine is
-shared. Ratios compare like with like: process CPU time where both sides
-report it (corio and the native peers), wall time otherwise (the Python
-scripts time only wall).
+GOMAXPROCS=1). The multi-threaded workloads are not: W8a (2 pool threads and
+the submitter) and W8b (the loop and its executor's threads) use both CPUs
+(Go with GOMAXPROCS=2); W11's programs, corio's and the native anchors, pin
+their own threads (loop on CPU 0, poster on CPU 1), while the Python W11 runs
+pinned to CPU 0 as its anchors' runner (python/run_all.sh) runs it. Each row
+runs --reps times, in interleaved passes so that a burst of load from other
+jobs hits every row alike, and the median is kept. Each raw line carries the
+1-minute load average and the CPU time other processes used while it ran
+(cpu0_other on CPU 0 for pinned rows, cpus_other on all CPUs for the others,
+in cores), because the machine is shared. Ratios compare like with like: for
+the single-threaded workloads process CPU time where both sides report it
+(corio and the native peers), wall time otherwise (the Python scripts time
+only wall); W3, W8a, W8b and W11 always on wall time.
 """
 import argparse
 import os
@@ -34,6 +42,11 @@ REPO = os.path.dirname(HERE)
 # Workload ids: figure name in the one-line format, whether higher is better,
 # corio's program, the Python anchor and its N (scaled as run_all.sh does),
 # and the variants: (name, corio's extra arguments, the Python script's).
+# Optional keys: "wall": figures on wall time only (several threads, or
+# sleeping); "pin": False runs corio's program and the native peers without
+# taskset (multi-threaded, or pinning their own threads); "python_pin": the
+# same for the Python anchor (default: as "pin"); "python_impl": the name of
+# a Python anchor that uses no event loop (no uvloop row).
 WORKLOADS = {
     "W1": {"name": "spawn", "fig": "tasks_per_s", "higher": True, "corio": "w1_spawn",
            "python": ("w1_spawn.py", 1_000_000), "variants": [(None, [], [])]},
@@ -49,8 +62,16 @@ WORKLOADS = {
            "python": ("w4_queue.py", 10_000_000),
            "variants": [("1x1", ["10000000", "1"], ["--pairs", "1"]),
                         ("4x4", ["10000000", "4"], ["--pairs", "4"])]},
+    "W8a": {"name": "executor", "fig": "tasks_per_s", "higher": True, "corio": "w8a_executor",
+            "python": ("w8a_executor.py", 250_000), "python_impl": "threadpool",
+            "wall": True, "pin": False, "variants": [(None, [], [])]},
+    "W8b": {"name": "to_thread", "fig": "us_per_roundtrip", "higher": False, "corio": "w8b_to_thread",
+            "python": ("w8b_to_thread.py", 10_000), "wall": True, "pin": False, "variants": [(None, [], [])]},
+    "W11": {"name": "cross_thread", "fig": "callbacks_per_s", "higher": True, "corio": "w11_cross_thread",
+            "python": ("w11_cross_thread.py", 1_000_000), "wall": True, "pin": False, "python_pin": True,
+            "variants": [(None, [], [])]},
 }
-ORDER = ["W1", "W2a", "W2b", "W3", "W4"]
+ORDER = ["W1", "W2a", "W2b", "W3", "W4", "W8a", "W8b", "W11"]
 
 # Native anchors (shared/bench/anchors/native/runbench.py), as (impl, workload,
 # binary relative to the anchors folder, argument, is a physical floor, variant).
@@ -83,6 +104,16 @@ NATIVE = [
     ("tokio:Mutex_Receiver", "W4", "tokio/target/release/tokio_anchor", "w4b", False, "4x4"),
     ("asio", "W4", "build/asio_anchor", "w4b", False, "4x4"),
     ("asio:try_fast_path", "W4", "build/asio_anchor", "w4b_try", False, "4x4"),
+    # multi-threaded rows (not pinned; Go with GOMAXPROCS=2); W11's pin their own threads
+    ("go:goroutine_per_call", "W8a", "build/go_anchor", "w8a", False, None),
+    ("go:2_worker_goroutines", "W8a", "build/go_anchor", "w8a_workers", False, None),
+    ("tokio:spawn_blocking", "W8a", "tokio/target/release/tokio_anchor", "w8a", False, None),
+    ("tokio:multi_thread_spawn", "W8a", "tokio/target/release/tokio_anchor", "w8a_mt", False, None),
+    ("asio:thread_pool_post", "W8a", "build/asio_anchor", "w8a", False, None),
+    ("go:chan_func", "W11", "build/go_anchor", "w11", False, None),
+    ("tokio:Handle_spawn", "W11", "tokio/target/release/tokio_anchor", "w11", False, None),
+    ("tokio:unbounded_mpsc", "W11", "tokio/target/release/tokio_anchor", "w11_chan", False, None),
+    ("asio:post", "W11", "build/asio_anchor", "w11", False, None),
 ]
 NATIVE_BINARIES = sorted({row[2] for row in NATIVE})
 
@@ -107,13 +138,14 @@ def loadavg():
         return "?"
 
 
-def cpu0_busy_s():
-    """Seconds CPU 0 has been busy (not idle, not iowait), from /proc/stat."""
+def cpu_busy_s(which="cpu0"):
+    """Seconds CPU 0 ("cpu0"), or all CPUs together ("cpu"), have been busy
+    (not idle, not iowait), from /proc/stat."""
     try:
         hz = os.sysconf("SC_CLK_TCK")
         with open("/proc/stat") as f:
             for line in f:
-                if line.startswith("cpu0 "):
+                if line.startswith(which + " "):
                     v = [int(x) for x in line.split()[1:]]
                     return (sum(v[:8]) - v[3] - v[4]) / hz
     except (OSError, ValueError):
@@ -125,9 +157,10 @@ def cpu0_busy_s():
 
 
 class Job:
-    def __init__(self, impl, wid, argv, kind, env=None, floor=False, cwd=None, variant=None):
+    def __init__(self, impl, wid, argv, kind, env=None, floor=False, cwd=None, variant=None, pinned=True):
         self.impl, self.wid, self.argv, self.kind, self.variant = impl, wid, argv, kind, variant
         self.env, self.floor, self.cwd = env or {}, floor, cwd
+        self.pinned = pinned  # runs on CPU 0 only (else: its threads use every CPU)
         self.results = []
         self.failed = None
 
@@ -186,14 +219,17 @@ def native_line(job, m, rss):
     """The native RESULT line in the one-line format (as anchors/native/lines.py)."""
     wall, n, cpu = float(m.group(1)), int(m.group(2)), float(m.group(3))
     w = WORKLOADS[job.wid]
-    # pinned, never-blocking rows are quoted on process CPU time (lines.py)
-    secs = wall if job.wid == "W3" else cpu
+    # pinned, never-blocking rows are quoted on process CPU time, W3 and the
+    # multi-threaded rows (W8a, W11) on wall time (lines.py)
+    secs = wall if job.wid == "W3" or w.get("wall") else cpu
     figs = {
         "W1": [("tasks_per_s", n / secs), ("ns_per_task", secs / n * 1e9)],
         "W2a": [("ns_per_yield", secs / n * 1e9)],
         "W2b": [("ns_per_roundtrip", secs / n * 1e9)],
         "W3": [],
         "W4": [("items_per_s", n / secs), ("ns_per_item", secs / n * 1e9)],
+        "W8a": [("tasks_per_s", n / secs), ("ns_per_task", secs / n * 1e9)],
+        "W11": [("callbacks_per_s", n / secs), ("ns_per_callback", secs / n * 1e9)],
     }[job.wid]
     fields = [("impl", job.impl), ("N", n)] + figs + [("wall_s", wall), ("cpu_s", cpu), ("peak_rss_kb", rss)]
     if job.wid in ("W1", "W3"):
@@ -205,27 +241,30 @@ def native_line(job, m, rss):
     return " ".join(parts)
 
 
-def wait_quiet(max_s):
-    """Waits up to max_s seconds for CPU 0 to be nearly idle (other jobs share it)."""
+def wait_quiet(max_s, which="cpu0"):
+    """Waits up to max_s seconds for CPU 0 (or, with "cpu", the whole
+    machine) to be nearly idle (other jobs share it)."""
     deadline = time.monotonic() + max_s
+    limit = 0.1 if which == "cpu0" else 0.2
     while time.monotonic() < deadline:
-        b0 = cpu0_busy_s()
+        b0 = cpu_busy_s(which)
         time.sleep(0.25)
-        b1 = cpu0_busy_s()
-        if b0 is None or b1 is None or (b1 - b0) / 0.25 < 0.1:
+        b1 = cpu_busy_s(which)
+        if b0 is None or b1 is None or (b1 - b0) / 0.25 < limit:
             return
 
 
 def run_job(job, timeout, quiet_s=0.0):
+    which = "cpu0" if job.pinned else "cpu"
     if quiet_s > 0:
-        wait_quiet(quiet_s)
-    b0 = cpu0_busy_s()
+        wait_quiet(quiet_s, which)
+    b0 = cpu_busy_s(which)
     la = loadavg()
     try:
         rc, out, err, ru, wall, rss = run_process(job.argv, job.env, timeout, job.cwd)
     except OSError as ex:
         return None, "cannot start: %s" % ex
-    b1 = cpu0_busy_s()
+    b1 = cpu_busy_s(which)
     if rc != 0:
         tail = (out + err).strip().splitlines()[-3:]
         return None, "exit status %s%s" % (rc, (": " + " | ".join(tail)) if tail else "")
@@ -242,7 +281,7 @@ def run_job(job, timeout, quiet_s=0.0):
     other = ""
     if b0 is not None and b1 is not None and wall > 0:
         own = ru.ru_utime + ru.ru_stime
-        other = " cpu0_other=%.2f" % max(0.0, (b1 - b0 - own) / wall)
+        other = " %s_other=%.2f" % ("cpu0" if job.pinned else "cpus", max(0.0, (b1 - b0 - own) / wall))
     return line + " loadavg=" + la + other, None
 
 
@@ -264,15 +303,27 @@ def primary(wid, fg, basis):
     """The workload's figure on a time basis ('cpu' or 'wall')."""
     secs = fg["cpu"] if basis == "cpu" and fg["cpu"] is not None else fg["wall"]
     n = fg["n"]
-    if wid in ("W1", "W4"):
+    if wid in ("W1", "W4", "W8a", "W11"):
         return n / secs
     if wid in ("W2a", "W2b"):
         return secs / n * 1e9
+    if wid == "W8b":
+        return secs / n * 1e6  # us per round trip
     return secs  # W3: wall seconds
 
 
+def wall_only(wid):
+    """Workloads quoted on wall time whatever the sides report."""
+    return wid == "W3" or WORKLOADS[wid].get("wall", False)
+
+
 def default_basis(wid, fg):
-    return "cpu" if wid != "W3" and fg["cpu"] is not None else "wall"
+    return "cpu" if not wall_only(wid) and fg["cpu"] is not None else "wall"
+
+
+def pair_basis(wid, peer):
+    """The time basis of a corio-vs-peer ratio."""
+    return "cpu" if not wall_only(wid) and peer["cpu"] is not None else "wall"
 
 
 def median_line(job):
@@ -333,7 +384,8 @@ def fmt_adv(x):
 def ratio_table(jobs, wids):
     say("")
     say("== ratios: corio vs each peer, medians of this run; (Nx) = how many times better corio is,")
-    say("   below 1x the peer is ahead. Time basis: CPU where both sides report it, else wall.")
+    say("   below 1x the peer is ahead. Time basis: CPU where both sides report it, else wall;")
+    say("   W3, W8a, W8b and W11 (several threads, or sleeping) always wall.")
     summary = {}
     for cjob in [j for j in jobs if j.kind == "corio" and j.wid in wids and j.results]:
         wid = cjob.wid
@@ -356,13 +408,14 @@ def ratio_table(jobs, wids):
                 summary[(wid, j.impl)] = adv
             say("%s wall_s (lower is better): %s" % (label, " | ".join(cells)))
         else:
-            cells = ["%s %s" % (cjob.impl, human(primary(wid, c, "cpu")))]
+            own = default_basis(wid, c)
+            cells = ["%s %s%s" % (cjob.impl, human(primary(wid, c, own)), "" if own == "cpu" else " (wall)")]
             for j in peers:
                 p = med(j)
-                basis = "cpu" if p["cpu"] is not None else "wall"
+                basis = pair_basis(wid, p)
                 cv, pv = primary(wid, c, basis), primary(wid, p, basis)
                 adv = advantage(cv, pv, w["higher"])
-                tag = "" if basis == "cpu" else ", wall vs corio %s" % human(cv)
+                tag = "" if basis == own else ", wall vs corio %s" % human(cv)
                 cells.append("%s%s %s (%s%s)" % (j.impl, " [floor]" if j.floor else "", human(pv), fmt_adv(adv), tag))
                 summary[(wid, j.impl)] = adv
             say("%s %s (%s is better): %s" % (label, w["fig"], "higher" if w["higher"] else "lower", " | ".join(cells)))
@@ -433,11 +486,40 @@ def targets(jobs, wids):
         rows.append(("W3 1M sleepers within 1.2 s wall", full and c["wall"] <= 1.2,
                      "%.3f s%s" % (c["wall"], "" if full else " (N=%d, not the target size)" % c["n"])))
         rows.append(("W3 <= 256 bytes/task", c["bpt"] <= 256, "%.0f B" % c["bpt"]))
+
+    def ahead_of(wid, names, what):
+        """A row: corio ahead (wall) of every peer in `names` that ran."""
+        c = get(wid, "corio")
+        ps = [(n, get(wid, n)) for n in names if get(wid, n)]
+        if not c or not ps:
+            return
+        advs = [(advantage(primary(wid, c, "wall"), primary(wid, p, "wall"), WORKLOADS[wid]["higher"]), n)
+                for n, p in ps]
+        worst, who = min(advs)
+        missing = [n for n in names if not get(wid, n)]
+        rows.append((what + ("" if not missing else " (without %s)" % ", ".join(missing)), worst > 1,
+                     "closest: %s (corio %s)" % (who, fmt_adv(worst))))
+
+    if "W8a" in wids and get("W8a", "corio"):
+        c = get("W8a", "corio")
+        py = get("W8a", "threadpool")
+        if py:
+            a = advantage(primary("W8a", c, "wall"), primary("W8a", py, "wall"), True)
+            rows.append(("W8a >= 20x CPython ThreadPoolExecutor (wall)", a >= 20, fmt_adv(a)))
+        ahead_of("W8a", ["asio:thread_pool_post", "tokio:spawn_blocking", "tokio:multi_thread_spawn"],
+                 "W8a ahead of Asio thread_pool and Tokio (spawn_blocking, multi_thread spawn)")
+    if "W8b" in wids and get("W8b", "corio"):
+        v = primary("W8b", get("W8b", "corio"), "wall")
+        rows.append(("W8b <= 10 us per to_thread round trip (wall)", v <= 10, "%.2f us" % v))
+    if "W11" in wids and get("W11", "corio"):
+        ahead_of("W11", ["asio:post", "tokio:Handle_spawn", "tokio:unbounded_mpsc"],
+                 "W11 ahead of Asio post and Tokio (Handle::spawn, unbounded mpsc)")
     if rows:
         say("")
         say("== targets (this run)")
+        width = max(55, max(len(r[0]) for r in rows))
         for what, ok, val in rows:
-            say("%-55s %-6s %s" % (what, "met" if ok else "MISSED", val))
+            say("%-*s %-6s %s" % (width, what, "met" if ok else "MISSED", val))
 
 
 # ------------------------------------------------------------------- peers
@@ -514,13 +596,15 @@ def main():
     ap.add_argument("--build", default="build", help="corio build folder (holds bench/w1_spawn ...)")
     ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"),
                     help="folder holding bench/anchors (the peers)")
-    ap.add_argument("--workloads", default=None, help="comma-separated: W1,W2 (= W2a,W2b),W2a,W2b,W3,W4")
+    ap.add_argument("--workloads", default=None,
+                    help="comma-separated: W1,W2 (= W2a,W2b),W2a,W2b,W3,W4,W8 (= W8a,W8b),W8a,W8b,W11 "
+                         "(default: all of them)")
     ap.add_argument("--reps", type=int, default=None, help="runs per row, median kept (default 3)")
     ap.add_argument("--peer-reps", type=int, default=None, help="runs per peer row (default: --reps; 1 with --headline)")
     ap.add_argument("--headline", action="store_true",
                     help="W1, W2a, W3 for corio and CPython asyncio only (what `make run` shows)")
     ap.add_argument("--no-native", action="store_true", help="skip Go, Tokio, Asio, libuv, baseline")
-    ap.add_argument("--no-python", action="store_true", help="skip asyncio and uvloop")
+    ap.add_argument("--no-python", action="store_true", help="skip the Python anchors (asyncio, uvloop, threadpool)")
     ap.add_argument("--no-uvloop", action="store_true", help="skip uvloop")
     ap.add_argument("--rebuild-peers", action="store_true", help="rebuild the native peers even if built")
     ap.add_argument("--timeout", type=float, default=300, help="seconds before a run is killed")
@@ -535,10 +619,10 @@ def main():
         wids = []
         for w in args.workloads.replace(" ", "").split(","):
             w = w.upper().replace("A", "a").replace("B", "b")
-            sel = ["W2a", "W2b"] if w == "W2" else [w]
+            sel = {"W2": ["W2a", "W2b"], "W8": ["W8a", "W8b"]}.get(w, [w])
             for s in sel:
                 if s not in WORKLOADS:
-                    ap.error("unknown workload %r (known: W1, W2, W2a, W2b, W3, W4)" % w)
+                    ap.error("unknown workload %r (known: W1, W2, W2a, W2b, W3, W4, W8, W8a, W8b, W11)" % w)
                 if s not in wids:
                     wids.append(s)
         wids.sort(key=ORDER.index)
@@ -558,17 +642,24 @@ def main():
     note("machine: %s x %d CPUs, %s; load average now %s" % (cpu_model(), os.cpu_count() or 0, os_name(), loadavg()))
     note("workloads %s; corio runs %d, peer runs %d per row (median); pinned to CPU 0: %s"
          % (",".join(wids), reps, peer_reps, "yes" if pin else "NO (taskset missing: apt-get install util-linux)"))
-    note("the machine may be shared: loadavg and cpu0_other (cores other processes used on CPU 0) sit beside each line;"
-         " each run first waits up to %.1f s for CPU 0 to be idle" % quiet)
+    free = [w for w in wids if not WORKLOADS[w].get("pin", True)]
+    if free:
+        note("not pinned by this runner: %s (multi-threaded; W11's programs pin their own threads, loop on CPU 0"
+             " and poster on CPU 1; the Python W11 runs on CPU 0 as its runner does)" % ",".join(free))
+    note("the machine may be shared: loadavg and cpu0_other (cores other processes used on CPU 0; cpus_other: on"
+         " all CPUs, for the rows not pinned) sit beside each line; each run first waits up to %.1f s for CPU 0"
+         " (all CPUs for the rows not pinned) to be idle" % quiet)
 
     jobs = []
     for wid in wids:
         exe = os.path.join(build, "bench", WORKLOADS[wid]["corio"])
         if not os.access(exe, os.X_OK):
             sys.exit("compare.py: %s not found: build first (cmake --build %s; CORIO_BUILD_BENCH=ON)" % (exe, args.build))
+        pinned = WORKLOADS[wid].get("pin", True)
         for variant, cargs, _ in WORKLOADS[wid]["variants"]:
             impl = "corio:" + variant if variant else "corio"
-            jobs.append(Job(impl, wid, pin + [exe] + cargs, "corio", variant=variant))
+            jobs.append(Job(impl, wid, (pin if pinned else []) + [exe] + cargs, "corio", variant=variant,
+                            pinned=pinned and bool(pin)))
 
     shared = os.path.abspath(args.shared)
     anchors = os.path.join(shared, "bench", "anchors")
@@ -582,17 +673,22 @@ def main():
                 note("asyncio skipped: no python3 on PATH")
             uv = None if (args.headline or args.no_uvloop) else uvloop_python()
             for wid in wids:
-                script, n = WORKLOADS[wid]["python"]
+                w = WORKLOADS[wid]
+                script, n = w["python"]
                 path = os.path.join(pydir, script)
+                plain = w.get("python_impl")  # no event loop: one row, no uvloop
                 if not os.path.exists(path):
-                    note("asyncio %s skipped: %s not found" % (wid, path))
+                    note("%s %s skipped: %s not found" % (plain or "asyncio", wid, path))
                     continue
-                for variant, _, extra in WORKLOADS[wid]["variants"]:
+                pinned = w.get("python_pin", w.get("pin", True))
+                ppin = pin if pinned else []
+                for variant, _, extra in w["variants"]:
                     if py:
-                        jobs.append(Job("asyncio", wid, pin + [py, path, str(n)] + extra, "python", variant=variant))
-                    if uv:
-                        jobs.append(Job("uvloop", wid, pin + [uv, path, str(n)] + extra + ["--uvloop"], "python",
-                                        variant=variant))
+                        jobs.append(Job(plain or "asyncio", wid, ppin + [py, path, str(n)] + extra, "python",
+                                        variant=variant, pinned=pinned and bool(pin)))
+                    if uv and not plain:
+                        jobs.append(Job("uvloop", wid, ppin + [uv, path, str(n)] + extra + ["--uvloop"], "python",
+                                        variant=variant, pinned=pinned and bool(pin)))
         if not args.headline and not args.no_native:
             scratch = os.path.join(build, "bench-peers")
             os.makedirs(scratch, exist_ok=True)
@@ -605,9 +701,10 @@ def main():
                     if not os.access(exe, os.X_OK):
                         note("%s %s skipped: %s was not built" % (impl, wid, binary))
                         continue
-                    env = {"GOMAXPROCS": "1"} if impl.startswith("go") else {}
-                    jobs.append(Job(impl, wid, pin + [exe] + ([arg] if arg else []), "native", env, floor,
-                                    variant=variant))
+                    pinned = WORKLOADS[wid].get("pin", True)
+                    env = {"GOMAXPROCS": "1" if pinned else "2"} if impl.startswith("go") else {}
+                    jobs.append(Job(impl, wid, (pin if pinned else []) + [exe] + ([arg] if arg else []), "native",
+                                    env, floor, variant=variant, pinned=pinned and bool(pin)))
 
     say("")
     say("== one line per run")
