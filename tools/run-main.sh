@@ -41,6 +41,13 @@ run_example event_waiter "a task waits for an event set a unit later"
 run_example semaphore_limit "100 tasks, at most 10 at once under a semaphore"
 run_example condition_producer_consumer "a producer and two consumers around a condition"
 run_example context_per_task "a context_var holding a request id per task"
+run_example loop_in_thread "a loop run forever on a worker thread, fed and stopped with call_soon_threadsafe"
+run_example two_loops_pingpong "two loops on two threads hand coroutines to each other"
+run_example run_in_executor "blocking work in the default pool, a custom pool, and to_thread"
+run_example threads_counter "100 threads increment a counter under a threading lock"
+run_example threads_condition "producer and consumer threads around a threading condition"
+run_example threads_timer "timer-driven periodic work, and a timer cancelled before it fires"
+run_example threads_queue_worker "a worker thread drains a queue; task_done / join"
 
 banner "headline benchmark: corio vs CPython asyncio (W1 spawn, W2a yield, W3 sleepers)"
 bench_args=(--build "$BUILD" --headline)
