@@ -382,9 +382,15 @@ TEST(CF_14, broken_thread_pool_is_a_broken_executor_and_a_runtime_error) {
   SUCCEED();
 }
 
+namespace {
+// At namespace scope, so that each worker thread constructs its own copy on
+// first use (a block-scope thread_local is constructed only by the threads
+// that pass its declaration).
+thread_local std::string init_status;
+}  // namespace
+
 TEST(CF_14, a_working_initializer_runs_before_the_calls) {
   // Python: InitializerMixin::test_initializer.
-  thread_local std::string init_status;
   cf::thread_pool_executor ex(2, "", [] { init_status = "initialized"; });
   std::vector<cf::future<std::string>> fs;
   for (int i = 0; i < 4; ++i) fs.push_back(ex.submit([] { return init_status; }));
