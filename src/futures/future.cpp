@@ -3,46 +3,11 @@
 // and the lists of callbacks and wait registrations.
 #include <corio/futures/future.hpp>
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <climits>
 #include <cstdio>
-#include <ctime>
 #include <stdexcept>
 #include <string>
 
 namespace corio::futures::detail {
-
-static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) &&
-                  std::atomic<std::uint32_t>::is_always_lock_free,
-              "the state word must be usable as a futex");
-
-// -- futex ---------------------------------------------------------------------------
-
-void futex_wait(const std::atomic<std::uint32_t>* word, std::uint32_t expected, const clock::time_point* deadline) noexcept {
-  // FUTEX_WAIT_BITSET takes an absolute time on CLOCK_MONOTONIC, the clock
-  // behind std::chrono::steady_clock, so spurious wake-ups do not stretch
-  // the timeout.
-  timespec ts{};
-  const timespec* tsp = nullptr;
-  if (deadline && *deadline != clock::time_point::max()) {
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline->time_since_epoch()).count();
-    if (ns <= 0) return;
-    ts.tv_sec = static_cast<time_t>(ns / 1000000000);
-    ts.tv_nsec = static_cast<long>(ns % 1000000000);
-    tsp = &ts;
-  }
-  ::syscall(SYS_futex, reinterpret_cast<const std::uint32_t*>(word), FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected,
-            tsp, nullptr, FUTEX_BITSET_MATCH_ANY);
-}
-
-void futex_wake_all(const std::atomic<std::uint32_t>* word) noexcept {
-  ::syscall(SYS_futex, reinterpret_cast<const std::uint32_t*>(word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX, nullptr,
-            nullptr, 0);
-}
 
 // -- errors --------------------------------------------------------------------------
 
@@ -67,6 +32,7 @@ void log_callback_exception(const void* future_id, std::exception_ptr e) noexcep
 
 bool state_base::wait_slow(const clock::time_point* deadline) const noexcept {
   auto* w_atomic = const_cast<std::atomic<std::uint32_t>*>(&word);
+  const clock::time_point until = deadline ? *deadline : clock::time_point::max();
   std::uint32_t w = word.load(std::memory_order_acquire);
   for (;;) {
     if (is_done(w)) return true;
@@ -77,7 +43,7 @@ bool state_base::wait_slow(const clock::time_point* deadline) const noexcept {
         continue;
       w |= f_sleepers;
     }
-    futex_wait(&word, w, deadline);
+    futex_wait_until(word, w, until);
     w = word.load(std::memory_order_acquire);
   }
 }

@@ -27,11 +27,11 @@ long futex(const futex_word* word, int op, std::uint32_t val, const timespec* ts
 
 }  // namespace
 
-void futex_wait(futex_word& word, std::uint32_t expected) noexcept {
+void futex_wait(const futex_word& word, std::uint32_t expected) noexcept {
   futex(&word, FUTEX_WAIT, expected, nullptr, 0);
 }
 
-bool futex_wait_until(futex_word& word, std::uint32_t expected, clock::time_point deadline) noexcept {
+bool futex_wait_until(const futex_word& word, std::uint32_t expected, clock::time_point deadline) noexcept {
   if (deadline == clock::time_point::max()) {
     futex_wait(word, expected);
     return true;

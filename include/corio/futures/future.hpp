@@ -97,7 +97,7 @@ class future {
   /// `timeout` (which does not cancel anything); a timeout <= 0 only checks.
   template <class Rep, class Period>
   result_ref result(std::chrono::duration<Rep, Period> timeout) const {
-    const detail::clock::time_point deadline = detail::deadline_after(timeout);
+    const detail::clock::time_point deadline = detail::deadline_after_or_now(timeout);
     if (!s_->wait_done(&deadline)) detail::throw_timeout("future.result()");
     return get();
   }
@@ -110,7 +110,7 @@ class future {
   }
   template <class Rep, class Period>
   T take_result(std::chrono::duration<Rep, Period> timeout) {
-    const detail::clock::time_point deadline = detail::deadline_after(timeout);
+    const detail::clock::time_point deadline = detail::deadline_after_or_now(timeout);
     if (!s_->wait_done(&deadline)) detail::throw_timeout("future.take_result()");
     return take();
   }
@@ -124,7 +124,7 @@ class future {
   }
   template <class Rep, class Period>
   std::exception_ptr exception(std::chrono::duration<Rep, Period> timeout) const {
-    const detail::clock::time_point deadline = detail::deadline_after(timeout);
+    const detail::clock::time_point deadline = detail::deadline_after_or_now(timeout);
     if (!s_->wait_done(&deadline)) detail::throw_timeout("future.exception()");
     return s_->exception_of();
   }

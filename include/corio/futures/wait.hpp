@@ -180,7 +180,7 @@ wait_result<T> wait(const std::vector<future<T>>& fs, std::optional<std::chrono:
 template <class T, class Rep, class Period>
 wait_result<T> wait(const std::vector<future<T>>& fs, std::chrono::duration<Rep, Period> timeout,
                     return_when when = all_completed) {
-  return detail::wait_until(fs, std::optional<detail::clock::time_point>(detail::deadline_after(timeout)), when);
+  return detail::wait_until(fs, std::optional<detail::clock::time_point>(detail::deadline_after_or_now(timeout)), when);
 }
 /// wait() over any input range of future<T> (a set, a list, a view).
 template <detail::future_range R>
@@ -277,7 +277,7 @@ as_completed_range<T> as_completed(std::vector<future<T>> fs, std::optional<std:
 }
 template <class T, class Rep, class Period>
 as_completed_range<T> as_completed(std::vector<future<T>> fs, std::chrono::duration<Rep, Period> timeout) {
-  return as_completed_range<T>(std::move(fs), detail::deadline_after(timeout));
+  return as_completed_range<T>(std::move(fs), detail::deadline_after_or_now(timeout));
 }
 /// as_completed() over any input range of future<T>.
 template <detail::future_range R>

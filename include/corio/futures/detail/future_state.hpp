@@ -11,12 +11,14 @@
 #pragma once
 
 #include <corio/detail/config.hpp>
-#include <corio/futures/detail/futex.hpp>
+#include <corio/threading/detail/deadline.hpp>
+#include <corio/threading/detail/futex.hpp>
 
 #include <atomic>
-#include <iterator>
+#include <chrono>
 #include <cstdint>
 #include <exception>
+#include <iterator>
 #include <new>
 #include <optional>
 #include <type_traits>
@@ -28,6 +30,15 @@ class future;
 }  // namespace corio::futures
 
 namespace corio::futures::detail {
+
+// Futures sleep on their state words and spin on their word locks with the
+// threading layer's tools, and take deadlines from its clock.
+using threading::detail::backoff;
+using threading::detail::clock;
+using threading::detail::cpu_relax;
+using threading::detail::deadline_after_or_now;
+using threading::detail::futex_wait_until;
+using threading::detail::futex_wake_all;
 
 struct state_base;
 struct access;
@@ -276,24 +287,16 @@ concept iterable = requires(R& r) {
 template <class R>
 using iter_reference_t = decltype(*adl::begin_of(std::declval<R&>()));
 
-// A deadline `d` from now on the steady clock, saturating instead of
-// overflowing for huge durations; a negative `d` is now.
-template <class Rep, class Period>
-clock::time_point deadline_after(std::chrono::duration<Rep, Period> d) {
-  const clock::time_point now = clock::now();
-  if (d <= d.zero()) return now;
-  if (std::chrono::duration<double>(d) >= std::chrono::duration<double>(clock::time_point::max() - now))
-    return clock::time_point::max();
-  return now + std::chrono::ceil<clock::duration>(d);
-}
+// The deadline of an optional timeout (nullopt: no limit); a timeout <= 0
+// only checks.
 template <class Rep, class Period>
 std::optional<clock::time_point> deadline_of(const std::chrono::duration<Rep, Period>& d) {
-  return deadline_after(d);
+  return deadline_after_or_now(d);
 }
 template <class Rep, class Period>
 std::optional<clock::time_point> deadline_of(const std::optional<std::chrono::duration<Rep, Period>>& d) {
   if (!d) return std::nullopt;
-  return deadline_after(*d);
+  return deadline_after_or_now(*d);
 }
 
 }  // namespace corio::futures::detail

@@ -8,7 +8,6 @@
 // call that waits for another queued call can never hold it hostage.
 #pragma once
 
-#include <corio/futures/detail/futex.hpp>
 #include <corio/futures/detail/future_state.hpp>
 
 #include <atomic>

@@ -1,5 +1,5 @@
-// Timeouts of the threading primitives, turned into steady-clock deadlines.
-// Not for users.
+// Timeouts of the threading primitives (and of corio::futures, above them),
+// turned into steady-clock deadlines. Not for users.
 //
 // Every timed wait measures against an absolute deadline taken once, when the
 // call starts, so spurious or unrelated wake-ups never extend it. Durations of
@@ -19,24 +19,43 @@ using clock = std::chrono::steady_clock;
 /// (Python: ValueError).
 [[noreturn]] void throw_negative_timeout(const char* what);
 
+/// A non-negative `timeout` as a clock duration, rounded up and saturated.
+template <class Rep, class Period>
+clock::duration to_clock_duration(std::chrono::duration<Rep, Period> timeout) noexcept {
+  using fsec = std::chrono::duration<long double>;
+  if (fsec(timeout) >= fsec(clock::duration::max())) return clock::duration::max();
+  return std::chrono::ceil<clock::duration>(timeout);
+}
+
+/// now + `d` (non-negative), saturated at time_point::max().
+inline clock::time_point deadline_in(clock::duration d) noexcept {
+  const clock::time_point now = clock::now();
+  if (d >= clock::time_point::max() - now) return clock::time_point::max();
+  return now + d;
+}
+
 /// `timeout` as a clock duration, rounded up and saturated; std::invalid_argument
 /// if negative (or NaN).
 template <class Rep, class Period>
 clock::duration checked_timeout(std::chrono::duration<Rep, Period> timeout, const char* what) {
   if (!(timeout >= timeout.zero())) throw_negative_timeout(what);
-  using fsec = std::chrono::duration<long double>;
-  if (fsec(timeout) >= fsec(clock::duration::max())) return clock::duration::max();
-  return std::chrono::ceil<clock::duration>(timeout);
+  return to_clock_duration(timeout);
 }
 
 /// now + `timeout`, saturated at time_point::max(); std::invalid_argument if
 /// `timeout` is negative.
 template <class Rep, class Period>
 clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout, const char* what) {
-  const clock::duration d = checked_timeout(timeout, what);
-  const clock::time_point now = clock::now();
-  if (d >= clock::time_point::max() - now) return clock::time_point::max();
-  return now + d;
+  return deadline_in(checked_timeout(timeout, what));
+}
+
+/// now + `timeout`, saturated at time_point::max(), where a timeout <= 0 (or
+/// NaN) means now: a wait that only checks. concurrent.futures takes
+/// timeouts so (Python: Future.result(timeout=-1) times out at once).
+template <class Rep, class Period>
+clock::time_point deadline_after_or_now(std::chrono::duration<Rep, Period> timeout) noexcept {
+  if (!(timeout > timeout.zero())) return clock::now();
+  return deadline_in(to_clock_duration(timeout));
 }
 
 /// A deadline on another clock (system_clock, say) as a steady-clock one: the

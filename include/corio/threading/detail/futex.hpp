@@ -1,4 +1,6 @@
-// Parking a thread on a 32-bit atomic word (Linux futex). Not for users.
+// Parking a thread on a 32-bit atomic word (Linux futex), and the short
+// busy-waits used before parking or while a word lock is held. Not for
+// users; the futures layer parks on the same words.
 //
 // Facts the primitives rely on:
 // - futex_wait sleeps only while the word still holds `expected` (checked
@@ -20,6 +22,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <thread>
 
 namespace corio::threading::detail {
 
@@ -28,11 +31,11 @@ static_assert(sizeof(futex_word) == sizeof(std::uint32_t) && futex_word::is_alwa
               "a futex needs a plain 32-bit atomic word");
 
 /// Sleeps while `word` holds `expected`, until woken (or a spurious return).
-void futex_wait(futex_word& word, std::uint32_t expected) noexcept;
+void futex_wait(const futex_word& word, std::uint32_t expected) noexcept;
 
 /// Same, but gives up at `deadline` (time_point::max(): never). False if it
 /// returned because the deadline passed.
-bool futex_wait_until(futex_word& word, std::uint32_t expected, clock::time_point deadline) noexcept;
+bool futex_wait_until(const futex_word& word, std::uint32_t expected, clock::time_point deadline) noexcept;
 
 /// Wakes up to `n` threads sleeping on `word`. Does not read or write *word.
 void futex_wake(const futex_word* word, int n) noexcept;
@@ -48,5 +51,23 @@ inline void cpu_relax() noexcept {
   asm volatile("yield" ::: "memory");
 #endif
 }
+
+/// Busy-wait that backs off: pauses first, then yields the CPU, so a holder
+/// that was preempted gets to run (the machine may have fewer cores than
+/// threads).
+class backoff {
+ public:
+  void pause() noexcept {
+    if (n_ < 16) {
+      for (unsigned i = 0; i < (1u << (n_ / 4)); ++i) cpu_relax();
+      ++n_;
+    } else {
+      std::this_thread::yield();
+    }
+  }
+
+ private:
+  unsigned n_ = 0;
+};
 
 }  // namespace corio::threading::detail
