@@ -6,6 +6,7 @@
 // primitive consistent, and works under corio::timeout / wait_for.
 #pragma once
 
+#include <corio/detail/scoped_guard.hpp>
 #include <corio/detail/sync_waiter.hpp>
 #include <corio/exceptions.hpp>
 #include <corio/tasks.hpp>
@@ -17,32 +18,6 @@
 #include <utility>
 
 namespace corio {
-
-/// Holds one acquisition of a lock, semaphore or condition and releases it
-/// when destroyed, also when an exception or a cancellation passes through
-/// (Python: `async with lock:`). Move-only.
-template <class P>
-class [[nodiscard]] scoped_guard {
- public:
-  explicit scoped_guard(P& p) noexcept : p_(&p) {}
-  scoped_guard(scoped_guard&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
-  scoped_guard& operator=(scoped_guard&& o) noexcept {
-    if (this != &o) {
-      reset();
-      p_ = std::exchange(o.p_, nullptr);
-    }
-    return *this;
-  }
-  ~scoped_guard() { reset(); }
-  /// Releases now instead of at scope exit.
-  void reset() {
-    if (P* p = std::exchange(p_, nullptr)) p->release();
-  }
-  bool owns() const noexcept { return p_ != nullptr; }
-
- private:
-  P* p_;
-};
 
 namespace detail {
 // `co_await x.scoped()`: acquire, then hand back a guard.

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <corio/detail/config.hpp>
+#include <corio/detail/scoped_guard.hpp>
 #include <corio/threading/detail/deadline.hpp>
 #include <corio/threading/detail/futex.hpp>
 
@@ -17,31 +18,8 @@ namespace corio::threading {
 
 /// Holds one acquisition of a threading lock, rlock, condition or semaphore
 /// and releases it when destroyed, also when an exception passes through
-/// (Python: `with lock:`). Move-only.
-template <class P>
-class [[nodiscard]] scoped_guard {
- public:
-  /// Adopts an acquisition the caller already holds.
-  explicit scoped_guard(P& p) noexcept : p_(&p) {}
-  scoped_guard(scoped_guard&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
-  scoped_guard& operator=(scoped_guard&& o) noexcept {
-    if (this != &o) {
-      reset();
-      p_ = std::exchange(o.p_, nullptr);
-    }
-    return *this;
-  }
-  ~scoped_guard() { reset(); }
-  /// Releases now instead of at scope exit.
-  void reset() {
-    if (P* p = std::exchange(p_, nullptr)) p->release();
-  }
-  /// True until reset() or a move away.
-  bool owns() const noexcept { return p_ != nullptr; }
-
- private:
-  P* p_;
-};
+/// (Python: `with lock:`). Move-only. The same template as corio::scoped_guard.
+using corio::scoped_guard;
 
 /// Python: threading.Lock. Not reentrant: a second acquire by the holder
 /// blocks (or fails, with blocking=false or a timeout). Any thread may release
