@@ -2,116 +2,22 @@
 // QueueShutDown (asyncio/queues.py, 3.13 for shutdown).
 #pragma once
 
+#include <corio/detail/queue_stores.hpp>
 #include <corio/detail/sync_waiter.hpp>
 #include <corio/exceptions.hpp>
 #include <corio/locks.hpp>
 
-#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <functional>
-#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 namespace corio {
 
 namespace detail {
-
-// Storage orders. FIFO: a ring buffer that grows by doubling.
-template <class T>
-class fifo_store {
- public:
-  std::size_t size() const noexcept { return size_; }
-  template <class U>
-  void emplace(U&& v) {
-    if (size_ == cap_) grow();
-    ::new (&buf_[(head_ + size_) & (cap_ - 1)].v) T(std::forward<U>(v));
-    ++size_;
-  }
-  T pop() {
-    T& slot = buf_[head_].v;
-    T v(std::move(slot));
-    slot.~T();
-    head_ = (head_ + 1) & (cap_ - 1);
-    --size_;
-    return v;
-  }
-  fifo_store() = default;
-  fifo_store(const fifo_store&) = delete;
-  ~fifo_store() {
-    while (size_) pop();
-  }
-
- private:
-  union cell {
-    T v;
-    cell() noexcept {}
-    ~cell() {}
-  };
-  void grow() {
-    const std::size_t cap = cap_ ? cap_ * 2 : 16;
-    std::unique_ptr<cell[]> nb(new cell[cap]);
-    for (std::size_t i = 0; i < size_; ++i) {
-      T& src = buf_[(head_ + i) & (cap_ - 1)].v;
-      ::new (&nb[i].v) T(std::move(src));
-      src.~T();
-    }
-    buf_ = std::move(nb);
-    cap_ = cap;
-    head_ = 0;
-  }
-  std::unique_ptr<cell[]> buf_;
-  std::size_t cap_ = 0;
-  std::size_t head_ = 0;
-  std::size_t size_ = 0;
-};
-
-template <class T>
-class lifo_store {
- public:
-  std::size_t size() const noexcept { return v_.size(); }
-  template <class U>
-  void emplace(U&& x) {
-    v_.emplace_back(std::forward<U>(x));
-  }
-  T pop() {
-    T x(std::move(v_.back()));
-    v_.pop_back();
-    return x;
-  }
-
- private:
-  std::vector<T> v_;
-};
-
-// Smallest first by Compare (QU-02); equal items come out in no fixed order.
-template <class T, class Compare>
-class priority_store {
- public:
-  std::size_t size() const noexcept { return v_.size(); }
-  template <class U>
-  void emplace(U&& x) {
-    v_.emplace_back(std::forward<U>(x));
-    std::push_heap(v_.begin(), v_.end(), greater());
-  }
-  T pop() {
-    std::pop_heap(v_.begin(), v_.end(), greater());
-    T x(std::move(v_.back()));
-    v_.pop_back();
-    return x;
-  }
-
- private:
-  auto greater() const {
-    return [this](const T& a, const T& b) { return comp_(b, a); };
-  }
-  std::vector<T> v_;
-  [[no_unique_address]] Compare comp_;
-};
 
 // The untyped half of a queue: waiters, reservations, counters, shutdown.
 //
