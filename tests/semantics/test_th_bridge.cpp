@@ -15,33 +15,15 @@
 #include <thread>
 #include <vector>
 
+#include "error_util.hpp"
 #include "unit/watchdog.hpp"
 
 using namespace std::chrono_literals;
+using corio_test::error_of;
+using corio_test::holds;
 using corio_test::watchdog;
 
 namespace {
-
-template <class F>
-std::exception_ptr error_of(F&& f) {
-  try {
-    f();
-  } catch (...) {
-    return std::current_exception();
-  }
-  return nullptr;
-}
-
-template <class E>
-bool holds(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const E&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
 
 corio::task<int> add_later(int a, int b, std::chrono::milliseconds d) {
   co_await corio::sleep(d);

@@ -20,31 +20,24 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "threading_util.hpp"
 #include "unit/watchdog.hpp"
 
 using namespace std::chrono_literals;
 namespace th = corio::threading;
+using corio_test::run_threads;
+using corio_test::steady;
 
 namespace {
 
-using steady = std::chrono::steady_clock;
-
 // A wait this long only runs out if a wake-up was lost.
 constexpr auto kLost = 5s;
-
-void run_threads(int n, const std::function<void(int)>& body) {
-  std::vector<std::unique_ptr<th::thread>> ts;
-  for (int i = 0; i < n; ++i) ts.push_back(std::make_unique<th::thread>(body, i));
-  for (auto& t : ts) t->start();
-  for (auto& t : ts) t->join();
-}
 
 }  // namespace
 

@@ -7,83 +7,33 @@
 #include <corio/futures/wait.hpp>
 
 #include <gtest/gtest.h>
-#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "threading_util.hpp"
 #include "unit/counted.hpp"
 #include "unit/watchdog.hpp"
 
 using namespace std::chrono_literals;
 namespace cf = corio::futures;
 using corio_test::counted;
+using corio_test::eventually;
+using corio_test::gate;
+using corio_test::this_thread_name;
+using corio_test::threads_named;
+using corio_test::what_of;
 
 namespace {
-
-// A one-shot gate that blocked calls wait on (bounded, so a bug fails the
-// test instead of hanging it).
-class gate {
- public:
-  void open() {
-    {
-      std::lock_guard lk(mu_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  bool wait(std::chrono::milliseconds limit = 10s) {
-    std::unique_lock lk(mu_);
-    return cv_.wait_for(lk, limit, [&] { return open_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
-
-// Names of this process's threads that start with `prefix`.
-std::vector<std::string> threads_named(const std::string& prefix) {
-  std::vector<std::string> out;
-  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream in(e.path() / "comm");
-    std::string name;
-    std::getline(in, name);
-    if (name.rfind(prefix, 0) == 0) out.push_back(name);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-// Polls `pred` for up to 10 s.
-template <class P>
-bool eventually(P pred) {
-  for (int i = 0; i < 2000; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
-}
-
-std::string this_thread_name() {
-  char buf[32] = {};
-  pthread_getname_np(pthread_self(), buf, sizeof buf);
-  return buf;
-}
 
 // Runs each item at once in the submitting thread: the smallest executor the
 // schedule() hook allows.
@@ -302,12 +252,7 @@ TEST(ThreadPoolExecutor, map_copies_the_callable_into_each_call) {
 TEST(ThreadPoolExecutor, submit_after_shutdown_throws_runtime_error) {
   cf::thread_pool_executor ex(1);
   ex.shutdown();
-  try {
-    ex.submit([] {});
-    FAIL() << "submit after shutdown must throw";
-  } catch (const std::runtime_error& e) {
-    EXPECT_STREQ(e.what(), "cannot schedule new futures after shutdown");
-  }
+  EXPECT_EQ(what_of<std::runtime_error>([&] { ex.submit([] {}); }), "cannot schedule new futures after shutdown");
   ex.shutdown();  // again: harmless
 }
 

@@ -9,30 +9,21 @@
 #include <condition_variable>
 #include <mutex>
 #include <stdexcept>
-#include <string>
 #include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "threading_util.hpp"
 #include "unit/watchdog.hpp"
 
 using namespace std::chrono_literals;
 using corio::threading::lock;
 using corio::threading::primitive_lock;
 using corio::threading::scoped_guard;
-
-namespace {
-
-using steady = std::chrono::steady_clock;
-
-// A timed wait returned no earlier than asked and within a generous margin.
-void expect_within(steady::duration took, steady::duration asked) {
-  EXPECT_GE(took, asked);
-  EXPECT_LT(took, asked + 2s);
-}
-
-}  // namespace
+using corio_test::on_time;
+using corio_test::steady;
+using corio_test::what_of;
 
 TEST(ThreadingLock, starts_unlocked_and_acquire_release_toggle_locked) {
   lock lk;
@@ -63,7 +54,7 @@ TEST(ThreadingLock, timed_acquire_of_a_held_lock_returns_false_after_the_timeout
   std::thread other([&] {
     const auto t0 = steady::now();
     EXPECT_FALSE(lk.acquire(80ms));
-    expect_within(steady::now() - t0, 80ms);
+    EXPECT_TRUE(on_time(steady::now() - t0, 80ms));
   });
   other.join();
   EXPECT_TRUE(lk.locked());
@@ -98,12 +89,7 @@ TEST(ThreadingLock, negative_timeout_throws_invalid_argument) {
 
 TEST(ThreadingLock, release_of_an_unlocked_lock_throws_runtime_error) {
   lock lk;
-  try {
-    lk.release();
-    FAIL() << "no exception";
-  } catch (const std::runtime_error& e) {
-    EXPECT_EQ(std::string(e.what()), "release unlocked lock");
-  }
+  EXPECT_EQ(what_of<std::runtime_error>([&] { lk.release(); }), "release unlocked lock");
   lk.acquire();
   lk.release();
   EXPECT_THROW(lk.release(), std::runtime_error);

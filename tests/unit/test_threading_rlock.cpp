@@ -7,13 +7,14 @@
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
-#include <string>
 #include <thread>
 
+#include "threading_util.hpp"
 #include "unit/watchdog.hpp"
 
 using namespace std::chrono_literals;
 using corio::threading::rlock;
+using corio_test::what_of;
 
 TEST(ThreadingRLock, the_owner_acquires_again_and_counts) {
   rlock rl;
@@ -36,12 +37,7 @@ TEST(ThreadingRLock, the_owner_acquires_again_and_counts) {
 
 TEST(ThreadingRLock, release_when_unowned_throws) {
   rlock rl;
-  try {
-    rl.release();
-    FAIL() << "no exception";
-  } catch (const std::runtime_error& e) {
-    EXPECT_EQ(std::string(e.what()), "cannot release un-acquired lock");
-  }
+  EXPECT_EQ(what_of<std::runtime_error>([&] { rl.release(); }), "cannot release un-acquired lock");
 }
 
 TEST(ThreadingRLock, other_threads_cannot_take_or_release_it) {
