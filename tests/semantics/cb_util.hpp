@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "error_util.hpp"
+
 namespace cbt {
 
 using namespace std::chrono_literals;
@@ -31,17 +33,7 @@ inline std::int64_t now_ms() { return now_ms(corio::get_running_loop()); }
 inline corio::time_point at(corio::duration d) { return corio::time_point(d); }
 
 /// True if `e` holds an E.
-template <class E>
-bool holds(const std::exception_ptr& e) {
-  if (!e) return false;
-  try {
-    std::rethrow_exception(e);
-  } catch (const E&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
+using corio_test::holds;
 
 /// what() of the cancelled_error in `e`; "<not a cancellation>" otherwise.
 inline std::string cancel_message(const std::exception_ptr& e) {

@@ -14,10 +14,12 @@
 #include <variant>
 #include <vector>
 
+#include "error_util.hpp"
 #include "unit/counted.hpp"
 
 using namespace std::chrono_literals;
 using corio_test::counted;
+using corio_test::what_of;
 
 namespace {
 
@@ -61,18 +63,6 @@ corio::task<std::unique_ptr<int>> unique_after(corio::duration d, int v) {
 corio::task<int&> ref_after(corio::duration d, int& x) {
   co_await corio::sleep(d);
   co_return x;
-}
-
-template <class E, class F>
-std::string what_of(F&& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  } catch (...) {
-    return "<other exception>";
-  }
-  return "<no exception>";
 }
 
 }  // namespace

@@ -16,7 +16,10 @@
 #include <utility>
 #include <vector>
 
+#include "error_util.hpp"
+
 using namespace std::chrono_literals;
+using corio_test::holds;
 
 namespace {
 
@@ -161,18 +164,6 @@ corio::task<std::exception_ptr> outcome(A aw) {
     co_return std::current_exception();
   }
   co_return nullptr;
-}
-
-template <class E>
-bool holds(const std::exception_ptr& e) {
-  if (!e) return false;
-  try {
-    std::rethrow_exception(e);
-  } catch (const E&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
 }
 
 corio::task<> yield_once() { co_await corio::sleep(0s); }
