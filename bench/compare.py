@@ -449,12 +449,17 @@ def targets(jobs, wids):
                 and (kind is None or j.kind == kind)]
 
     rows = []
+
+    def times_ahead(wid, peer, factor, what):
+        """A row: corio at least `factor` times ahead (wall) of `peer`, if it ran."""
+        c, p = get(wid, "corio"), get(wid, peer)
+        if c and p:
+            a = advantage(primary(wid, c, "wall"), primary(wid, p, "wall"), True)
+            rows.append((what, a >= factor, fmt_adv(a)))
+
     if "W1" in wids and get("W1", "corio"):
         c = get("W1", "corio")
-        py = get("W1", "asyncio")
-        if py:
-            a = advantage(primary("W1", c, "wall"), primary("W1", py, "wall"), True)
-            rows.append(("W1 >= 50x CPython asyncio (wall)", a >= 50, fmt_adv(a)))
+        times_ahead("W1", "asyncio", 50, "W1 >= 50x CPython asyncio (wall)")
         nat = peers("W1", "native")
         if nat:
             best_impl, best = max(nat, key=lambda x: primary("W1", x[1], "cpu"))
@@ -501,11 +506,7 @@ def targets(jobs, wids):
                      "closest: %s (corio %s)" % (who, fmt_adv(worst))))
 
     if "W8a" in wids and get("W8a", "corio"):
-        c = get("W8a", "corio")
-        py = get("W8a", "threadpool")
-        if py:
-            a = advantage(primary("W8a", c, "wall"), primary("W8a", py, "wall"), True)
-            rows.append(("W8a >= 20x CPython ThreadPoolExecutor (wall)", a >= 20, fmt_adv(a)))
+        times_ahead("W8a", "threadpool", 20, "W8a >= 20x CPython ThreadPoolExecutor (wall)")
         ahead_of("W8a", ["asio:thread_pool_post", "tokio:spawn_blocking", "tokio:multi_thread_spawn"],
                  "W8a ahead of Asio thread_pool and Tokio (spawn_blocking, multi_thread spawn)")
     if "W8b" in wids and get("W8b", "corio"):
