@@ -27,6 +27,8 @@
 #include <string>
 #include <vector>
 
+#include "el_helpers.hpp"
+
 using namespace std::chrono_literals;
 using corio::event_loop;
 using corio::testing::run_briefly;
@@ -34,24 +36,9 @@ using corio::testing::virtual_time;
 
 namespace {
 
-struct error_log {
-  std::vector<corio::exception_context> items;
-  void attach(event_loop& loop) {
-    loop.set_exception_handler([this](event_loop&, const corio::exception_context& c) { items.push_back(c); });
-  }
-};
-
-std::string what_of(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  } catch (const corio::base_exception& x) {
-    return x.what();
-  } catch (...) {
-    return "<unknown>";
-  }
-}
+// Shared with the EL tests.
+using elh::error_log;
+using elh::what_of;
 
 // The message of the cancelled_error `fn` throws; fails the test otherwise.
 template <class F>

@@ -29,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "el_helpers.hpp"
+
 using namespace std::chrono_literals;
 using corio::any_task;
 using corio::event_loop;
@@ -45,24 +47,9 @@ concept exception_settable = requires(F& f) { f.set_exception(std::exception_ptr
 static_assert(settable<corio::future<int>> && exception_settable<corio::future<int>>);
 static_assert(!settable<corio::task<int>> && !exception_settable<corio::task<int>>);
 
-struct error_log {
-  std::vector<corio::exception_context> items;
-  void attach(event_loop& loop) {
-    loop.set_exception_handler([this](event_loop&, const corio::exception_context& c) { items.push_back(c); });
-  }
-};
-
-std::string what_of(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  } catch (const corio::base_exception& x) {
-    return x.what();
-  } catch (...) {
-    return "<unknown>";
-  }
-}
+// Shared with the EL tests.
+using elh::error_log;
+using elh::what_of;
 
 void run_for(event_loop& loop, corio::duration d) {
   loop.call_later(d, [&loop] { loop.stop(); });
