@@ -19,7 +19,7 @@ W          ?=
 SHARED     ?= $(abspath ../shared)
 
 # Debian packages each goal needs.
-PKGS_BUILD = g++ cmake ninja-build pkg-config libgtest-dev libgmock-dev
+PKGS_BUILD = g++ cmake ninja-build pkg-config libgtest-dev libgmock-dev liburing-dev
 PKGS_RUN   = python3 util-linux
 
 .PHONY: all deps deps-run build build-asan build-tsan run test test-asan test-tsan bench install clean

@@ -281,6 +281,8 @@ CORIO_ALWAYS_INLINE void loop_core::run_once() {
         sleeping_.store(false, std::memory_order_relaxed);
       }
     }
+  } else if (backend_->pending() != 0) {
+    backend_->wait(*this, 0);  // I/O keeps flowing while tasks are busy
   }
   if (remote_head_.load(std::memory_order_relaxed) != 0) drain_remote();
   if (!timers_.empty()) fire_timers();  // EL-08: after what call_soon queued

@@ -6,6 +6,7 @@
 #include <corio/detail/config.hpp>
 #include <corio/detail/future_core.hpp>
 #include <corio/detail/handle_node.hpp>
+#include <corio/detail/io_op.hpp>
 #include <corio/detail/task_registry.hpp>
 #include <corio/detail/timer_wheel.hpp>
 
@@ -52,20 +53,36 @@ struct loop_options {
 
 namespace corio::detail {
 
-// The seam where I/O backends plug in (io_uring, epoll). The loop asks the
-// backend to wait only when it has nothing ready to run, so a loop busy with
-// ready work makes no system call per iteration.
+// The seam where I/O backends plug in (io_uring, epoll); see io_op.hpp for
+// the operations. The loop asks the backend to wait only when it has nothing
+// ready to run, or to poll (timeout 0) between batches while operations are
+// in flight, so a loop busy with ready work and no I/O makes no system call.
 class io_backend {
  public:
   virtual ~io_backend() = default;
   virtual const char* name() const noexcept = 0;
-  // Waits up to timeout_ns (negative: no limit) for completions or wake();
-  // completed operations queue their tasks on `loop`.
+  // Waits up to timeout_ns (0: poll; negative: no limit) for completions or
+  // wake(), and calls the `done` of what completed.
   virtual void wait(loop_core& loop, std::int64_t timeout_ns) = 0;
   // Thread-safe: makes a concurrent or the next wait() return promptly.
   virtual void wake() noexcept = 0;
-  // Operations in flight; a virtual clock only jumps when this is zero.
-  virtual std::size_t pending() const noexcept { return 0; }
+  // Operations in flight or completions not yet delivered (read on every
+  // loop iteration, hence a plain field the backend keeps up to date).
+  std::size_t pending() const noexcept { return pending_; }
+  // Starts `op`. True: it finished at once (res is set, done is not called).
+  // False: done is called from a later wait(), never from inside start().
+  virtual bool start(io_op* op) = 0;
+  // Asks an in-flight op to finish early. Its last done still comes from a
+  // later wait(), with res -ECANCELED unless it completed first.
+  virtual void cancel(io_op* op) noexcept = 0;
+  // The op's owner is going away: once this returns the backend never
+  // touches the op, nor the memory it points to, again; done is not called.
+  virtual void abandon(io_op* op) noexcept = 0;
+  // `fd` is about to be closed and has no op in flight: forget it.
+  virtual void forget_fd(int fd) noexcept = 0;
+
+ protected:
+  std::size_t pending_ = 0;
 };
 std::unique_ptr<io_backend> make_default_backend();
 
@@ -197,6 +214,7 @@ class loop_core {
   std::function<void(event_loop&, task_base*)> task_factory_;
   bool is_virtual_clock() const noexcept { return virtual_clock_; }
   const char* backend_name() const noexcept { return is_closed() ? "closed" : backend_->name(); }
+  io_backend& backend() noexcept { return *backend_; }
   void advance_virtual(std::int64_t ns) noexcept { virtual_now_ += ns; }
 
  private:

@@ -1,0 +1,409 @@
+// The io_uring backend (liburing).
+//
+// Submissions queue up in the SQ ring while tasks run and go to the kernel
+// in one io_uring_enter per loop iteration, together with the wait for
+// completions: that batching is where this backend saves the system calls a
+// readiness loop makes per operation. Stream sockets are read with multishot
+// recv into a ring of provided buffers, so an idle connection holds no
+// buffer; listening sockets use multishot accept.
+//
+// Facts this relies on:
+// - The ring is made lazily, on the first operation, in the thread that runs
+//   the loop: with IORING_SETUP_SINGLE_ISSUER only the creating thread may
+//   submit, and a loop that never does I/O then costs no ring at all. Until
+//   then the loop sleeps in ppoll on the wake-up eventfd.
+// - With IORING_SETUP_DEFER_TASKRUN completions are only produced inside
+//   io_uring_enter(GETEVENTS); wait(0) therefore always enters the kernel
+//   when something is in flight (io_uring_submit_and_get_events).
+// - A multishot recv ends (no IORING_CQE_F_MORE) when the buffer ring is
+//   empty (-ENOBUFS) or the CQ ring overflowed; neither is an error for the
+//   user, so the backend re-arms it.
+// - A cancelled op still posts its final CQE (-ECANCELED, or its result if
+//   it won the race); the op is only free once that CQE has been seen.
+#include <corio/detail/loop_core.hpp>
+#include <corio/os_errors.hpp>
+
+#include <liburing.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+namespace corio::detail {
+
+std::unique_ptr<io_backend> make_uring_backend();
+bool uring_available() noexcept;
+
+namespace {
+
+constexpr std::uint8_t kInFlight = 1;
+constexpr std::uint8_t kCancelling = 2;
+constexpr std::uint64_t kIgnoreTag = 0;  // cancel requests
+constexpr std::uint64_t kWakeTag = 1;    // the eventfd read
+constexpr unsigned kSqEntries = 256;
+constexpr unsigned kCqEntries = 4096;
+constexpr unsigned kBufGroup = 0;
+constexpr unsigned kBufCount = 1024;  // power of two
+constexpr unsigned kBufSize = 4096;
+
+struct cqe_copy {
+  std::uint64_t user_data;
+  std::int32_t res;
+  std::uint32_t flags;
+};
+
+bool is_multi(const io_op* op) noexcept {
+  return op->kind == io_kind::recv_multi || op->kind == io_kind::accept_multi;
+}
+
+class uring_backend final : public io_backend {
+ public:
+  uring_backend() {
+    ev_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (ev_ < 0) throw_errno("corio: eventfd");
+  }
+  ~uring_backend() override {
+    if (ring_ready_) {
+      if (bufs_) ::io_uring_unregister_buf_ring(&ring_, kBufGroup);
+      ::io_uring_queue_exit(&ring_);  // cancels what is still in flight
+    }
+    if (br_) ::munmap(br_, kBufCount * sizeof(io_uring_buf));
+    if (bufs_) ::munmap(bufs_, std::size_t{kBufCount} * kBufSize);
+    ::close(ev_);
+  }
+
+  const char* name() const noexcept override { return "io_uring"; }
+
+  bool start(io_op* op) override {
+    if (!ring_ready_) make_ring();
+    if (op->kind == io_kind::recv_multi && !bufs_) make_buffers();
+    prep(op);
+    op->state = kInFlight;
+    ++pending_;
+    return false;
+  }
+
+  void cancel(io_op* op) noexcept override {
+    if (op->state != kInFlight) return;
+    op->state = kCancelling;
+    io_uring_sqe* sqe = sqe_or_flush();
+    ::io_uring_prep_cancel64(sqe, reinterpret_cast<std::uintptr_t>(op), 0);
+    ::io_uring_sqe_set_data64(sqe, kIgnoreTag);
+  }
+
+  void abandon(io_op* op) noexcept override {
+    if (op == dispatching_) abandoned_in_done_ = true;
+    if (op->state == 0) return;
+    cancel(op);
+    // Its final CQE may already be stashed by an earlier abandon.
+    for (std::size_t i = 0; i < stash_.size();) {
+      if (stash_[i].user_data != tag_of(op)) {
+        ++i;
+        continue;
+      }
+      const cqe_copy c = stash_[i];
+      stash_.erase(stash_.begin() + static_cast<std::ptrdiff_t>(i));
+      recycle_if_buffer(c.flags);
+      if (!(c.flags & IORING_CQE_F_MORE)) return forget(op);
+    }
+    // Wait for it; other completions are kept for the next wait(). Only the
+    // ring's own thread may enter it; elsewhere (a loop closed from another
+    // thread) the op is left to io_uring_queue_exit.
+    if (std::this_thread::get_id() != owner_) return forget(op);
+    for (;;) {
+      const int r = ::io_uring_submit_and_wait(&ring_, 1);
+      if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) return forget(op);
+      io_uring_cqe* cqe;
+      unsigned head, seen = 0;
+      bool ended = false;
+      io_uring_for_each_cqe(&ring_, head, cqe) {
+        ++seen;
+        if (cqe->user_data == tag_of(op)) {
+          recycle_if_buffer(cqe->flags);
+          if (!(cqe->flags & IORING_CQE_F_MORE)) ended = true;
+        } else {
+          stash_.push_back({cqe->user_data, cqe->res, cqe->flags});
+        }
+      }
+      ::io_uring_cq_advance(&ring_, seen);
+      if (ended) return forget(op);
+    }
+  }
+
+  void forget_fd(int) noexcept override {}
+
+  void wait(loop_core&, std::int64_t timeout_ns) override {
+    if (!stash_.empty()) {
+      std::vector<cqe_copy> s;
+      s.swap(stash_);
+      for (const cqe_copy& c : s) dispatch(c);
+      timeout_ns = 0;
+    }
+    if (!ring_ready_) return sleep_without_ring(timeout_ns);
+    if (!wake_armed_) arm_wake();
+    int r;
+    if (timeout_ns == 0) {
+      r = ::io_uring_submit_and_get_events(&ring_);
+    } else if (timeout_ns < 0) {
+      r = ::io_uring_submit_and_wait(&ring_, 1);
+    } else {
+      __kernel_timespec ts{};
+      ts.tv_sec = timeout_ns / 1'000'000'000;
+      ts.tv_nsec = timeout_ns % 1'000'000'000;
+      io_uring_cqe* cqe = nullptr;
+      r = ::io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+      if (r == -ETIME) r = 0;
+    }
+    if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) throw_os_error(-r, "corio: io_uring_enter");
+    reap();
+  }
+
+  void wake() noexcept override {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto r = ::write(ev_, &one, sizeof one);
+  }
+
+  void make_ring() {
+    if (ring_ready_) return;
+    io_uring_params p{};
+    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    p.cq_entries = kCqEntries;
+    int r = ::io_uring_queue_init_params(kSqEntries, &ring_, &p);
+    if (r == -EINVAL) {  // kernels before 6.1
+      p = {};
+      p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN;
+      p.cq_entries = kCqEntries;
+      r = ::io_uring_queue_init_params(kSqEntries, &ring_, &p);
+    }
+    if (r == -EINVAL) {
+      p = {};
+      r = ::io_uring_queue_init_params(kSqEntries, &ring_, &p);
+    }
+    if (r < 0) throw_os_error(-r, "corio: io_uring_queue_init");
+    ring_ready_ = true;
+    owner_ = std::this_thread::get_id();
+    ::io_uring_register_ring_fd(&ring_);  // optional: saves an fd lookup per enter
+  }
+
+ private:
+  static std::uint64_t tag_of(const io_op* op) noexcept { return reinterpret_cast<std::uintptr_t>(op); }
+
+  io_uring_sqe* sqe_or_flush() noexcept {
+    io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_);
+    while (!sqe) {  // SQ ring full: hand what is queued to the kernel
+      ::io_uring_submit(&ring_);
+      sqe = ::io_uring_get_sqe(&ring_);
+    }
+    return sqe;
+  }
+
+  void prep(io_op* op) {
+    io_uring_sqe* sqe = sqe_or_flush();
+    switch (op->kind) {
+      case io_kind::recv:
+        ::io_uring_prep_recv(sqe, op->fd, op->u.rw.buf, op->u.rw.len, op->u.rw.flags);
+        break;
+      case io_kind::send:
+        ::io_uring_prep_send(sqe, op->fd, op->u.rw.buf, op->u.rw.len, op->u.rw.flags | MSG_NOSIGNAL);
+        break;
+      case io_kind::recvmsg:
+        ::io_uring_prep_recvmsg(sqe, op->fd, op->u.msg.msg, static_cast<unsigned>(op->u.msg.flags));
+        break;
+      case io_kind::sendmsg:
+        ::io_uring_prep_sendmsg(sqe, op->fd, op->u.msg.msg, static_cast<unsigned>(op->u.msg.flags | MSG_NOSIGNAL));
+        break;
+      case io_kind::accept:
+        ::io_uring_prep_accept(sqe, op->fd, op->u.acc.addr, op->u.acc.addrlen, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        break;
+      case io_kind::connect:
+        ::io_uring_prep_connect(sqe, op->fd, op->u.con.addr, op->u.con.addrlen);
+        break;
+      case io_kind::poll:
+        ::io_uring_prep_poll_add(sqe, op->fd, op->u.poll_mask);
+        break;
+      case io_kind::recv_multi:
+        ::io_uring_prep_recv_multishot(sqe, op->fd, nullptr, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = kBufGroup;
+        break;
+      case io_kind::accept_multi:
+        ::io_uring_prep_multishot_accept(sqe, op->fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        break;
+    }
+    ::io_uring_sqe_set_data64(sqe, tag_of(op));
+  }
+
+  void make_buffers() {
+    void* ring_mem = ::mmap(nullptr, kBufCount * sizeof(io_uring_buf), PROT_READ | PROT_WRITE,
+                            MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (ring_mem == MAP_FAILED) throw_errno("corio: mmap of the io_uring buffer ring");
+    void* slab = ::mmap(nullptr, std::size_t{kBufCount} * kBufSize, PROT_READ | PROT_WRITE,
+                        MAP_ANONYMOUS | MAP_PRIVATE | MAP_NORESERVE, -1, 0);
+    if (slab == MAP_FAILED) {
+      const int err = errno;
+      ::munmap(ring_mem, kBufCount * sizeof(io_uring_buf));
+      throw_os_error(err, "corio: mmap of the io_uring receive buffers");
+    }
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring_mem);
+    reg.ring_entries = kBufCount;
+    reg.bgid = kBufGroup;
+    const int r = ::io_uring_register_buf_ring(&ring_, &reg, 0);
+    if (r < 0) {
+      ::munmap(slab, std::size_t{kBufCount} * kBufSize);
+      ::munmap(ring_mem, kBufCount * sizeof(io_uring_buf));
+      throw_os_error(-r, "corio: io_uring_register_buf_ring");
+    }
+    br_ = static_cast<io_uring_buf_ring*>(ring_mem);
+    bufs_ = static_cast<char*>(slab);
+    ::io_uring_buf_ring_init(br_);
+    const int mask = ::io_uring_buf_ring_mask(kBufCount);
+    for (unsigned i = 0; i < kBufCount; ++i)
+      ::io_uring_buf_ring_add(br_, bufs_ + std::size_t{i} * kBufSize, kBufSize, static_cast<unsigned short>(i), mask,
+                              static_cast<int>(i));
+    ::io_uring_buf_ring_advance(br_, kBufCount);
+  }
+
+  void recycle_if_buffer(std::uint32_t flags) noexcept {
+    if (!(flags & IORING_CQE_F_BUFFER)) return;
+    const unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+    ::io_uring_buf_ring_add(br_, bufs_ + std::size_t{bid} * kBufSize, kBufSize, static_cast<unsigned short>(bid),
+                            ::io_uring_buf_ring_mask(kBufCount), 0);
+    ::io_uring_buf_ring_advance(br_, 1);
+  }
+
+  void arm_wake() {
+    io_uring_sqe* sqe = sqe_or_flush();
+    ::io_uring_prep_read(sqe, ev_, &wake_value_, sizeof wake_value_, 0);
+    ::io_uring_sqe_set_data64(sqe, kWakeTag);
+    wake_armed_ = true;
+  }
+
+  void sleep_without_ring(std::int64_t timeout_ns) {
+    pollfd p{ev_, POLLIN, 0};
+    timespec ts{};
+    timespec* tp = nullptr;
+    if (timeout_ns >= 0) {
+      ts.tv_sec = static_cast<time_t>(timeout_ns / 1'000'000'000);
+      ts.tv_nsec = static_cast<long>(timeout_ns % 1'000'000'000);
+      tp = &ts;
+    }
+    const int n = ::ppoll(&p, 1, tp, nullptr);
+    if (n < 0 && errno != EINTR) throw_errno("corio: ppoll");
+    if (n > 0) {
+      std::uint64_t v;
+      [[maybe_unused]] auto r = ::read(ev_, &v, sizeof v);
+    }
+  }
+
+  // Copies a batch of CQEs out before running any callback: a callback may
+  // start or abandon ops, and abandon reads the CQ ring itself.
+  void reap() {
+    cqe_copy batch[256];
+    for (;;) {
+      unsigned n = 0, head;
+      io_uring_cqe* cqe;
+      io_uring_for_each_cqe(&ring_, head, cqe) {
+        batch[n++] = {cqe->user_data, cqe->res, cqe->flags};
+        if (n == 256) break;
+      }
+      if (n == 0) return;
+      ::io_uring_cq_advance(&ring_, n);
+      for (unsigned i = 0; i < n; ++i) dispatch(batch[i]);
+      if (n < 256) return;
+    }
+  }
+
+  void dispatch(const cqe_copy& c) {
+    if (c.user_data == kIgnoreTag) return;
+    if (c.user_data == kWakeTag) {
+      wake_armed_ = false;
+      return;
+    }
+    auto* op = reinterpret_cast<io_op*>(static_cast<std::uintptr_t>(c.user_data));
+    const bool more = (c.flags & IORING_CQE_F_MORE) != 0;
+    if (!is_multi(op)) {
+      op->res = c.res;
+      op->more = false;
+      forget(op);
+      op->done(op);
+      return;
+    }
+    const bool cancelling = op->state == kCancelling;
+    if (c.res > 0 || (op->kind == io_kind::accept_multi && c.res == 0)) {
+      // One more result.
+      if (op->kind == io_kind::recv_multi) {
+        const unsigned bid = c.flags >> IORING_CQE_BUFFER_SHIFT;
+        op->u.data = bufs_ + std::size_t{bid} * kBufSize;
+      }
+      op->res = c.res;
+      op->more = true;
+      dispatching_ = op;
+      op->done(op);
+      dispatching_ = nullptr;
+      recycle_if_buffer(c.flags);
+      if (abandoned_in_done_) {  // the op may be freed already
+        abandoned_in_done_ = false;
+        return;
+      }
+      if (more) return;
+      if (op->state == kInFlight) {  // it stopped on its own (CQ overflow): go on
+        prep(op);
+        return;
+      }
+      op->res = -ECANCELED;
+    } else {
+      recycle_if_buffer(c.flags);
+      if (more) return;  // a transient error of one result
+      if (!cancelling && (c.res == -ENOBUFS || (op->kind == io_kind::accept_multi && c.res == -ECONNABORTED))) {
+        prep(op);  // buffers ran out, or one peer left before accept: go on
+        return;
+      }
+      op->res = c.res;
+    }
+    op->more = false;
+    forget(op);
+    op->done(op);
+  }
+
+  void forget(io_op* op) noexcept {
+    op->state = 0;
+    --pending_;
+  }
+
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  std::thread::id owner_;
+  int ev_ = -1;
+  std::uint64_t wake_value_ = 0;
+  bool wake_armed_ = false;
+  std::vector<cqe_copy> stash_;
+  io_op* dispatching_ = nullptr;  // the multishot op whose done is running
+  bool abandoned_in_done_ = false;
+  io_uring_buf_ring* br_ = nullptr;
+  char* bufs_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<io_backend> make_uring_backend() { return std::make_unique<uring_backend>(); }
+
+// Whether this kernel and its limits let us make a ring: tried once per process.
+bool uring_available() noexcept {
+  static const bool ok = [] {
+    io_uring ring;
+    if (::io_uring_queue_init(2, &ring, 0) < 0) return false;
+    ::io_uring_queue_exit(&ring);
+    return true;
+  }();
+  return ok;
+}
+
+}  // namespace corio::detail

@@ -1,0 +1,48 @@
+// Helpers for the I/O tests, which run once per backend (ctest sets
+// CORIO_BACKEND): a time limit on real time and a listening socket.
+#pragma once
+
+#include <corio/runners.hpp>
+#include <corio/socket.hpp>
+#include <corio/timeouts.hpp>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+
+namespace corio_test {
+
+// Runs `main` under a real-time limit: a lost wake-up fails the test with
+// timeout_error instead of hanging it.
+template <class T>
+T run_io(corio::task<T> main, std::chrono::seconds limit = std::chrono::seconds(30)) {
+  return corio::run([](corio::task<T> m, std::chrono::seconds l) -> corio::task<T> {
+    if constexpr (std::is_void_v<T>) {
+      co_await corio::wait_for(std::move(m), l);
+    } else {
+      co_return co_await corio::wait_for(std::move(m), l);
+    }
+  }(std::move(main), limit));
+}
+
+// The backend ctest asked for ("io_uring" or "epoll").
+inline std::string expected_backend() {
+  const char* b = std::getenv("CORIO_BACKEND");
+  return b ? b : "";
+}
+
+// A TCP socket listening on 127.0.0.1 on a free port.
+inline corio::socket tcp_listener(int backlog = 128) {
+  corio::socket s(AF_INET, SOCK_STREAM);
+  s.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+  s.bind(corio::socket_address::ip("127.0.0.1", 0));
+  s.listen(backlog);
+  return s;
+}
+
+}  // namespace corio_test
