@@ -6,12 +6,16 @@
 #   make test        build; run the whole test-suite through ctest
 #   make test-asan   the test-suite under AddressSanitizer + UBSan (+ LSan)
 #   make test-tsan   the test-suite under ThreadSanitizer
+#   make fuzz        the libFuzzer targets (clang), FUZZ_TIME seconds each
 #   make bench       every workload beside the peers; W=W1,W3 picks a subset
 #   make install     cmake --install (PREFIX=/usr/local)
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_CXX   ?= clang++-14
+FUZZ_TIME  ?= 60
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc)
 CTEST_JOBS ?= $(JOBS)
@@ -21,8 +25,9 @@ SHARED     ?= $(abspath ../shared)
 # Debian packages each goal needs.
 PKGS_BUILD = g++ cmake ninja-build pkg-config libgtest-dev libgmock-dev liburing-dev
 PKGS_RUN   = python3 util-linux
+PKGS_FUZZ  = clang-14 libclang-rt-14-dev
 
-.PHONY: all deps deps-run build build-asan build-tsan run test test-asan test-tsan bench install clean
+.PHONY: all deps deps-run deps-fuzz build build-asan build-tsan build-fuzz run test test-asan test-tsan fuzz bench install clean
 
 all: build
 
@@ -31,6 +36,9 @@ deps:
 
 deps-run:
 	@./tools/apt-install.sh $(PKGS_BUILD) $(PKGS_RUN)
+
+deps-fuzz:
+	@./tools/apt-install.sh $(PKGS_BUILD) $(PKGS_FUZZ)
 
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
@@ -67,6 +75,24 @@ test-tsan: build-tsan
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(CTEST_JOBS)
 
+# libFuzzer with ASan + UBSan; the library is instrumented for coverage too.
+# Each run starts from a few seeds written here (the corpus is not kept).
+$(FUZZ_BUILD)/build.ninja:
+	CXX=$(FUZZ_CXX) cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCORIO_SANITIZE=address,undefined -DCORIO_BUILD_FUZZ=ON -DCORIO_BUILD_BENCH=OFF -DCORIO_BUILD_EXAMPLES=OFF
+
+build-fuzz: deps-fuzz $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_stream_reader
+
+fuzz: build-fuzz
+	rm -rf $(FUZZ_BUILD)/corpus/stream_reader && mkdir -p $(FUZZ_BUILD)/corpus/stream_reader
+	printf '\205\000\020abcd\004\002\000\003\001\010\003\003' > $(FUZZ_BUILD)/corpus/stream_reader/lines
+	printf '\003\004\003\001\002\000\012\003\002\001\377\377\377\006\007\000' > $(FUZZ_BUILD)/corpus/stream_reader/until
+	printf '\230\004\004\040\000\047\050\001\005\005\020\003\007\002\000\010\007\001' > $(FUZZ_BUILD)/corpus/stream_reader/exactly
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(FUZZ_BUILD)/tests/fuzz/fuzz_stream_reader -max_total_time=$(FUZZ_TIME) -max_len=4096 \
+	  -print_final_stats=1 $(FUZZ_BUILD)/corpus/stream_reader
+
 bench: deps-run $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target corio_benchmarks
 	python3 bench/compare.py --build $(BUILD) --shared $(SHARED) $(if $(W),--workloads $(W))
@@ -75,4 +101,4 @@ install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -33,6 +33,18 @@ std::string summarize(const std::string& msg, const std::vector<std::exception_p
 
 }  // namespace
 
+namespace {
+std::string incomplete_message(std::size_t got, std::optional<std::size_t> expected) {
+  return std::to_string(got) + " bytes read on a total of " +
+         (expected ? std::to_string(*expected) : std::string("undefined")) + " expected bytes";
+}
+}  // namespace
+
+incomplete_read_error::incomplete_read_error(std::string partial, std::optional<std::size_t> expected)
+    : std::runtime_error(incomplete_message(partial.size(), expected)),
+      partial_(std::move(partial)),
+      expected_(expected) {}
+
 base_exception_group::base_exception_group(std::string msg, std::vector<std::exception_ptr> exceptions)
     : base_exception(msg), msg_(std::move(msg)), full_(summarize(msg_, exceptions)), excs_(std::move(exceptions)) {}
 

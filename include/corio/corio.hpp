@@ -12,6 +12,7 @@
 #include <corio/queues.hpp>
 #include <corio/runners.hpp>
 #include <corio/shield.hpp>
+#include <corio/stream_reader.hpp>
 #include <corio/taskgroups.hpp>
 #include <corio/tasks.hpp>
 #include <corio/threads.hpp>

@@ -91,6 +91,36 @@ class queue_shut_down : public std::runtime_error {
   queue_shut_down() : std::runtime_error("queue is shut down") {}
 };
 
+/// Python: asyncio.IncompleteReadError: the stream ended before a read got
+/// what it needed (readexactly, readuntil; SEMANTICS.md ST-08, ST-10).
+/// Python derives it from EOFError; corio has no eof_error, so it is a
+/// std::runtime_error (a condition of the data, not a bug of the caller).
+class incomplete_read_error : public std::runtime_error {
+ public:
+  /// what(): "<k> bytes read on a total of <n> expected bytes" (or "undefined").
+  incomplete_read_error(std::string partial, std::optional<std::size_t> expected);
+  /// Python: .partial, the bytes read before the end of the stream.
+  const std::string& partial() const noexcept { return partial_; }
+  /// Python: .expected (None: readuntil, which expects no fixed count).
+  std::optional<std::size_t> expected() const noexcept { return expected_; }
+
+ private:
+  std::string partial_;
+  std::optional<std::size_t> expected_;
+};
+
+/// Python: asyncio.LimitOverrunError: readuntil found no separator within the
+/// reader's limit, or found it too far; the data stays buffered (ST-09).
+class limit_overrun_error : public std::runtime_error {
+ public:
+  limit_overrun_error(const std::string& msg, std::size_t consumed) : std::runtime_error(msg), consumed_(consumed) {}
+  /// Python: .consumed, how many bytes to consume to get past the overrun.
+  std::size_t consumed() const noexcept { return consumed_; }
+
+ private:
+  std::size_t consumed_;
+};
+
 /// Python: BaseExceptionGroup. Carries several exceptions at once; used when
 /// at least one member is not a std::exception (a cancellation, say).
 class base_exception_group : public base_exception {
