@@ -118,6 +118,24 @@ void loop_core::unregister_task(task_base* t) noexcept {
   t->release();
 }
 
+void loop_core::add_resource(loop_resource* r) noexcept {
+  r->res_prev = nullptr;
+  r->res_next = resources_;
+  if (resources_) resources_->res_prev = r;
+  resources_ = r;
+}
+
+void loop_core::remove_resource(loop_resource* r) noexcept {
+  if (r->res_prev)
+    r->res_prev->res_next = r->res_next;
+  else if (resources_ == r)
+    resources_ = r->res_next;
+  else
+    return;  // not in the list
+  if (r->res_next) r->res_next->res_prev = r->res_prev;
+  r->res_prev = r->res_next = nullptr;
+}
+
 void loop_core::schedule_handle(handle_node* h) {
   h->loop = this;
   h->ctx = capture_context();
@@ -456,6 +474,11 @@ void loop_core::close() {
     t->clear(future_core::f_registered);
   }
   for (task_base* t : pending) t->release();
+  // Transports and servers nobody closed let go of their I/O now.
+  while (loop_resource* r = resources_) {
+    remove_resource(r);
+    r->on_loop_close();
+  }
   // Completions other threads have yet to post will find the loop closed;
   // what they would have delivered to is let go of here, on the loop's thread.
   while (remote_completion* r = remote_ops_) {

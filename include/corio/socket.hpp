@@ -66,6 +66,13 @@ class socket {
   /// Python: socket.socket(fileno=fd): takes ownership of `fd` and makes it
   /// non-blocking.
   static socket adopt(int fd);
+  /// Takes ownership of an fd the caller knows is already non-blocking and
+  /// close-on-exec (from accept4 with those flags): no system call.
+  static socket adopt_nonblocking(int fd) noexcept {
+    socket s;
+    s.fd_ = fd;
+    return s;
+  }
   socket(socket&& o) noexcept : fd_(std::exchange(o.fd_, -1)), loop_ref_(o.loop_ref_) {}
   socket& operator=(socket&& o) noexcept;
   socket(const socket&) = delete;

@@ -193,6 +193,31 @@ template <class T>
 task<T> wait_for(future<T> aw, std::optional<duration> t) {
   return detail::wait_for_scheduled(std::move(aw), t);
 }
+namespace detail {
+template <class A>
+using await_result_t = decltype(std::declval<A&>().operator co_await().await_resume());
+template <class A>
+inline constexpr bool is_task_or_future_v = false;
+template <class T>
+inline constexpr bool is_task_or_future_v<task<T>> = true;
+template <class T>
+inline constexpr bool is_task_or_future_v<future<T>> = true;
+}  // namespace detail
+/// wait_for on any other corio awaitable (a stream read, a lock's acquire,
+/// a queue's get): it runs in a coroutine under the deadline.
+template <awaitable A>
+  requires(!detail::is_task_or_future_v<std::remove_cvref_t<A>>)
+auto wait_for(A aw, std::optional<duration> t) {
+  using R = detail::await_result_t<A>;
+  return wait_for(
+      [](A a) -> task<R> {
+        if constexpr (std::is_void_v<R>)
+          co_await a;
+        else
+          co_return co_await a;
+      }(std::move(aw)),
+      t);
+}
 template <class A, class Rep, class Period>
 auto wait_for(A&& aw, std::chrono::duration<Rep, Period> t) {
   return wait_for(std::forward<A>(aw), std::optional<duration>(std::chrono::ceil<duration>(t)));

@@ -86,6 +86,18 @@ class io_backend {
 };
 std::unique_ptr<io_backend> make_default_backend();
 
+// Something that holds I/O on a loop (a transport, a server) and must let
+// go of it when the loop closes: its operations in flight, its fds, the
+// references those operations hold.
+struct loop_resource {
+  virtual void on_loop_close() noexcept = 0;
+  loop_resource* res_prev = nullptr;
+  loop_resource* res_next = nullptr;
+
+ protected:
+  ~loop_resource() = default;
+};
+
 // What outlives a loop for the threads that post to it: the loop's address
 // while it exists. Posting holds the mutex, so the loop cannot be destroyed
 // (nor its backend, which the post wakes) in the middle of a post.
@@ -178,6 +190,8 @@ class loop_core {
   // Registers a remote completion (loop thread) and links it to this loop.
   void register_remote(remote_completion* r);
   void run_remote(remote_completion* r) noexcept;  // loop thread, from the posted handle
+  void add_resource(loop_resource* r) noexcept;
+  void remove_resource(loop_resource* r) noexcept;
   void check_thread(const char* what) const;  // debug: EL-20
   void check_open() const {
     if (CORIO_UNLIKELY(is_closed())) throw_closed();
@@ -250,6 +264,7 @@ class loop_core {
   // them, and close() abandons them.
   std::shared_ptr<loop_link> link_;
   remote_completion* remote_ops_ = nullptr;
+  loop_resource* resources_ = nullptr;
   std::size_t remote_op_count_ = 0;
 
  public:
