@@ -4,6 +4,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -151,6 +152,11 @@ void server_core::close() noexcept {
   if (closed_) return;
   closed_ = true;
   serving_ = false;
+  // Python closes the listening sockets here and then; an accept in flight
+  // (io_uring) holds its socket open, so stop it listening first: new
+  // connections are refused from now on (Linux stops a listening TCP socket
+  // on shutdown).
+  for (socket& s : socks_) ::shutdown(s.fileno(), SHUT_RDWR);
   for (auto& op : ops_)
     if (op->in_flight()) loop_->backend().cancel(op.get());
   // ST-20: sockets() is empty at once; the fds close once no accept is in
