@@ -50,9 +50,8 @@ corio::task<void> echo_lines(corio::stream_reader r, corio::stream_writer w) {
 TEST(StreamFaults, CancelledDrainLeaksNothing) {
   const int before = open_fd_count();
   run_io([]() -> corio::task<void> {
-    corio::event never;
     corio::server srv = co_await corio::start_server(
-        [&never](corio::stream_reader, corio::stream_writer) -> corio::task<void> { co_await never.wait(); },
+        [](corio::stream_reader, corio::stream_writer) -> corio::task<void> { co_await corio::sleep(1h); },
         "127.0.0.1", 0);
     auto [r, w] = co_await corio::open_connection("127.0.0.1", port_of(srv));
     auto writer = corio::create_task([](corio::stream_writer& wr) -> corio::task<void> {
