@@ -91,7 +91,7 @@ fuzz: build-fuzz
 	printf '\230\004\004\040\000\047\050\001\005\005\020\003\007\002\000\010\007\001' > $(FUZZ_BUILD)/corpus/stream_reader/exactly
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(FUZZ_BUILD)/tests/fuzz/fuzz_stream_reader -max_total_time=$(FUZZ_TIME) -max_len=4096 \
-	  -print_final_stats=1 $(FUZZ_BUILD)/corpus/stream_reader
+	  -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus/stream_reader
 
 bench: deps-run $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target corio_benchmarks
