@@ -79,6 +79,7 @@ struct fd_entry {
   op_list writers;
   bool registered = false;
   bool retry = false;  // in the retry list
+  bool hup = false;    // the peer's FIN (or an error) was seen: read to the end
 };
 
 bool is_read_side(const io_op* op) noexcept {
@@ -228,6 +229,7 @@ class epoll_backend final : public io_backend {
     // say so explicitly for that case.
     if (fe.registered) ::epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
     fe.registered = false;
+    fe.hup = false;
   }
 
   void wait(loop_core&, std::int64_t timeout_ns) override {
@@ -265,6 +267,7 @@ class epoll_backend final : public io_backend {
       }
       const int fd = static_cast<int>(tag);
       const std::uint32_t ev = events[i].events;
+      if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) fds_[static_cast<std::size_t>(fd)].hup = true;
       if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) run_list(fd, true, ev);
       if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) run_list(fd, false, ev);
     }
@@ -393,7 +396,12 @@ class epoll_backend final : public io_backend {
         return true;
       }
       if (op->state != kWaiting) return true;  // cancelled from done
-      if (op->kind == io_kind::recv_multi && static_cast<std::size_t>(r) < kScratch) return false;  // drained
+      // A short read drained the socket, and new data makes a new edge; but
+      // the end of the stream may have made its edge while nobody read
+      // (reading paused), so once it was seen, read on until recv says so.
+      if (op->kind == io_kind::recv_multi && static_cast<std::size_t>(r) < kScratch &&
+          !fds_[static_cast<std::size_t>(fd)].hup)
+        return false;
     }
     mark_retry(fd, fds_[static_cast<std::size_t>(fd)]);  // more may be there: after the others
     return false;

@@ -8,13 +8,12 @@
 // buffer; listening sockets use multishot accept.
 //
 // Facts this relies on:
-// - The ring is made lazily, on the first operation, in the thread that runs
-//   the loop: with IORING_SETUP_SINGLE_ISSUER only the creating thread may
-//   submit, and a loop that never does I/O then costs no ring at all. Until
-//   then the loop sleeps in ppoll on the wake-up eventfd.
-// - With IORING_SETUP_DEFER_TASKRUN completions are only produced inside
-//   io_uring_enter(GETEVENTS); wait(0) therefore always enters the kernel
-//   when something is in flight (io_uring_submit_and_get_events).
+// - The ring is made lazily, on the first operation: a loop that never does
+//   I/O costs no ring at all, and sleeps in ppoll on the wake-up eventfd.
+// - With IORING_SETUP_COOP_TASKRUN completions are produced when the loop
+//   enters the kernel; IORING_SETUP_TASKRUN_FLAG marks the SQ ring when
+//   work is waiting, so a poll between batches (wait(0)) makes no system
+//   call unless there are submissions or that flag is up.
 // - A multishot recv ends (no IORING_CQE_F_MORE) when the buffer ring is
 //   empty (-ENOBUFS) or the CQ ring overflowed; neither is an error for the
 //   user, so the backend re-arms it.
@@ -33,7 +32,6 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <thread>
 #include <vector>
 
 namespace corio::detail {
@@ -113,10 +111,7 @@ class uring_backend final : public io_backend {
       recycle_if_buffer(c.flags);
       if (!(c.flags & IORING_CQE_F_MORE)) return forget(op);
     }
-    // Wait for it; other completions are kept for the next wait(). Only the
-    // ring's own thread may enter it; elsewhere (a loop closed from another
-    // thread) the op is left to io_uring_queue_exit.
-    if (std::this_thread::get_id() != owner_) return forget(op);
+    // Wait for it; other completions are kept for the next wait().
     for (;;) {
       const int r = ::io_uring_submit_and_wait(&ring_, 1);
       if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY) return forget(op);
@@ -150,6 +145,12 @@ class uring_backend final : public io_backend {
     if (!wake_armed_) arm_wake();
     int r;
     if (timeout_ns == 0) {
+      // A poll between batches: enter the kernel only if there is
+      // something to submit or the kernel asked for it (TASKRUN flag).
+      if (::io_uring_sq_ready(&ring_) == 0 && !(IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN)) {
+        reap();
+        return;
+      }
       r = ::io_uring_submit_and_get_events(&ring_);
     } else if (timeout_ns < 0) {
       r = ::io_uring_submit_and_wait(&ring_, 1);
@@ -172,23 +173,22 @@ class uring_backend final : public io_backend {
 
   void make_ring() {
     if (ring_ready_) return;
+    // COOP_TASKRUN + TASKRUN_FLAG measured best for echo (W5): completions
+    // are run when the loop enters the kernel anyway, and the TASKRUN flag
+    // tells a polling loop when it must. DEFER_TASKRUN measured slower, and
+    // its SINGLE_ISSUER would tie the loop to one thread.
     io_uring_params p{};
-    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
     p.cq_entries = kCqEntries;
     int r = ::io_uring_queue_init_params(kSqEntries, &ring_, &p);
-    if (r == -EINVAL) {  // kernels before 6.1
+    if (r == -EINVAL) {  // kernels before 5.19
       p = {};
-      p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN;
+      p.flags = IORING_SETUP_CQSIZE;
       p.cq_entries = kCqEntries;
-      r = ::io_uring_queue_init_params(kSqEntries, &ring_, &p);
-    }
-    if (r == -EINVAL) {
-      p = {};
       r = ::io_uring_queue_init_params(kSqEntries, &ring_, &p);
     }
     if (r < 0) throw_os_error(-r, "corio: io_uring_queue_init");
     ring_ready_ = true;
-    owner_ = std::this_thread::get_id();
     ::io_uring_register_ring_fd(&ring_);  // optional: saves an fd lookup per enter
   }
 
@@ -362,11 +362,12 @@ class uring_backend final : public io_backend {
     } else {
       recycle_if_buffer(c.flags);
       if (more) return;  // a transient error of one result
-      if (!cancelling && (c.res == -ENOBUFS || (op->kind == io_kind::accept_multi && c.res == -ECONNABORTED))) {
+      const bool transient = c.res == -ENOBUFS || (op->kind == io_kind::accept_multi && c.res == -ECONNABORTED);
+      if (transient && !cancelling) {
         prep(op);  // buffers ran out, or one peer left before accept: go on
         return;
       }
-      op->res = c.res;
+      op->res = transient ? -ECANCELED : c.res;  // stopped while being cancelled
     }
     op->more = false;
     forget(op);
@@ -380,7 +381,6 @@ class uring_backend final : public io_backend {
 
   io_uring ring_{};
   bool ring_ready_ = false;
-  std::thread::id owner_;
   int ev_ = -1;
   std::uint64_t wake_value_ = 0;
   bool wake_armed_ = false;
