@@ -16,9 +16,11 @@ namespace detail {
 
 namespace {
 
-// The receive buffer of the attempt made at once: the datagram is copied
-// out of it into a string of its own size, so one per thread serves every
-// endpoint of the loop.
+// The receive buffer: the datagram is copied out of it into a string of its
+// own size at once, so one per thread serves every endpoint of the loop.
+// Receive sizes above kScratchKeep get a buffer of their own for the call.
+constexpr std::size_t kScratchKeep = 256 * 1024;
+
 char* scratch(std::size_t n) {
   thread_local std::unique_ptr<char[]> buf;
   thread_local std::size_t size = 0;
@@ -155,13 +157,23 @@ std::int32_t dgram_waiter::outcome(const char* call) {
   return r;
 }
 
-bool dgram_recv_awaiter::await_ready() {
-  core->check_usable("recvfrom");
-  if (max == 0) throw std::invalid_argument("corio: datagram_endpoint::recvfrom: the receive size must be positive");
-  // MSG_TRUNC: the result is the datagram's full length, so an oversize one
-  // is recognised (and its size reported).
-  char* b = scratch(max);
+// One non-blocking receive. MSG_TRUNC: the result is the datagram's full
+// length, so an oversize one is recognised and its size reported.
+std::int32_t dgram_recv_awaiter::receive_now() noexcept {
+  std::unique_ptr<char[]> big;  // beyond what a thread keeps around
+  char* b;
+  try {
+    if (max <= kScratchKeep) {
+      b = scratch(max);
+    } else {
+      big = std::make_unique_for_overwrite<char[]>(max);
+      b = big.get();
+    }
+  } catch (const std::bad_alloc&) {
+    return -ENOMEM;
+  }
   iov = {b, max};
+  msg = {};
   msg.msg_name = from.data();
   msg.msg_namelen = socket_address::capacity();
   msg.msg_iov = &iov;
@@ -170,35 +182,81 @@ bool dgram_recv_awaiter::await_ready() {
   do {
     r = ::recvmsg(core->fd(), &msg, MSG_DONTWAIT | MSG_TRUNC);
   } while (r < 0 && errno == EINTR);
-  if (r < 0 && would_block(errno)) return false;
-  op.res = r < 0 ? -errno : static_cast<std::int32_t>(r);
-  if (r > 0 && static_cast<std::size_t>(r) <= max) data.assign(b, static_cast<std::size_t>(r));
+  if (r < 0) return would_block(errno) ? -EAGAIN : -errno;
+  from.set_size(msg.msg_namelen);
+  if (static_cast<std::size_t>(r) <= max) {
+    try {
+      data.assign(b, static_cast<std::size_t>(r));
+    } catch (const std::bad_alloc&) {
+      return -ENOMEM;
+    }
+  }
+  return static_cast<std::int32_t>(r);
+}
+
+void dgram_recv_awaiter::prep_peek() noexcept {
+  iov = {nullptr, 0};
+  msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  op.kind = io_kind::recvmsg;
+  op.fd = core->fd();
+  op.u.msg = {&msg, MSG_PEEK | MSG_TRUNC};
+  op.done = &on_peek;
+}
+
+bool dgram_recv_awaiter::await_ready() {
+  core->check_usable("recvfrom");
+  if (max == 0) throw std::invalid_argument("corio: datagram_endpoint::recvfrom: the receive size must be positive");
+  const std::int32_t r = receive_now();
+  if (r == -EAGAIN) return false;
+  op.res = r;
   return true;
 }
 
 bool dgram_recv_awaiter::await_suspend(std::coroutine_handle<> h) {
-  buf = std::make_unique_for_overwrite<char[]>(max);
-  iov = {buf.get(), max};
-  msg.msg_name = from.data();
-  msg.msg_namelen = socket_address::capacity();
-  msg.msg_flags = 0;
-  op.kind = io_kind::recvmsg;
-  op.fd = core->fd();
-  op.u.msg = {&msg, MSG_TRUNC};
-  if (suspend_on_op(h, "recvfrom")) return true;
-  if (op.res > 0 && static_cast<std::size_t>(op.res) <= max) data.assign(buf.get(), static_cast<std::size_t>(op.res));
-  return false;
+  for (;;) {
+    prep_peek();
+    if (suspend_on_op(h, "recvfrom")) return true;
+    // A datagram is there already (epoll tries at once): take it.
+    const std::int32_t r = op.res < 0 ? op.res : receive_now();
+    if (r == -EAGAIN) continue;
+    op.res = r;
+    return false;
+  }
+}
+
+// Loop thread: the peek saw a datagram (or failed, or was cancelled).
+void dgram_recv_awaiter::on_peek(io_op* o) noexcept {
+  auto* self = static_cast<dgram_recv_awaiter*>(static_cast<op_t*>(o)->self);
+  while (o->res >= 0) {
+    if (self->cancel_requested || self->closed) {
+      o->res = -ECANCELED;  // the datagram stays for another receiver
+      break;
+    }
+    const std::int32_t r = self->receive_now();
+    if (r != -EAGAIN) {
+      o->res = r;
+      break;
+    }
+    // Another receiver took it first: wait again.
+    self->prep_peek();
+    try {
+      if (!self->loop->backend().start(o)) return;
+    } catch (...) {
+      o->res = -ENOMEM;
+    }
+  }
+  self->loop->wake(self->task);
 }
 
 void dgram_recv_awaiter::finish() {
   const std::int32_t r = outcome("recvfrom");
   if (r < 0) throw_os_error(-r, core->describe("recvfrom"));
-  from.set_size(msg.msg_namelen);
-  if (static_cast<std::size_t>(r) > max || (msg.msg_flags & MSG_TRUNC))
+  if (static_cast<std::size_t>(r) > max)
     throw os_error(EMSGSIZE, core->describe("recvfrom") + ": a datagram of " + std::to_string(r) + " bytes from " +
                                  from.to_string() + " is larger than the receive size (" + std::to_string(max) +
                                  " bytes) and was discarded");
-  if (buf && data.empty() && r > 0) data.assign(buf.get(), static_cast<std::size_t>(r));  // arrived through the backend
 }
 
 bool dgram_send_awaiter::await_ready() {

@@ -144,16 +144,23 @@ struct dgram_waiter : io_awaiter {
   std::int32_t outcome(const char* call);
 };
 
+// Waiting, it holds no buffer: the backend op is a zero-length MSG_PEEK
+// receive that completes when a datagram is there, and only then is the
+// datagram received (into a per-thread buffer, copied out at its size).
 struct dgram_recv_awaiter : dgram_waiter {
   std::size_t max;
   std::string data;
   socket_address from;
-  std::unique_ptr<char[]> buf;  // the backend path's buffer
 
   dgram_recv_awaiter(datagram_core* c, std::size_t m) noexcept : dgram_waiter(c), max(m) {}
   bool await_ready();
   bool await_suspend(std::coroutine_handle<> h);
   void finish();
+
+ private:
+  std::int32_t receive_now() noexcept;  // res, or -EAGAIN
+  void prep_peek() noexcept;
+  static void on_peek(io_op* o) noexcept;
 };
 
 template <bool WithSender>

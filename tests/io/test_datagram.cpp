@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -275,6 +276,27 @@ TEST(Datagram, DatagramLargerThanTheReceiveSizeIsReportedAndDiscarded) {
     EXPECT_EQ(data.size(), huge.size());
     EXPECT_EQ(from, b.sockname());
     EXPECT_THROW(co_await a.recvfrom(0), std::invalid_argument);
+  }());
+}
+
+TEST(Datagram, ReceiversSharingAnEndpointEachGetOneDatagram) {
+  run_io([]() -> corio::task<void> {
+    corio::datagram_endpoint a = co_await udp_on("127.0.0.1");
+    corio::datagram_endpoint b = co_await udp_on("127.0.0.1");
+    auto receiver = [](corio::datagram_endpoint ep) -> corio::task<std::string> { co_return co_await ep.recv(); };
+    auto r1 = corio::create_task(receiver(a));
+    auto r2 = corio::create_task(receiver(a));
+    auto r3 = corio::create_task(receiver(a));
+    co_await corio::sleep(2ms);
+    co_await b.sendto("one", a.sockname());
+    co_await corio::sleep(5ms);
+    EXPECT_EQ(r1.done() + r2.done() + r3.done(), 1);  // the others wait on
+    co_await b.sendto("two", a.sockname());
+    co_await b.sendto("three", a.sockname());
+    auto [x, y, z] = co_await corio::gather(r1, r2, r3);
+    std::vector<std::string> got{x, y, z};
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, (std::vector<std::string>{"one", "three", "two"}));
   }());
 }
 
