@@ -303,6 +303,10 @@ CORIO_ALWAYS_INLINE void loop_core::run_once() {
     backend_->wait(*this, 0);  // I/O keeps flowing while tasks are busy
   }
   if (remote_head_.load(std::memory_order_relaxed) != 0) drain_remote();
+  // Caught signals become callbacks here, whether the loop slept (the
+  // handler's write woke it) or was too busy to ask the backend.
+  if (CORIO_UNLIKELY(signals_ != nullptr) && g_signal_epoch.load(std::memory_order_acquire) != signal_epoch_seen_)
+    take_signals();
   if (!timers_.empty()) fire_timers();  // EL-08: after what call_soon queued
 
   // EL-02: run exactly what is ready now; what they schedule waits a turn.

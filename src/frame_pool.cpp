@@ -67,6 +67,9 @@ void pool_arm() noexcept {
   tl_pool.armed = true;
 }
 
+void* pool_allocate_large(std::size_t n) { return ::operator new(n); }
+void pool_deallocate_large(void* p) noexcept { ::operator delete(p); }
+
 void* pool_refill(std::size_t cls) {
   pool_thread_cache& c = tl_pool;
   const std::size_t sz = (cls + 1) * pool_thread_cache::kGranule;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <corio/contextvars.hpp>
+#include <corio/datagram.hpp>
 #include <corio/events.hpp>
 #include <corio/exceptions.hpp>
 #include <corio/futures.hpp>

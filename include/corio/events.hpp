@@ -33,6 +33,15 @@ class executor;
 class thread_pool_executor;
 }  // namespace futures
 
+namespace detail {
+// A callback that returns a coroutine would only create it: Python raises
+// TypeError("coroutines cannot be used with add_signal_handler()").
+template <class R>
+inline constexpr bool is_coroutine_v = false;
+template <class T>
+inline constexpr bool is_coroutine_v<task<T>> = true;
+}  // namespace detail
+
 /// Options for create_task (Python: create_task's name=, context=,
 /// eager_start=).
 struct task_options {
@@ -197,6 +206,70 @@ class event_loop : private detail::loop_core {
   /// corio::run calls it.
   task<void> shutdown_default_executor();
 
+  // -- Unix signals (signals.cpp) -------------------------------------------------
+
+  /// Python: loop.add_signal_handler(sig, callback, *args). Each time `sig`
+  /// is caught, fn(args...) is queued like call_soon and runs on this loop's
+  /// thread (never inside the signal handler). Replaces this loop's earlier
+  /// handler for `sig`. Works in any thread, with the loop running or not;
+  /// one signal belongs to one loop at a time. Throws std::invalid_argument
+  /// for a signal number that does not exist or cannot be caught (SIGKILL,
+  /// SIGSTOP), std::runtime_error if the loop is closed or another loop
+  /// handles `sig`.
+  template <class F, class... A>
+  void add_signal_handler(int sig, F&& fn, A&&... args) {
+    static_assert(std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>&...>,
+                  "corio::event_loop::add_signal_handler: fn must be callable with the given arguments");
+    static_assert(std::is_copy_constructible_v<std::decay_t<F>>,
+                  "corio::event_loop::add_signal_handler: fn must be copyable (it is kept in a std::function)");
+    static_assert(!detail::is_coroutine_v<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>>,
+                  "corio::event_loop::add_signal_handler: fn returns a coroutine, which would never run; "
+                  "call create_task in the callback");
+    set_signal_handler(sig, std::function<void()>(bind(std::forward<F>(fn), std::forward<A>(args)...)));
+  }
+  /// Python: loop.remove_signal_handler(sig). Restores the disposition `sig`
+  /// had before this loop took it; false if this loop had no handler for it.
+  /// Throws std::invalid_argument for a signal number that does not exist.
+  bool remove_signal_handler(int sig);
+
+  // -- watching file descriptors (fd_watchers.cpp) -------------------------------
+
+  /// Python: loop.add_reader(fd, callback, *args). While `fd` is readable
+  /// (or at end of file, or in error) fn(args...) is queued like call_soon,
+  /// once per loop iteration, until remove_reader(fd): level-triggered, as
+  /// with Python's selectors. One reader per fd: a second add_reader
+  /// replaces the first. The fd stays the caller's; remove the reader
+  /// before closing it. Throws std::invalid_argument for a negative fd,
+  /// std::runtime_error if the loop is closed.
+  template <class F, class... A>
+  void add_reader(int fd, F&& fn, A&&... args) {
+    static_assert(std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>&...>,
+                  "corio::event_loop::add_reader: fn must be callable with the given arguments");
+    static_assert(std::is_copy_constructible_v<std::decay_t<F>>,
+                  "corio::event_loop::add_reader: fn must be copyable (it is kept in a std::function)");
+    static_assert(!detail::is_coroutine_v<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>>,
+                  "corio::event_loop::add_reader: fn returns a coroutine, which would never run; "
+                  "call create_task in the callback");
+    set_fd_watcher(fd, false, std::function<void()>(bind(std::forward<F>(fn), std::forward<A>(args)...)));
+  }
+  /// Python: loop.remove_reader(fd): false if no reader was registered.
+  bool remove_reader(int fd) { return clear_fd_watcher(fd, false); }
+  /// Python: loop.add_writer(fd, callback, *args): as add_reader, while
+  /// `fd` is writable.
+  template <class F, class... A>
+  void add_writer(int fd, F&& fn, A&&... args) {
+    static_assert(std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>&...>,
+                  "corio::event_loop::add_writer: fn must be callable with the given arguments");
+    static_assert(std::is_copy_constructible_v<std::decay_t<F>>,
+                  "corio::event_loop::add_writer: fn must be copyable (it is kept in a std::function)");
+    static_assert(!detail::is_coroutine_v<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>>,
+                  "corio::event_loop::add_writer: fn returns a coroutine, which would never run; "
+                  "call create_task in the callback");
+    set_fd_watcher(fd, true, std::function<void()>(bind(std::forward<F>(fn), std::forward<A>(args)...)));
+  }
+  /// Python: loop.remove_writer(fd): false if no writer was registered.
+  bool remove_writer(int fd) { return clear_fd_watcher(fd, true); }
+
   // -- errors (EL-10, EL-11) --------------------------------------------------
 
   using exception_handler = std::function<void(event_loop&, const exception_context&)>;
@@ -231,6 +304,10 @@ class event_loop : private detail::loop_core {
   using loop_core::check_can_run;
   friend detail::loop_core& detail_core(event_loop& l) noexcept;
   friend event_loop& detail_loop(detail::loop_core& c) noexcept;
+
+  void set_signal_handler(int sig, std::function<void()> fn);
+  void set_fd_watcher(int fd, bool write, std::function<void()> fn);
+  bool clear_fd_watcher(int fd, bool write);
 
   template <class F, class... A>
   static auto bind(F&& fn, A&&... args) {

@@ -273,6 +273,8 @@ class epoll_backend final : public io_backend {
     }
   }
 
+  int wake_fd() const noexcept override { return ev_; }
+
   void wake() noexcept override {
     const std::uint64_t one = 1;
     // EAGAIN means the counter is already non-zero: the loop will wake anyway.

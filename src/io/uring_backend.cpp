@@ -166,6 +166,8 @@ class uring_backend final : public io_backend {
     reap();
   }
 
+  int wake_fd() const noexcept override { return ev_; }
+
   void wake() noexcept override {
     const std::uint64_t one = 1;
     [[maybe_unused]] auto r = ::write(ev_, &one, sizeof one);

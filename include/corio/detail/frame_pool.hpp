@@ -42,6 +42,12 @@ void* pool_refill(std::size_t cls);            // slow path: depot or new slab; 
 void pool_overflow(std::size_t cls);           // slow path: give a batch back
 void pool_free_slow(void* p, std::size_t cls); // after the thread's cache died
 void pool_arm() noexcept;                      // registers the thread-exit flush
+// Blocks over kMaxBlock, from ::operator new. Out of line on purpose: GCC 12
+// inlines a frame's constant size into pool_allocate, sees ::operator new,
+// and warns (-Wmismatched-new-delete) that the promise's operator delete
+// frees it.
+void* pool_allocate_large(std::size_t n);
+void pool_deallocate_large(void* p) noexcept;
 inline constexpr std::size_t pool_class(std::size_t n) noexcept {
   return (n + pool_thread_cache::kGranule - 1) / pool_thread_cache::kGranule - 1;
 }
@@ -58,9 +64,9 @@ constexpr std::uint32_t pool_cache_limit(std::size_t cls) noexcept {
 // coroutine frames rely on).
 CORIO_ALWAYS_INLINE void* pool_allocate(std::size_t n) {
 #if CORIO_ASAN
-  return ::operator new(n);
+  return pool_allocate_large(n);
 #else
-  if (CORIO_UNLIKELY(n > pool_thread_cache::kMaxBlock || n == 0)) return ::operator new(n);
+  if (CORIO_UNLIKELY(n > pool_thread_cache::kMaxBlock || n == 0)) return pool_allocate_large(n);
   const std::size_t cls = pool_class(n);
   pool_thread_cache& c = tl_pool;
   pool_block* b = c.head[cls];
@@ -76,10 +82,10 @@ CORIO_ALWAYS_INLINE void* pool_allocate(std::size_t n) {
 CORIO_ALWAYS_INLINE void pool_deallocate(void* p, std::size_t n) noexcept {
 #if CORIO_ASAN
   (void)n;
-  ::operator delete(p);
+  pool_deallocate_large(p);
 #else
   if (CORIO_UNLIKELY(n > pool_thread_cache::kMaxBlock || n == 0)) {
-    ::operator delete(p);
+    pool_deallocate_large(p);
     return;
   }
   const std::size_t cls = pool_class(n);

@@ -66,6 +66,10 @@ class io_backend {
   virtual void wait(loop_core& loop, std::int64_t timeout_ns) = 0;
   // Thread-safe: makes a concurrent or the next wait() return promptly.
   virtual void wake() noexcept = 0;
+  // The eventfd wake() writes to. Signal handlers write to it themselves:
+  // write(2) is async-signal-safe, a virtual call on a loop that another
+  // thread may be destroying is not (see signals.cpp).
+  virtual int wake_fd() const noexcept = 0;
   // Operations in flight or completions not yet delivered (read on every
   // loop iteration, hence a plain field the backend keeps up to date).
   std::size_t pending() const noexcept { return pending_; }
@@ -85,6 +89,12 @@ class io_backend {
   std::size_t pending_ = 0;
 };
 std::unique_ptr<io_backend> make_default_backend();
+
+class signal_set;     // add_signal_handler (signals.cpp)
+class fd_watch_set;   // add_reader / add_writer (fd_watchers.cpp)
+// Bumped by every caught signal a loop handles (after the signal's own
+// count): a loop that owns signals compares it once per iteration.
+extern std::atomic<std::uint32_t> g_signal_epoch;
 
 // Something that holds I/O on a loop (a transport, a server) and must let
 // go of it when the loop closes: its operations in flight, its fds, the
@@ -230,6 +240,9 @@ class loop_core {
   const char* backend_name() const noexcept { return is_closed() ? "closed" : backend_->name(); }
   io_backend& backend() noexcept { return *backend_; }
   void advance_virtual(std::int64_t ns) noexcept { virtual_now_ += ns; }
+  // Signal handlers and fd watchers of this loop; null until first used.
+  signal_set* signals_ = nullptr;
+  fd_watch_set* watchers_ = nullptr;
 
  private:
   void run_once();
@@ -237,6 +250,7 @@ class loop_core {
   void run_task(task_base* t);
   void run_handle(handle_node* h);
   void drain_remote(std::uintptr_t replace_with = 0) noexcept;
+  void take_signals();  // signals.cpp
   void fire_timers();
   void report_slow(task_base* t, std::int64_t ns) noexcept;
 
@@ -249,6 +263,7 @@ class loop_core {
   bool running_ = false;
   bool stopping_ = false;
   bool debug_ = false;
+  std::uint32_t signal_epoch_seen_ = 0;
   std::atomic<bool> closed_{false};
   std::exception_ptr fatal_;
   std::thread::id thread_;  // valid while running
