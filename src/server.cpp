@@ -63,7 +63,9 @@ server_core::server_core(loop_core* loop, std::vector<socket> listeners, client_
   loop_->add_resource(this);
 }
 
-server_core::~server_core() { loop_->remove_resource(this); }
+server_core::~server_core() {
+  if (!loop_closed_) loop_->remove_resource(this);  // else the loop may be gone
+}
 
 void server_core::drop_user() noexcept {
   if (--users_ == 0) close();
@@ -206,6 +208,7 @@ void server_core::update_idle() noexcept {
 }
 
 void server_core::on_loop_close() noexcept {
+  loop_closed_ = true;
   retain();
   closed_ = true;
   serving_ = false;

@@ -51,7 +51,7 @@ stream_transport::~stream_transport() {
     reader_->set_transport(nullptr);
     reader_->release();
   }
-  loop_->remove_resource(this);
+  if (!loop_closed_) loop_->remove_resource(this);  // else the loop may be gone
 }
 
 std::string stream_transport::describe(const char* call) const {
@@ -303,6 +303,7 @@ void stream_transport::maybe_finish_close() noexcept {
 
 void stream_transport::on_loop_close() noexcept {
   // The loop will run no more: nothing in flight will ever complete.
+  loop_closed_ = true;
   retain();
   if (reading_) {
     loop_->backend().abandon(&recv_op_);

@@ -82,6 +82,7 @@ class server_core final : public transport_owner, public loop_resource {
   std::size_t retry_timers_ = 0;
   bool serving_ = false;
   bool closed_ = false;
+  bool loop_closed_ = false;  // on_loop_close ran: loop_ may dangle
   bool tcp_;
 };
 

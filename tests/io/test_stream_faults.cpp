@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -186,6 +187,31 @@ TEST(StreamFaults, TenThousandIdleConnectionsBesideAnActiveOne) {
         while (srv.connection_count() > 1) co_await corio::sleep(5ms);
       }(),
       std::chrono::seconds(100));
+}
+
+}  // namespace
+
+namespace {
+
+TEST(StreamFaults, HandlesOutlivingTheirLoopAreHarmless) {
+  const int before = open_fd_count();
+  std::optional<corio::server> srv;
+  std::optional<corio::stream_pair> conn;
+  {
+    corio::event_loop loop;
+    loop.run_until_complete([](std::optional<corio::server>& s, std::optional<corio::stream_pair>& c) -> corio::task<void> {
+      s = co_await corio::start_server(echo_lines, "127.0.0.1", 0);
+      c = co_await corio::open_connection("127.0.0.1", port_of(*s));
+    }(srv, conn));
+    loop.close();
+  }  // the loop is gone; the handles still exist
+  EXPECT_TRUE(conn->second.is_closing());
+  conn->second.write("ignored");
+  conn->second.close();
+  srv->close();
+  conn.reset();
+  srv.reset();
+  EXPECT_EQ(open_fd_count(), before);
 }
 
 }  // namespace

@@ -130,6 +130,7 @@ class stream_transport final : public read_flow, public loop_resource {
   bool eof_sent_ = false;
   bool closing_ = false;
   bool closed_ = false;
+  bool loop_closed_ = false;  // on_loop_close ran: loop_ may dangle
 };
 
 }  // namespace corio::detail
