@@ -33,7 +33,12 @@ corio::task<> read_lines(corio::stream_reader& reader, corio::queue<std::string>
 corio::task<> answer_lines(corio::stream_writer& writer, corio::queue<std::string>& lines) {
   for (int n = 1;; ++n) {
     std::string line = co_await lines.get();
-    writer.write("#" + std::to_string(n) + " " + line + "\n");
+    std::string answer = "#";  // built with += (GCC 12 warns wrongly on "x" + std::string)
+    answer += std::to_string(n);
+    answer += ' ';
+    answer += line;
+    answer += '\n';
+    writer.write(answer);
     co_await writer.drain();
   }
 }
