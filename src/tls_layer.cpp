@@ -1,6 +1,7 @@
 #include <corio/detail/tls_layer.hpp>
 #include <corio/os_errors.hpp>
 
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -21,6 +22,9 @@ namespace {
 constexpr std::size_t kEncryptChunk = 64 * 1024;
 // The most plaintext one TLS record holds, so the most one SSL_read gives.
 constexpr std::size_t kRecord = 16 * 1024;
+// A drained BIO bigger than this gives its memory back (a memory BIO keeps
+// its peak otherwise), as the transport's buffers do after a burst.
+constexpr std::size_t kKeepCapacity = 64 * 1024;
 
 bool is_ip_address(const std::string& host) {
   unsigned char buf[16];
@@ -208,6 +212,22 @@ void tls_layer::on_data(const char* p, std::size_t n) noexcept {
     case state::closed:
       break;
   }
+  trim(rbio_, true);
+}
+
+void tls_layer::trim(::bio_st*& bio, bool read_side) noexcept {
+  if (BIO_ctrl_pending(bio) != 0) return;
+  ::BUF_MEM* mem = nullptr;
+  BIO_get_mem_ptr(bio, &mem);
+  if (!mem || mem->max <= kKeepCapacity) return;
+  ::BIO* fresh = BIO_new(BIO_s_mem());
+  if (!fresh) return;
+  BIO_set_mem_eof_return(fresh, -1);
+  if (read_side)
+    SSL_set0_rbio(ssl_->ssl, fresh);  // frees the old one
+  else
+    SSL_set0_wbio(ssl_->ssl, fresh);
+  bio = fresh;
 }
 
 void tls_layer::read_records() noexcept {
@@ -344,7 +364,7 @@ void tls_layer::flush_out() noexcept {
   char buf[kRecord + 1024];  // a whole record with its header and tag
   for (;;) {
     const int n = BIO_read(wbio_, buf, sizeof buf);
-    if (n <= 0) return;
+    if (n <= 0) break;
     if (t_->closed_ || t_->lost_) continue;  // nowhere to go
     try {
       t_->queue_send(std::string_view(buf, static_cast<std::size_t>(n)));
@@ -352,6 +372,7 @@ void tls_layer::flush_out() noexcept {
       t_->connection_lost(std::current_exception());
     }
   }
+  trim(wbio_, false);
 }
 
 // -- closing ---------------------------------------------------------------------------

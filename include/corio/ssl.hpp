@@ -125,9 +125,11 @@ class ssl_certificate_verification_error : public ssl_error {
 
 /// Python: ssl.SSLContext. A cheap handle: copies share one context (and
 /// one OpenSSL SSL_CTX), so a change made through any copy applies to the
-/// connections made with it afterwards, as in Python. Errors raise
-/// ssl_error naming the file or argument and OpenSSL's reason; a file that
-/// cannot be opened raises the os_error of its errno.
+/// connections made with it afterwards, as in Python. Loops on several
+/// threads may make connections with one context, as long as none changes
+/// it meanwhile. Errors raise ssl_error naming the file or argument and
+/// OpenSSL's reason; a file that cannot be opened raises the os_error of
+/// its errno.
 class ssl_context {
  public:
   /// Python: SSLContext(PROTOCOL_TLS_CLIENT): verify_mode required and
@@ -204,7 +206,8 @@ ssl_context create_default_context(ssl_purpose purpose, const verify_locations& 
 
 /// Python: ssl.SSLObject: the TLS state of one connection, as
 /// get_extra_info("ssl_object") returns it. A handle: it stays valid (and
-/// keeps answering) after the connection is closed.
+/// keeps answering) after the connection is closed. Loop thread only, like
+/// the connection.
 class ssl_object {
  public:
   ssl_object() noexcept = default;

@@ -124,6 +124,7 @@ class tls_layer {
   std::size_t encrypt(std::string_view data) noexcept;
   void flush_backlog() noexcept;
   void flush_out() noexcept;
+  void trim(::bio_st*& bio, bool read_side) noexcept;
   void fail(std::exception_ptr e, bool send_alert) noexcept;
   void finish() noexcept;
   void arm_timer(duration d) noexcept;
