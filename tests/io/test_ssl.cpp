@@ -23,34 +23,13 @@
 #include "io/tls_util.hpp"
 
 using namespace std::chrono_literals;
+using corio_test::echo_handler;
+using corio_test::port_of;
 using corio_test::run_io;
+using corio_test::tls_client_opts;
+using corio_test::tls_server_opts;
 
 namespace {
-
-corio::task<void> echo_handler(corio::stream_reader r, corio::stream_writer w) {
-  for (;;) {
-    std::string data = co_await r.read(65536);
-    if (data.empty()) break;
-    w.write(data);
-    co_await w.drain();
-  }
-  w.close();
-}
-
-std::uint16_t port_of(const corio::server& s) { return s.sockets().at(0).getsockname().port(); }
-
-corio::server_options tls_server_opts(corio::ssl_context ctx) {
-  corio::server_options o;
-  o.ssl = std::move(ctx);
-  return o;
-}
-
-corio::connection_options tls_client_opts(corio::ssl_context ctx, std::string hostname) {
-  corio::connection_options o;
-  o.ssl = std::move(ctx);
-  o.server_hostname = std::move(hostname);
-  return o;
-}
 
 // The handshake error a client gets from a server presenting `cert`.
 corio::task<std::string> client_error(corio::ssl_context server_ctx, corio::connection_options opts) {

@@ -20,33 +20,16 @@
 #include "io/tls_util.hpp"
 
 using namespace std::chrono_literals;
+using corio_test::echo_handler;
+using corio_test::port_of;
 using corio_test::run_io;
 
 namespace {
 
-corio::task<void> echo_handler(corio::stream_reader r, corio::stream_writer w) {
-  for (;;) {
-    std::string data = co_await r.read(65536);
-    if (data.empty()) break;
-    w.write(data);
-    co_await w.drain();
-  }
-  w.close();
-}
-
-std::uint16_t port_of(const corio::server& s) { return s.sockets().at(0).getsockname().port(); }
-
-corio::server_options tls_server_opts() {
-  corio::server_options o;
-  o.ssl = corio_test::server_context();
-  return o;
-}
-
+// The usual server and a client that trusts it, connecting to "localhost".
+corio::server_options tls_server_opts() { return corio_test::tls_server_opts(corio_test::server_context()); }
 corio::connection_options tls_client_opts() {
-  corio::connection_options o;
-  o.ssl = corio_test::client_context();
-  o.server_hostname = "localhost";
-  return o;
+  return corio_test::tls_client_opts(corio_test::client_context(), "localhost");
 }
 
 // 10 MB of bytes that differ from one position to the next.

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <corio/ssl.hpp>
+#include <corio/streams.hpp>
 #include <corio/testing/tls.hpp>
 
 #include <dirent.h>
@@ -90,6 +91,21 @@ inline corio::ssl_context client_context() {
   corio::verify_locations where;
   where.cafile = tls_files::get().ca_file;
   return corio::create_default_context(corio::ssl_purpose::server_auth, where);
+}
+
+// start_server's options with ssl=ctx.
+inline corio::server_options tls_server_opts(corio::ssl_context ctx) {
+  corio::server_options o;
+  o.ssl = std::move(ctx);
+  return o;
+}
+
+// open_connection's options with ssl=ctx and server_hostname (empty: the host).
+inline corio::connection_options tls_client_opts(corio::ssl_context ctx, std::string hostname) {
+  corio::connection_options o;
+  o.ssl = std::move(ctx);
+  o.server_hostname = std::move(hostname);
+  return o;
 }
 
 // Open fds of this process (for the tests that nothing leaks).
