@@ -96,7 +96,7 @@ corio::task<> amain() {
   ca.configure_trust(client_ctx);
   co_await echo_client(port, client_ctx);
   co_await stranger(port);
-  for (int i = 0; i < 200 && reported.empty(); ++i) co_await corio::sleep(std::chrono::milliseconds(5));
+  for (int i = 0; i < 1000 && reported.empty(); ++i) co_await corio::sleep(std::chrono::milliseconds(5));
   for (const std::string& r : reported) std::cout << "server: " << r << '\n';
   server.close();
   co_await server.wait_closed();

@@ -110,7 +110,7 @@ TEST(TlsStreams, ASlowReaderPausesTheWriter) {
     co_await w.drain();
     w.close();
     co_await w.wait_closed();
-    for (int i = 0; i < 200 && total < written; ++i) co_await corio::sleep(5ms);
+    for (int i = 0; i < 1000 && total < written; ++i) co_await corio::sleep(5ms);
     EXPECT_EQ(total, written);
   }());
 }
@@ -162,6 +162,32 @@ TEST(TlsStartTls, BothSidesOfASocketPair) {
     EXPECT_EQ(co_await ra.readline(), "encrypted\n");
     wa.write("and back\n");
     EXPECT_EQ(co_await rb.readline(), "and back\n");
+  }());
+}
+
+TEST(TlsStartTls, WritesDuringTheHandshakeWaitForIt) {
+  run_io([]() -> corio::task<void> {
+    auto [a, b] = corio::socketpair();
+    auto [ra, wa] = co_await corio::open_connection(std::move(a));
+    auto [rb, wb] = co_await corio::open_connection(std::move(b));
+    corio::start_tls_options server;
+    server.server_side = true;
+    auto s = corio::create_task(corio::start_tls(wa, corio_test::server_context(), server));
+    co_await corio::sleep(0s);
+    auto c = corio::create_task(corio::start_tls(wb, corio_test::client_context(), "localhost"));
+    co_await corio::sleep(0s);  // the ClientHello is out; the handshake goes on
+    wb.write("early\n");      // held, then sent encrypted
+    const std::string big(1 << 20, 'b');
+    wb.write(big);
+    corio::task_options eager;
+    eager.eager_start = true;  // runs up to its first suspension here
+    auto drained = corio::create_task([](corio::stream_writer w) -> corio::task<void> { co_await w.drain(); }(wb), eager);
+    EXPECT_FALSE(drained.done()) << "drain did not wait for the held megabyte";
+    co_await c;
+    co_await s;
+    EXPECT_EQ(co_await ra.readline(), "early\n");
+    EXPECT_TRUE(co_await ra.readexactly(big.size()) == big);
+    co_await drained;
   }());
 }
 
@@ -233,6 +259,28 @@ TEST(TlsClose, APeerThatClosesWithoutCloseNotifyGivesEof) {
   }());
 }
 
+TEST(TlsClose, CloseWithThePausedReaderStillFindsThePeersCloseNotify) {
+  run_io([]() -> corio::task<void> {
+    corio::server srv = co_await corio::start_server(
+        [](corio::stream_reader r, corio::stream_writer w) -> corio::task<void> {
+          w.write(std::string(4 << 20, 'p'));  // more than the client will read
+          co_await w.drain();
+          EXPECT_EQ(co_await r.read(), "");
+        },
+        "127.0.0.1", 0, tls_server_opts());
+    corio::connection_options opts = tls_client_opts();
+    opts.ssl_shutdown_timeout = 10s;
+    auto [r, w] = co_await corio::open_connection("127.0.0.1", port_of(srv), opts);
+    // Nobody reads: the reader fills to twice its limit and pauses the socket.
+    const std::size_t full = 2 * corio::stream_reader::default_limit;
+    for (int i = 0; i < 1000 && r.buffered() <= full; ++i) co_await corio::sleep(5ms);
+    EXPECT_GT(r.buffered(), full);
+    w.close();
+    // Reading goes on for the close_notify; the rest is dropped.
+    co_await corio::wait_for(w.wait_closed(), 5s);
+  }());
+}
+
 TEST(TlsClose, WriteEofIsNotSupported) {
   run_io([]() -> corio::task<void> {
     corio::server srv = co_await corio::start_server(echo_handler, "127.0.0.1", 0, tls_server_opts());
@@ -279,9 +327,11 @@ TEST(TlsCancel, CancellingAHandshakeLeavesNoFd) {
     EXPECT_FALSE(attempt.done());
     attempt.cancel();
     EXPECT_THROW((void)co_await attempt, corio::cancelled_error);
-    for (int i = 0; i < 100 && corio_test::open_fd_count() != with_listener; ++i) co_await corio::sleep(2ms);
-    release.set();  // the server's side goes too
-    for (int i = 0; i < 100 && corio_test::open_fd_count() != with_listener; ++i) co_await corio::sleep(2ms);
+    // Only the server's side of the connection is left.
+    for (int i = 0; i < 2000 && corio_test::open_fd_count() != with_listener + 1; ++i) co_await corio::sleep(2ms);
+    EXPECT_EQ(corio_test::open_fd_count(), with_listener + 1);
+    release.set();
+    for (int i = 0; i < 2000 && corio_test::open_fd_count() != with_listener; ++i) co_await corio::sleep(2ms);
     EXPECT_EQ(corio_test::open_fd_count(), with_listener);
   }());
   EXPECT_EQ(corio_test::open_fd_count(), before);
@@ -305,7 +355,7 @@ TEST(TlsCancel, CancellingAReadLeavesTheStreamUsableAndNoFd) {
       w.close();
       co_await w.wait_closed();
     }
-    for (int i = 0; i < 100 && corio_test::open_fd_count() > before; ++i) co_await corio::sleep(2ms);
+    for (int i = 0; i < 2000 && corio_test::open_fd_count() > before; ++i) co_await corio::sleep(2ms);
     EXPECT_EQ(corio_test::open_fd_count(), before);
   }());
 }
