@@ -388,6 +388,7 @@ bool tls_layer::shutdown() noexcept {
       return false;
     case state::wrapped: {
       if (!backlog_.empty()) flush_backlog();
+      if (state_ != state::wrapped) return false;  // that write failed: closed already
       state_ = state::shutdown;
       // Nothing more reaches the reader, so it no longer pauses the socket:
       // reading goes on until the peer's close_notify, EOF or the deadline.

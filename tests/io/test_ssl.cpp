@@ -218,6 +218,33 @@ TEST(TlsServer, AClientThatHangsUpInTheHandshakeIsNotReported) {
   }());
 }
 
+TEST(TlsServer, AClientThatNeverSpeaksIsDroppedAtTheHandshakeTimeout) {
+  run_io([]() -> corio::task<void> {
+    std::vector<std::string> messages;
+    corio::get_running_loop().set_exception_handler(
+        [&](corio::event_loop&, const corio::exception_context& c) { messages.push_back(c.message); });
+    bool called = false;
+    corio::server_options opts = tls_server_opts(corio_test::server_context());
+    opts.ssl_handshake_timeout = 100ms;
+    corio::server srv = co_await corio::start_server(
+        [&called](corio::stream_reader, corio::stream_writer) -> corio::task<void> {
+          called = true;
+          co_return;
+        },
+        "127.0.0.1", 0, opts);
+    auto [r, w] = co_await corio::open_connection("127.0.0.1", port_of(srv));  // plain, and silent
+    corio::event_loop& loop = corio::get_running_loop();
+    const corio::time_point start = loop.time();
+    try {
+      EXPECT_EQ(co_await corio::wait_for(r.read(), 5s), "");  // the server hangs up
+    } catch (const corio::connection_error&) {  // or resets
+    }
+    EXPECT_GE(loop.time() - start, 90ms);
+    EXPECT_FALSE(called);
+    EXPECT_TRUE(messages.empty()) << messages.front();  // Python: ConnectionAbortedError is not reported
+  }());
+}
+
 TEST(TlsInfo, ExtraInfoDescribesTheConnection) {
   run_io([]() -> corio::task<void> {
     corio::event checked;
