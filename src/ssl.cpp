@@ -289,12 +289,6 @@ void ssl_context::load_verify_locations(const verify_locations& where) {
     detail::throw_ssl_error("load_verify_locations(" + (file ? where.cafile : where.capath) + ")");
 }
 
-void ssl_context::load_verify_locations(const std::string& cafile) {
-  verify_locations w;
-  w.cafile = cafile;
-  load_verify_locations(w);
-}
-
 void ssl_context::set_default_verify_paths() {
   ERR_clear_error();
   if (SSL_CTX_set_default_verify_paths(s_->ctx) != 1) detail::throw_ssl_error("set_default_verify_paths");

@@ -10,6 +10,7 @@
 
 #include <corio/os_errors.hpp>
 
+#include <concepts>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -44,9 +45,9 @@ enum class ssl_purpose { server_auth, client_auth };
 /// Python: the cafile, capath and cadata arguments of
 /// SSLContext.load_verify_locations; at least one must be given.
 struct verify_locations {
-  std::string cafile;  ///< a file of PEM certificates
-  std::string capath;  ///< a directory in OpenSSL's c_rehash layout
-  std::string cadata;  ///< PEM text, or DER bytes, of one or more certificates
+  std::string cafile{};  ///< a file of PEM certificates
+  std::string capath{};  ///< a directory in OpenSSL's c_rehash layout
+  std::string cadata{};  ///< PEM text, or DER bytes, of one or more certificates
 };
 
 /// Python: the dict of SSLContext.cert_store_stats().
@@ -151,8 +152,13 @@ class ssl_context {
   /// peer's certificate is verified against. std::invalid_argument if all
   /// three are empty; ssl_error if cadata holds no certificate.
   void load_verify_locations(const verify_locations& where);
-  /// Python: load_verify_locations(cafile).
-  void load_verify_locations(const std::string& cafile);
+  /// Python: load_verify_locations(cafile). (A template, so that a braced
+  /// `{.cadata = pem}` picks the overload above.)
+  template <class S>
+    requires std::convertible_to<const S&, std::string>
+  void load_verify_locations(const S& cafile) {
+    load_verify_locations(verify_locations{std::string(cafile), {}, {}});
+  }
   /// Python: set_default_verify_paths(): the system's CAs, as OpenSSL was
   /// built to find them (SSL_CERT_FILE and SSL_CERT_DIR override).
   void set_default_verify_paths();

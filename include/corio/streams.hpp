@@ -25,20 +25,20 @@ struct connection_options {
   /// AF_INET or AF_INET6 to restrict name resolution (Python: family).
   int family = AF_UNSPEC;
   /// Address to bind the socket to first (Python: local_addr).
-  std::optional<socket_address> local_addr;
+  std::optional<socket_address> local_addr{};
   /// Python: ssl=context. TLS over the connection; open_connection returns
   /// once the handshake is done, and raises ssl_error (or
   /// ssl_certificate_verification_error) naming the reason if it fails.
-  std::optional<ssl_context> ssl;
+  std::optional<ssl_context> ssl{};
   /// Python: server_hostname. The name sent in SNI and checked against the
   /// server's certificate; defaults to `host`. Only with ssl.
-  std::string server_hostname;
+  std::string server_hostname{};
   /// Python: ssl_handshake_timeout (default 60 s); then
   /// connection_aborted_error. Only with ssl.
-  std::optional<duration> ssl_handshake_timeout;
+  std::optional<duration> ssl_handshake_timeout{};
   /// Python: ssl_shutdown_timeout (default 30 s): how long close() waits
   /// for the peer's close_notify before aborting. Only with ssl.
-  std::optional<duration> ssl_shutdown_timeout;
+  std::optional<duration> ssl_shutdown_timeout{};
 };
 
 /// Options of start_server (Python: its keyword arguments).
@@ -57,23 +57,23 @@ struct server_options {
   /// Python: ssl=context, a server context (ssl_protocol::tls_server). Each
   /// connection's handshake is done before the callback runs; one that
   /// fails is reported to the loop's exception handler and closed.
-  std::optional<ssl_context> ssl;
+  std::optional<ssl_context> ssl{};
   /// Python: ssl_handshake_timeout (default 60 s). Only with ssl.
-  std::optional<duration> ssl_handshake_timeout;
+  std::optional<duration> ssl_handshake_timeout{};
   /// Python: ssl_shutdown_timeout (default 30 s). Only with ssl.
-  std::optional<duration> ssl_shutdown_timeout;
+  std::optional<duration> ssl_shutdown_timeout{};
 };
 
 /// Options of start_tls (Python: the keyword arguments of
 /// StreamWriter.start_tls).
 struct start_tls_options {
   /// A client's SNI and the name its certificate check expects.
-  std::string server_hostname;
+  std::string server_hostname{};
   /// Which side of the handshake this is. By default, as Python infers it:
   /// the server side for a connection start_server accepted.
-  std::optional<bool> server_side;
-  std::optional<duration> ssl_handshake_timeout;  ///< default 60 s
-  std::optional<duration> ssl_shutdown_timeout;   ///< default 30 s
+  std::optional<bool> server_side{};
+  std::optional<duration> ssl_handshake_timeout{};  ///< default 60 s
+  std::optional<duration> ssl_shutdown_timeout{};   ///< default 30 s
 };
 
 /// A connection's two halves.

@@ -134,6 +134,10 @@ TEST(SSLContext, LoadVerifyLocationsFromAFileADirectoryAndData) {
   from_pem.load_verify_locations(both);  // again: no duplicate, no error
   EXPECT_EQ(from_pem.cert_store_stats().x509, 2u);
 
+  corio::ssl_context designated(corio::ssl_protocol::tls_client);
+  designated.load_verify_locations({.cadata = f.ca.cert_pem()});  // as docs/python-mapping.md shows it
+  EXPECT_EQ(designated.cert_store_stats().x509_ca, 1u);
+
   corio::ssl_context from_der(corio::ssl_protocol::tls_client);
   corio::verify_locations der;
   der.cadata = der_of(f.ca.cert_pem());

@@ -20,11 +20,11 @@ namespace corio::testing {
 /// arguments of trustme.CA.issue_cert).
 struct cert_options {
   /// The subject's commonName; by default the first identity.
-  std::string common_name;
+  std::string common_name{};
   /// Validity; by default from a day ago for ten years. A not_after in the
   /// past makes an expired certificate.
-  std::optional<std::chrono::system_clock::time_point> not_before;
-  std::optional<std::chrono::system_clock::time_point> not_after;
+  std::optional<std::chrono::system_clock::time_point> not_before{};
+  std::optional<std::chrono::system_clock::time_point> not_after{};
 };
 
 /// Python: trustme.LeafCert: a certificate the CA issued, and its key.
