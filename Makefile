@@ -23,7 +23,7 @@ W          ?=
 SHARED     ?= $(abspath ../shared)
 
 # Debian packages each goal needs.
-PKGS_BUILD = g++ cmake ninja-build pkg-config libgtest-dev libgmock-dev liburing-dev
+PKGS_BUILD = g++ cmake ninja-build pkg-config libgtest-dev libgmock-dev liburing-dev libssl-dev
 PKGS_RUN   = python3 util-linux
 PKGS_FUZZ  = clang-14 libclang-rt-14-dev
 

@@ -29,6 +29,10 @@ task<void> run_client(server_core* s, const client_connected_fn* cb, stream_read
     ~holder() { s->release(); }
   } hold{s};
   try {
+    if (s->uses_tls()) {
+      const bool ok = co_await detail::tls_server_handshake(w);  // reported if it failed
+      if (!ok) co_return;
+    }
     co_await (*cb)(std::move(r), w);
   } catch (const cancelled_error&) {
     w.close();
@@ -111,6 +115,7 @@ void server_core::accepted(std::size_t, int fd) noexcept {
     stream_writer writer(t);
     t->release();  // the writer holds it now
     t->set_owner(this);
+    if (tls_) tls_layer::attach(t, *tls_);  // before a byte is read
     conns_.insert(t);
     retain();  // each connection holds the server until it is gone
     t->start_reading();

@@ -1,4 +1,5 @@
 #include <corio/detail/stream_transport.hpp>
+#include <corio/detail/tls_layer.hpp>
 #include <corio/os_errors.hpp>
 
 #include <sys/socket.h>
@@ -47,6 +48,7 @@ stream_transport::stream_transport(loop_core* loop, socket sock, reader_core* re
 }
 
 stream_transport::~stream_transport() {
+  delete tls_;
   if (reader_) {
     reader_->set_transport(nullptr);
     reader_->release();
@@ -76,6 +78,10 @@ void stream_transport::drop_user() noexcept {
 void stream_transport::start_reading() {
   want_reading_ = true;
   if (reading_ || closing_ || !reader_) return;
+  start_recv();
+}
+
+void stream_transport::start_recv() {
   reading_ = true;
   retain();  // held by the op in flight
   loop_->backend().start(&recv_op_);  // multishot: never finishes at once
@@ -101,6 +107,10 @@ void stream_transport::resume_reading() noexcept {
 void stream_transport::on_recv(io_op* op) noexcept {
   stream_transport* t = static_cast<op_t*>(op)->self;
   if (op->more) {  // one more chunk
+    if (CORIO_UNLIKELY(t->tls_ != nullptr)) {  // ciphertext
+      if (!t->closed_) t->tls_->on_data(op->u.data, static_cast<std::size_t>(op->res));
+      return;
+    }
     if (t->reader_ && !t->closed_) {
       try {
         t->reader_->feed_data(op->u.data, static_cast<std::size_t>(op->res));
@@ -113,13 +123,18 @@ void stream_transport::on_recv(io_op* op) noexcept {
   t->reading_ = false;
   const int res = op->res;
   if (res == 0) {
-    // Python: eof_received keeps the transport open for writing (half-close).
-    if (t->reader_) t->reader_->feed_eof();
+    // Python: eof_received keeps a plain transport open for writing
+    // (half-close); the TLS layer closes it, as sslproto does.
+    if (CORIO_UNLIKELY(t->tls_ != nullptr))
+      t->tls_->on_eof();
+    else if (t->reader_)
+      t->reader_->feed_eof();
   } else if (res == -ECANCELED) {
-    // Paused, or closing. A resume that came meanwhile restarts reading.
-    if (t->want_reading_ && !t->closing_) {
+    // Paused, or closing. A resume that came meanwhile restarts reading; so
+    // does TLS while it waits for the peer's close_notify.
+    if (t->want_reading_ && (!t->closing_ || (t->tls_ != nullptr && t->tls_->reads_on_close()))) {
       try {
-        t->start_reading();
+        t->start_recv();
       } catch (...) {
         t->connection_lost(std::current_exception());
       }
@@ -134,9 +149,14 @@ void stream_transport::on_recv(io_op* op) noexcept {
 // -- writing ---------------------------------------------------------------------
 
 void stream_transport::write(std::string_view data) {
+  if (CORIO_UNLIKELY(tls_ != nullptr)) return tls_->write(data);  // encrypted, then queue_send
   if (eof_requested_) throw std::runtime_error("Cannot call write() after write_eof()");
   if (data.empty()) return;
   if (closing_ || lost_) return;  // Python: dropped; drain() raises (ST-16)
+  queue_send(data);
+}
+
+void stream_transport::queue_send(std::string_view data) {
   if (sending_.empty()) {
     sending_.assign(data);
     sent_ = 0;
@@ -239,6 +259,7 @@ void stream_transport::set_write_buffer_limits(std::size_t high, std::size_t low
 }
 
 void stream_transport::write_eof() {
+  if (tls_) throw std::runtime_error("write_eof() is not supported over TLS");  // Python: NotImplementedError
   if (closing_ || eof_requested_) return;
   eof_requested_ = true;
   if (sending_.empty()) {
@@ -264,6 +285,12 @@ void stream_transport::connection_lost(std::exception_ptr e) noexcept {
 void stream_transport::close() noexcept {
   if (closing_) return;
   closing_ = true;
+  // TLS sends close_notify first, and calls finish_closing once it is done.
+  if (CORIO_UNLIKELY(tls_ != nullptr) && tls_->shutdown()) return;
+  finish_closing();
+}
+
+void stream_transport::finish_closing() noexcept {
   want_reading_ = false;
   if (reading_) loop_->backend().cancel(&recv_op_);
   maybe_finish_close();
@@ -290,6 +317,7 @@ void stream_transport::maybe_finish_close() noexcept {
   sock_.close();
   if (reader_) reader_->feed_eof();  // Python: connection_lost(None) feeds EOF
   if (!lost_) lost_ = make_os_error(ECONNRESET, "Connection lost");
+  if (tls_) tls_->transport_closed();
   resumed_.set();
   closed_event_.set();
   std::string().swap(sending_);

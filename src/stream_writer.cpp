@@ -1,3 +1,4 @@
+#include <corio/detail/tls_layer.hpp>
 #include <corio/stream_writer.hpp>
 
 #include <stdexcept>
@@ -28,6 +29,8 @@ std::any stream_writer::get_extra_info(std::string_view name, std::any fallback)
   if (name == "peername") return t_->peername();
   if (name == "sockname") return t_->sockname();
   if (name == "socket") return t_->sock().fileno();
+  if (detail::tls_layer* tls = t_->tls())
+    if (std::optional<std::any> v = tls->extra_info(name)) return std::move(*v);
   return fallback;
 }
 

@@ -1,3 +1,4 @@
+#include <corio/detail/tls_layer.hpp>
 #include <corio/events.hpp>
 #include <corio/getaddrinfo.hpp>
 #include <corio/os_errors.hpp>
@@ -22,14 +23,23 @@ detail::loop_core* running_core(const char* what) {
   return l;
 }
 
-stream_pair make_pair_on(socket sock, std::size_t limit) {
+stream_pair make_pair_on(socket sock, std::size_t limit, const detail::tls_settings* tls = nullptr) {
   detail::loop_core* loop = running_core("open_connection");
   stream_reader reader(limit);
   auto* t = new detail::stream_transport(loop, std::move(sock), &reader.core());
   stream_writer writer(t);
   t->release();
+  if (tls) detail::tls_layer::attach(t, *tls);  // before a byte is read
   t->start_reading();
   return {std::move(reader), std::move(writer)};
+}
+
+// Python: the waiter of _create_connection_transport, set once the
+// handshake is done.
+task<stream_pair> tls_pair_on(socket sock, std::size_t limit, detail::tls_settings tls) {
+  stream_pair p = make_pair_on(std::move(sock), limit, &tls);
+  co_await detail::tls_handshake(p.second);
+  co_return p;
 }
 
 // Python's rule for several failed attempts: one error, or the same one
@@ -61,20 +71,25 @@ void listen_on(socket& s, const server_options& opts) {
 
 task<stream_pair> open_connection(std::string host, std::uint16_t port, connection_options opts) {
   const std::string what = "open_connection(" + host + ", " + std::to_string(port) + ")";
+  const std::optional<detail::tls_settings> tls = detail::client_tls(opts, host);
   std::vector<addrinfo_entry> addrs = co_await getaddrinfo(host, port, opts.family, SOCK_STREAM);
   std::vector<std::exception_ptr> errs;
+  socket conn;
   for (const addrinfo_entry& a : addrs) {
     try {
       socket s(a.family, SOCK_STREAM, a.proto);
       if (opts.local_addr) s.bind(*opts.local_addr);
       co_await sock_connect(s, a.address);
       s.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1);  // as asyncio does for TCP
-      co_return make_pair_on(std::move(s), opts.limit);
+      if (!tls) co_return make_pair_on(std::move(s), opts.limit);
+      conn = std::move(s);  // the handshake's errors are not connect errors
+      break;
     } catch (const std::exception&) {
       errs.push_back(std::current_exception());
     }
   }
-  raise_connect_errors(errs, what);
+  if (!conn) raise_connect_errors(errs, what);
+  co_return co_await tls_pair_on(std::move(conn), opts.limit, *tls);
 }
 
 task<stream_pair> open_connection(std::string host, std::uint16_t port) {
@@ -90,6 +105,7 @@ task<server> start_server(client_connected_fn cb, std::vector<std::string> hosts
                           server_options opts) {
   if (!cb) throw std::invalid_argument("corio: start_server: the callback is empty");
   detail::loop_core* loop = running_core("start_server");
+  std::optional<detail::tls_settings> tls = detail::server_tls(opts);
   if (hosts.empty()) hosts.emplace_back();
   std::vector<socket> socks;
   for (const std::string& host : hosts) {
@@ -109,6 +125,7 @@ task<server> start_server(client_connected_fn cb, std::vector<std::string> hosts
   auto* core = new detail::server_core(loop, std::move(socks), std::move(cb), opts.limit, {});
   server srv(core);
   core->release();
+  core->set_tls(std::move(tls));
   if (opts.start_serving) srv.start_serving();
   co_return srv;
 }
@@ -127,6 +144,7 @@ task<server> start_server(client_connected_fn cb, socket sock, server_options op
   if (!cb) throw std::invalid_argument("corio: start_server: the callback is empty");
   if (!sock) throw std::invalid_argument("corio: start_server: the socket is closed");
   detail::loop_core* loop = running_core("start_server");
+  std::optional<detail::tls_settings> tls = detail::server_tls(opts);
   listen_on(sock, opts);
   std::string unix_path;
   std::vector<socket> socks;
@@ -134,14 +152,17 @@ task<server> start_server(client_connected_fn cb, socket sock, server_options op
   auto* core = new detail::server_core(loop, std::move(socks), std::move(cb), opts.limit, std::move(unix_path));
   server srv(core);
   core->release();
+  core->set_tls(std::move(tls));
   if (opts.start_serving) srv.start_serving();
   co_return srv;
 }
 
 task<stream_pair> open_unix_connection(std::string path, connection_options opts) {
+  const std::optional<detail::tls_settings> tls = detail::client_tls(opts, {});
   socket s(AF_UNIX, SOCK_STREAM);
   co_await sock_connect(s, socket_address::unix_path(path));
-  co_return make_pair_on(std::move(s), opts.limit);
+  if (!tls) co_return make_pair_on(std::move(s), opts.limit);
+  co_return co_await tls_pair_on(std::move(s), opts.limit, *tls);
 }
 
 task<stream_pair> open_unix_connection(std::string path) {
@@ -151,6 +172,7 @@ task<stream_pair> open_unix_connection(std::string path) {
 task<server> start_unix_server(client_connected_fn cb, std::string path, server_options opts) {
   if (!cb) throw std::invalid_argument("corio: start_unix_server: the callback is empty");
   detail::loop_core* loop = running_core("start_unix_server");
+  std::optional<detail::tls_settings> tls = detail::server_tls(opts);
   const socket_address addr = socket_address::unix_path(path);
   // Python: a stale socket file left by an earlier server is removed.
   struct ::stat st {};
@@ -166,6 +188,7 @@ task<server> start_unix_server(client_connected_fn cb, std::string path, server_
                                        is_file ? std::move(path) : std::string());
   server srv(core);
   core->release();
+  core->set_tls(std::move(tls));
   if (opts.start_serving) srv.start_serving();
   co_return srv;
 }

@@ -48,6 +48,7 @@ run_example threads_counter "100 threads increment a counter under a threading l
 run_example threads_condition "producer and consumer threads around a threading condition"
 run_example threads_timer "timer-driven periodic work, and a timer cancelled before it fires"
 run_example threads_queue_worker "a worker thread drains a queue; task_done / join"
+run_example tls_echo "the streams echo server and client over TLS, with a throwaway CA; a stranger is refused"
 
 banner "headline benchmark: corio vs CPython asyncio (W1 spawn, W2a yield, W3 sleepers)"
 bench_args=(--build "$BUILD" --headline)

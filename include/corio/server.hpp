@@ -3,6 +3,7 @@
 #pragma once
 
 #include <corio/detail/stream_transport.hpp>
+#include <corio/detail/tls_layer.hpp>
 #include <corio/locks.hpp>
 #include <corio/socket.hpp>
 #include <corio/stream_reader.hpp>
@@ -12,6 +13,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -50,6 +52,9 @@ class server_core final : public transport_owner, public loop_resource {
   std::size_t connection_count() const noexcept { return conns_.size(); }
   event& idle() noexcept { return idle_; }
   loop_core* loop() const noexcept { return loop_; }
+  // TLS for every connection (start_server's ssl=), or nullopt.
+  void set_tls(std::optional<tls_settings> s) { tls_ = std::move(s); }
+  bool uses_tls() const noexcept { return tls_.has_value(); }
   bool serving_forever = false;
 
   void transport_gone(stream_transport* t) noexcept override;
@@ -75,6 +80,7 @@ class server_core final : public transport_owner, public loop_resource {
   client_connected_fn cb_;
   std::size_t limit_;
   std::string unix_path_;
+  std::optional<tls_settings> tls_;
   std::unordered_set<stream_transport*> conns_;
   event idle_;
   std::uint32_t refs_ = 1;

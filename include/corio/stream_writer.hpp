@@ -84,8 +84,9 @@ class stream_writer {
     for (const auto& l : lines) t().write(std::string_view(l));
   }
   /// Python: write_eof(): shuts the sending side once the buffer is sent.
+  /// std::runtime_error over TLS (Python: NotImplementedError).
   void write_eof() { t().write_eof(); }
-  /// Python: can_write_eof().
+  /// Python: can_write_eof(): false over TLS.
   bool can_write_eof() const noexcept { return t_ && t_->can_write_eof(); }
   /// Python: drain(). Returns at once while the buffer is below the
   /// high-water mark; raises the reader's exception, or connection_reset_error
@@ -106,7 +107,10 @@ class stream_writer {
   detail::closed_op wait_closed() { return {&t()}; }
 
   /// Python: get_extra_info(name, default): "peername" and "sockname"
-  /// (socket_address), "socket" (the fd, int); `fallback` otherwise.
+  /// (socket_address), "socket" (the fd, int); over TLS also "sslcontext"
+  /// (ssl_context) and, once the handshake is done, "ssl_object"
+  /// (ssl_object), "peercert" (peer_certificate) and "cipher" (ssl_cipher);
+  /// `fallback` otherwise.
   std::any get_extra_info(std::string_view name, std::any fallback = {}) const;
   /// The peer's address (Python: get_extra_info("peername")).
   const socket_address& peername() const { return t().peername(); }

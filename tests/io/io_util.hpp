@@ -1,9 +1,11 @@
 // Helpers for the I/O tests, which run once per backend (ctest sets
-// CORIO_BACKEND): a time limit on real time and a listening socket.
+// CORIO_BACKEND): a time limit on real time, a listening socket, an echo
+// server's callback.
 #pragma once
 
 #include <corio/runners.hpp>
 #include <corio/socket.hpp>
+#include <corio/streams.hpp>
 #include <corio/timeouts.hpp>
 
 #include <netinet/in.h>
@@ -44,5 +46,19 @@ inline corio::socket tcp_listener(int backlog = 128) {
   s.listen(backlog);
   return s;
 }
+
+// A start_server callback that writes back what it reads, until EOF.
+inline corio::task<void> echo_handler(corio::stream_reader r, corio::stream_writer w) {
+  for (;;) {
+    std::string data = co_await r.read(65536);
+    if (data.empty()) break;
+    w.write(data);
+    co_await w.drain();
+  }
+  w.close();
+}
+
+// The port of a server's first listening socket.
+inline std::uint16_t port_of(const corio::server& s) { return s.sockets().at(0).getsockname().port(); }
 
 }  // namespace corio_test

@@ -20,21 +20,11 @@
 #include "io/io_util.hpp"
 
 using namespace std::chrono_literals;
+using corio_test::echo_handler;
+using corio_test::port_of;
 using corio_test::run_io;
 
 namespace {
-
-corio::task<void> echo_handler(corio::stream_reader r, corio::stream_writer w) {
-  for (;;) {
-    std::string data = co_await r.read(65536);
-    if (data.empty()) break;
-    w.write(data);
-    co_await w.drain();
-  }
-  w.close();
-}
-
-std::uint16_t port_of(const corio::server& s) { return s.sockets().at(0).getsockname().port(); }
 
 TEST(Streams, EchoOverTcp) {
   run_io([]() -> corio::task<void> {

@@ -26,6 +26,7 @@
 namespace corio::detail {
 
 class stream_transport;
+class tls_layer;
 
 // Something that wants to hear when a transport is gone (a server counting
 // its connections).
@@ -71,7 +72,7 @@ class stream_transport final : public read_flow, public loop_resource {
   // -- writing -----------------------------------------------------------------
   void write(std::string_view data);
   void write_eof();
-  bool can_write_eof() const noexcept { return true; }
+  bool can_write_eof() const noexcept { return tls_ == nullptr; }  // Python: not over TLS
   std::size_t write_buffer_size() const noexcept { return sending_.size() - sent_ + pending_.size(); }
   void set_write_buffer_limits(std::size_t high, std::size_t low);
   std::size_t high_water() const noexcept { return high_; }
@@ -91,16 +92,23 @@ class stream_transport final : public read_flow, public loop_resource {
 
   void on_loop_close() noexcept override;
 
+  // The TLS layer over this connection, or null (plain): see tls_layer.hpp.
+  tls_layer* tls() const noexcept { return tls_; }
+
  private:
+  friend class tls_layer;
   ~stream_transport();
   struct op_t : io_op {
     stream_transport* self;
   };
   static void on_recv(io_op* op) noexcept;
   static void on_send(io_op* op) noexcept;
+  void start_recv();
+  void queue_send(std::string_view data);
   void start_send() noexcept;
   void sent(std::int32_t res) noexcept;
   void connection_lost(std::exception_ptr e) noexcept;
+  void finish_closing() noexcept;
   void maybe_finish_close() noexcept;
   void update_write_pause() noexcept;
   std::string describe(const char* call) const;
@@ -108,6 +116,7 @@ class stream_transport final : public read_flow, public loop_resource {
   loop_core* loop_;
   socket sock_;
   reader_core* reader_;
+  tls_layer* tls_ = nullptr;  // owned
   transport_owner* owner_ = nullptr;
   socket_address peer_;
   socket_address local_;
