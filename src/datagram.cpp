@@ -54,11 +54,6 @@ datagram_core::~datagram_core() {
   if (!loop_closed_) loop_->remove_resource(this);
 }
 
-void datagram_core::drop_user() noexcept {
-  if (--users_ == 0) close();
-  release();
-}
-
 socket_address datagram_core::sockname() const {
   if (!sock_) return local_;
   return sock_.getsockname();  // live: an unbound socket gets its port on first send

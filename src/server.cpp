@@ -71,11 +71,6 @@ server_core::~server_core() {
   if (!loop_closed_) loop_->remove_resource(this);  // else the loop may be gone
 }
 
-void server_core::drop_user() noexcept {
-  if (--users_ == 0) close();
-  release();
-}
-
 void server_core::start_serving() {
   if (closed_) throw std::runtime_error("corio: start_serving: the server is closed");
   if (serving_) return;

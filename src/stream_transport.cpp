@@ -68,11 +68,6 @@ std::string stream_transport::describe(const char* call) const {
   return s;
 }
 
-void stream_transport::drop_user() noexcept {
-  if (--users_ == 0 && !closing_) close();
-  release();
-}
-
 // -- reading ---------------------------------------------------------------------
 
 void stream_transport::start_reading() {

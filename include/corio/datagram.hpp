@@ -16,6 +16,7 @@
 #pragma once
 
 #include <corio/detail/io_await.hpp>
+#include <corio/detail/user_counted.hpp>
 #include <corio/socket.hpp>
 #include <corio/tasks.hpp>
 
@@ -72,21 +73,13 @@ struct dgram_waiter;
 
 // The endpoint's state, shared by its handles and by the operations in
 // flight. Loop thread only.
-class datagram_core final : public loop_resource {
+class datagram_core final : public loop_resource, public user_counted<datagram_core> {
  public:
   datagram_core(loop_core* loop, socket sock);
   datagram_core(const datagram_core&) = delete;
   datagram_core& operator=(const datagram_core&) = delete;
 
-  void retain() noexcept { ++refs_; }
-  void release() noexcept {
-    if (--refs_ == 0) delete this;
-  }
-  void add_user() noexcept {
-    ++users_;
-    retain();
-  }
-  void drop_user() noexcept;
+  void on_last_user() noexcept { close(); }
 
   loop_core* loop() const noexcept { return loop_; }
   int fd() const noexcept { return sock_.fileno(); }
@@ -109,6 +102,7 @@ class datagram_core final : public loop_resource {
   void check_usable(const char* call) const;
 
  private:
+  friend class user_counted<datagram_core>;
   ~datagram_core();
   void maybe_finish_close() noexcept;
 
@@ -118,8 +112,6 @@ class datagram_core final : public loop_resource {
   socket_address local_;
   socket_address peer_;  // empty: not connected
   dgram_waiter* waiters_ = nullptr;
-  std::uint32_t refs_ = 1;  // the creator's
-  std::uint32_t users_ = 0;
   bool closing_ = false;
   bool loop_closed_ = false;
 };
@@ -221,18 +213,7 @@ class datagram_endpoint {
   static constexpr std::size_t default_recv_size = 65536;
 
   datagram_endpoint() noexcept = default;
-  explicit datagram_endpoint(detail::datagram_core* c) noexcept : c_(c) {
-    if (c_) c_->add_user();
-  }
-  datagram_endpoint(const datagram_endpoint& o) noexcept : datagram_endpoint(o.c_) {}
-  datagram_endpoint(datagram_endpoint&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
-  datagram_endpoint& operator=(datagram_endpoint o) noexcept {
-    std::swap(c_, o.c_);
-    return *this;
-  }
-  ~datagram_endpoint() {
-    if (c_) c_->drop_user();
-  }
+  explicit datagram_endpoint(detail::datagram_core* c) noexcept : c_(c) {}
 
   /// Python: transport.sendto(data, addr). Sends one datagram to `addr`;
   /// suspends only while the send buffer is full (see the file comment). On
@@ -276,11 +257,11 @@ class datagram_endpoint {
   std::any get_extra_info(std::string_view name, std::any fallback = {}) const;
   /// The socket's fd (-1 once closed).
   int fileno() const noexcept { return c_ ? c_->fd() : -1; }
-  explicit operator bool() const noexcept { return c_ != nullptr; }
+  explicit operator bool() const noexcept { return static_cast<bool>(c_); }
 
  private:
   detail::datagram_core& core() const;
-  detail::datagram_core* c_ = nullptr;
+  detail::user_ref<detail::datagram_core> c_;
 };
 
 /// Python: loop.create_datagram_endpoint(protocol_factory, local_addr,

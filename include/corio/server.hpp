@@ -4,6 +4,7 @@
 
 #include <corio/detail/stream_transport.hpp>
 #include <corio/detail/tls_layer.hpp>
+#include <corio/detail/user_counted.hpp>
 #include <corio/locks.hpp>
 #include <corio/socket.hpp>
 #include <corio/stream_reader.hpp>
@@ -25,22 +26,14 @@ using client_connected_fn = std::function<task<void>(stream_reader, stream_write
 
 namespace detail {
 
-class server_core final : public transport_owner, public loop_resource {
+class server_core final : public transport_owner, public loop_resource, public user_counted<server_core> {
  public:
   server_core(loop_core* loop, std::vector<socket> listeners, client_connected_fn cb, std::size_t limit,
               std::string unix_path);
   server_core(const server_core&) = delete;
   server_core& operator=(const server_core&) = delete;
 
-  void retain() noexcept { ++refs_; }
-  void release() noexcept {
-    if (--refs_ == 0) delete this;
-  }
-  void add_user() noexcept {
-    ++users_;
-    retain();
-  }
-  void drop_user() noexcept;
+  void on_last_user() noexcept { close(); }
 
   void start_serving();
   bool is_serving() const noexcept { return serving_; }
@@ -61,6 +54,7 @@ class server_core final : public transport_owner, public loop_resource {
   void on_loop_close() noexcept override;
 
  private:
+  friend class user_counted<server_core>;
   ~server_core();
   struct accept_op : io_op {
     server_core* self;
@@ -83,8 +77,6 @@ class server_core final : public transport_owner, public loop_resource {
   std::optional<tls_settings> tls_;
   std::unordered_set<stream_transport*> conns_;
   event idle_;
-  std::uint32_t refs_ = 1;
-  std::uint32_t users_ = 0;
   std::size_t retry_timers_ = 0;
   bool serving_ = false;
   bool closed_ = false;
@@ -99,18 +91,7 @@ class server_core final : public transport_owner, public loop_resource {
 class server {
  public:
   server() noexcept = default;
-  explicit server(detail::server_core* c) noexcept : c_(c) {
-    if (c_) c_->add_user();
-  }
-  server(const server& o) noexcept : server(o.c_) {}
-  server(server&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
-  server& operator=(server o) noexcept {
-    std::swap(c_, o.c_);
-    return *this;
-  }
-  ~server() {
-    if (c_) c_->drop_user();
-  }
+  explicit server(detail::server_core* c) noexcept : c_(c) {}
 
   /// Python: Server.close(). Stops listening and closes the listening
   /// sockets; connections already accepted stay open (ST-21).
@@ -140,11 +121,11 @@ class server {
   const std::vector<socket>& sockets() const;
   /// Connections currently open.
   std::size_t connection_count() const noexcept { return c_ ? c_->connection_count() : 0; }
-  explicit operator bool() const noexcept { return c_ != nullptr; }
+  explicit operator bool() const noexcept { return static_cast<bool>(c_); }
 
  private:
   detail::server_core& core() const;
-  detail::server_core* c_ = nullptr;
+  detail::user_ref<detail::server_core> c_;
 };
 
 }  // namespace corio

@@ -61,18 +61,7 @@ struct closed_op {
 class stream_writer {
  public:
   stream_writer() noexcept = default;
-  explicit stream_writer(detail::stream_transport* t) noexcept : t_(t) {
-    if (t_) t_->add_user();
-  }
-  stream_writer(const stream_writer& o) noexcept : stream_writer(o.t_) {}
-  stream_writer(stream_writer&& o) noexcept : t_(std::exchange(o.t_, nullptr)) {}
-  stream_writer& operator=(stream_writer o) noexcept {
-    std::swap(t_, o.t_);
-    return *this;
-  }
-  ~stream_writer() {
-    if (t_) t_->drop_user();
-  }
+  explicit stream_writer(detail::stream_transport* t) noexcept : t_(t) {}
 
   /// Python: write(data). Buffers the bytes and starts sending them.
   /// Dropped once the connection is closing or lost (drain() then raises);
@@ -126,12 +115,12 @@ class stream_writer {
   /// Python: transport.get_write_buffer_size().
   std::size_t get_write_buffer_size() const { return t().write_buffer_size(); }
 
-  explicit operator bool() const noexcept { return t_ != nullptr; }
-  detail::stream_transport* transport() const noexcept { return t_; }
+  explicit operator bool() const noexcept { return static_cast<bool>(t_); }
+  detail::stream_transport* transport() const noexcept { return t_.get(); }
 
  private:
   detail::stream_transport& t() const;
-  detail::stream_transport* t_ = nullptr;
+  detail::user_ref<detail::stream_transport> t_;
 };
 
 }  // namespace corio

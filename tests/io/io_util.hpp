@@ -1,6 +1,6 @@
 // Helpers for the I/O tests, which run once per backend (ctest sets
 // CORIO_BACKEND): a time limit on real time, a listening socket, an echo
-// server's callback.
+// server's callback, an fd count for leak checks, a bounded wait.
 #pragma once
 
 #include <corio/runners.hpp>
@@ -8,6 +8,7 @@
 #include <corio/streams.hpp>
 #include <corio/timeouts.hpp>
 
+#include <dirent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -60,5 +61,25 @@ inline corio::task<void> echo_handler(corio::stream_reader r, corio::stream_writ
 
 // The port of a server's first listening socket.
 inline std::uint16_t port_of(const corio::server& s) { return s.sockets().at(0).getsockname().port(); }
+
+// Open fds of this process (for the tests that nothing leaks).
+inline int open_fd_count() {
+  int n = 0;
+  if (DIR* d = ::opendir("/proc/self/fd")) {
+    while (::readdir(d)) ++n;
+    ::closedir(d);
+  }
+  return n;
+}
+
+// Waits (yielding to the loop) until pred holds, for at most 5 s.
+template <class Pred>
+corio::task<bool> eventually(Pred pred) {
+  for (int i = 0; i < 5000; ++i) {
+    if (pred()) co_return true;
+    co_await corio::sleep(std::chrono::milliseconds(1));
+  }
+  co_return pred();
+}
 
 }  // namespace corio_test

@@ -19,16 +19,11 @@
 #include "io/io_util.hpp"
 
 using namespace std::chrono_literals;
+using corio_test::open_fd_count;
+using corio_test::eventually;
 using corio_test::run_io;
 
 namespace {
-
-int open_fd_count() {
-  int n = 0;
-  for (int fd = 0; fd < 4096; ++fd)
-    if (::fcntl(fd, F_GETFD) >= 0) ++n;
-  return n;
-}
 
 // A non-blocking pipe, closed at the end of the scope.
 struct pipe_pair {
@@ -57,15 +52,6 @@ struct pipe_pair {
     }
   }
 };
-
-template <class Pred>
-corio::task<bool> eventually(Pred pred) {
-  for (int i = 0; i < 5000; ++i) {
-    if (pred()) co_return true;
-    co_await corio::sleep(1ms);
-  }
-  co_return pred();
-}
 
 corio::task<void> iterations(int n) {
   for (int i = 0; i < n; ++i) co_await corio::sleep(0s);

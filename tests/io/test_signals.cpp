@@ -22,19 +22,10 @@
 #include "io/io_util.hpp"
 
 using namespace std::chrono_literals;
+using corio_test::eventually;
 using corio_test::run_io;
 
 namespace {
-
-// Waits (yielding to the loop) until pred holds, for at most 5 s.
-template <class Pred>
-corio::task<bool> eventually(Pred pred) {
-  for (int i = 0; i < 5000; ++i) {
-    if (pred()) co_return true;
-    co_await corio::sleep(1ms);
-  }
-  co_return pred();
-}
 
 struct sigaction disposition_of(int sig) {
   struct sigaction sa {};

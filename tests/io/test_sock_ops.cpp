@@ -19,16 +19,10 @@
 #include "io/io_util.hpp"
 
 using namespace std::chrono_literals;
+using corio_test::open_fd_count;
 using corio_test::run_io;
 
 namespace {
-
-int open_fd_count() {
-  int n = 0;
-  for (int fd = 0; fd < 4096; ++fd)
-    if (::fcntl(fd, F_GETFD) >= 0) ++n;
-  return n;
-}
 
 TEST(SockOps, BackendIsTheOneAskedFor) {
   const std::string want = corio_test::expected_backend();

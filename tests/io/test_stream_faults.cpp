@@ -26,18 +26,11 @@
 #include "io/io_util.hpp"
 
 using namespace std::chrono_literals;
+using corio_test::open_fd_count;
+using corio_test::port_of;
 using corio_test::run_io;
 
 namespace {
-
-int open_fd_count() {
-  int n = 0;
-  for (int fd = 0; fd < 65536; ++fd)
-    if (::fcntl(fd, F_GETFD) >= 0) ++n;
-  return n;
-}
-
-std::uint16_t port_of(const corio::server& s) { return s.sockets().at(0).getsockname().port(); }
 
 corio::task<void> echo_lines(corio::stream_reader r, corio::stream_writer w) {
   for (;;) {

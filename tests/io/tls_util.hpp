@@ -108,14 +108,4 @@ inline corio::connection_options tls_client_opts(corio::ssl_context ctx, std::st
   return o;
 }
 
-// Open fds of this process (for the tests that nothing leaks).
-inline int open_fd_count() {
-  int n = 0;
-  if (DIR* d = ::opendir("/proc/self/fd")) {
-    while (::readdir(d)) ++n;
-    ::closedir(d);
-  }
-  return n;
-}
-
 }  // namespace corio_test

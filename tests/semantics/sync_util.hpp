@@ -4,6 +4,7 @@
 #pragma once
 
 #include "cb_util.hpp"
+#include "loop_util.hpp"
 
 #include <corio/contextvars.hpp>
 #include <corio/gather.hpp>
@@ -20,23 +21,10 @@
 
 namespace syt {
 
+using corio_test::bounded;
+using corio_test::yield_once;
+
 using namespace std::chrono_literals;
-
-/// Python: `await asyncio.sleep(0)`: the running task goes to the back of
-/// the ready queue, so everything already ready runs one step first.
-inline corio::task<> yield_once() { co_await corio::sleep(0s); }
-
-/// Runs `main` inline in a task under a (virtual) day's deadline, so that a
-/// lost wake-up fails the test with timeout_error instead of hanging it: on
-/// virtual time the loop jumps to the deadline when nothing else can run.
-template <class T>
-corio::task<T> bounded(corio::task<T> main) {
-  if constexpr (std::is_void_v<T>) {
-    co_await corio::wait_for(std::move(main), 24h);
-  } else {
-    co_return co_await corio::wait_for(std::move(main), 24h);
-  }
-}
 
 /// loop.run_until_complete(bounded(main)).
 template <class T>

@@ -23,21 +23,16 @@
 #include <type_traits>
 #include <vector>
 
+#include "loop_util.hpp"
+
 using namespace std::chrono_literals;
 using corio::testing::run_briefly;
 using corio::testing::virtual_time;
 
-namespace {
+using corio_test::bounded;
+using corio_test::yield_once;
 
-template <class T>
-corio::task<T> bounded(corio::task<T> main) {
-  if constexpr (std::is_void_v<T>) {
-    co_await corio::wait_for(std::move(main), 24h);
-  } else {
-    co_return co_await corio::wait_for(std::move(main), 24h);
-  }
-}
-corio::task<> yield_once() { co_await corio::sleep(0s); }
+namespace {
 
 // A producer that stops feeding while paused, as a socket transport does.
 struct throttled_producer final : corio::detail::read_flow {

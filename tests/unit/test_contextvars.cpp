@@ -24,25 +24,19 @@
 #include <type_traits>
 #include <vector>
 
+#include "loop_util.hpp"
 #include "counted.hpp"
 
 using namespace std::chrono_literals;
 using corio_test::counted;
+
+using corio_test::bounded;
 
 namespace {
 
 // Runs `main` inline in a task under a (virtual) day's deadline, so that a
 // lost wake-up fails the test with timeout_error instead of hanging it: on
 // virtual time the loop jumps to the deadline when nothing else can run.
-template <class T>
-corio::task<T> bounded(corio::task<T> main) {
-  if constexpr (std::is_void_v<T>) {
-    co_await corio::wait_for(std::move(main), 24h);
-  } else {
-    co_return co_await corio::wait_for(std::move(main), 24h);
-  }
-}
-
 template <class F>
 void isolated(F fn) {
   corio::context().run(fn);

@@ -16,25 +16,20 @@
 #include <utility>
 #include <vector>
 
+#include "loop_util.hpp"
 #include "error_util.hpp"
 
 using namespace std::chrono_literals;
 using corio_test::holds;
+
+using corio_test::bounded;
+using corio_test::yield_once;
 
 namespace {
 
 // Runs `main` inline in a task under a (virtual) day's deadline, so that a
 // lost wake-up fails the test with timeout_error instead of hanging it: on
 // virtual time the loop jumps to the deadline when nothing else can run.
-template <class T>
-corio::task<T> bounded(corio::task<T> main) {
-  if constexpr (std::is_void_v<T>) {
-    co_await corio::wait_for(std::move(main), 24h);
-  } else {
-    co_return co_await corio::wait_for(std::move(main), 24h);
-  }
-}
-
 corio::task<> record_wait(corio::event& ev, std::vector<int>& out, int id) {
   const bool r = co_await ev.wait();
   out.push_back(r ? id : -id);
@@ -165,8 +160,6 @@ corio::task<std::exception_ptr> outcome(A aw) {
   }
   co_return nullptr;
 }
-
-corio::task<> yield_once() { co_await corio::sleep(0s); }
 
 corio::task<> hold(corio::lock& lk, corio::duration d) {
   auto g = co_await lk.scoped();

@@ -20,10 +20,13 @@
 #include <type_traits>
 #include <vector>
 
+#include "loop_util.hpp"
 #include "error_util.hpp"
 
 // Counts allocations, to check that the fast paths make none. (GCC takes
 // the free() in a replaced operator delete for a mismatch.)
+using corio_test::bounded;
+
 namespace {
 thread_local std::size_t g_allocations = 0;
 }
@@ -49,15 +52,6 @@ using corio_test::holds;
 using reader_core = corio::detail::reader_core;
 
 namespace {
-
-template <class T>
-corio::task<T> bounded(corio::task<T> main) {
-  if constexpr (std::is_void_v<T>) {
-    co_await corio::wait_for(std::move(main), 24h);
-  } else {
-    co_return co_await corio::wait_for(std::move(main), 24h);
-  }
-}
 
 corio::task<std::string> read_n(corio::stream_reader r, std::ptrdiff_t n) { co_return co_await r.read(n); }
 corio::task<std::string> readline_of(corio::stream_reader r) { co_return co_await r.readline(); }

@@ -14,6 +14,7 @@
 #include <corio/detail/io_op.hpp>
 #include <corio/detail/loop_core.hpp>
 #include <corio/detail/reader_core.hpp>
+#include <corio/detail/user_counted.hpp>
 #include <corio/locks.hpp>
 #include <corio/socket.hpp>
 
@@ -37,7 +38,7 @@ struct transport_owner {
   ~transport_owner() = default;
 };
 
-class stream_transport final : public read_flow, public loop_resource {
+class stream_transport final : public read_flow, public loop_resource, public user_counted<stream_transport> {
  public:
   static constexpr std::size_t default_high_water = 64 * 1024;
 
@@ -46,16 +47,10 @@ class stream_transport final : public read_flow, public loop_resource {
   stream_transport(const stream_transport&) = delete;
   stream_transport& operator=(const stream_transport&) = delete;
 
-  void retain() noexcept { ++refs_; }
-  void release() noexcept {
-    if (--refs_ == 0) delete this;
-  }
   // stream_writer handles: the last one to go closes the transport.
-  void add_user() noexcept {
-    ++users_;
-    retain();
+  void on_last_user() noexcept {
+    if (!closing_) close();
   }
-  void drop_user() noexcept;
 
   void set_owner(transport_owner* o) noexcept { owner_ = o; }
   loop_core* loop() const noexcept { return loop_; }
@@ -97,6 +92,7 @@ class stream_transport final : public read_flow, public loop_resource {
 
  private:
   friend class tls_layer;
+  friend class user_counted<stream_transport>;
   ~stream_transport();
   struct op_t : io_op {
     stream_transport* self;
@@ -130,8 +126,6 @@ class stream_transport final : public read_flow, public loop_resource {
   std::exception_ptr lost_;
   event resumed_;
   event closed_event_;
-  std::uint32_t refs_ = 1;  // the creator's
-  std::uint32_t users_ = 0;
   bool reading_ = false;      // recv op in flight
   bool want_reading_ = false; // not paused by the reader
   bool write_paused_ = false;
