@@ -93,9 +93,18 @@ fuzz: build-fuzz
 	  $(FUZZ_BUILD)/tests/fuzz/fuzz_stream_reader -max_total_time=$(FUZZ_TIME) -max_len=4096 \
 	  -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus/stream_reader
 
+# W5 and W6 (network, bench/net.py) and the rest (bench/compare.py) have
+# their own runners; W picks from both.
+comma  := ,
+space  := $(subst ,, )
+W_LIST  = $(subst $(comma),$(space),$(W))
+W_NET   = $(filter W5 W6 w5 w6,$(W_LIST))
+W_REST  = $(filter-out W5 W6 w5 w6,$(W_LIST))
+
 bench: deps-run $(BUILD)/build.ninja
-	cmake --build $(BUILD) -j $(JOBS) --target corio_benchmarks
-	python3 bench/compare.py --build $(BUILD) --shared $(SHARED) $(if $(W),--workloads $(W))
+	cmake --build $(BUILD) -j $(JOBS) --target corio_benchmarks corio_examples
+	$(if $(W),$(if $(W_REST),python3 bench/compare.py --build $(BUILD) --shared $(SHARED) --workloads $(subst $(space),$(comma),$(strip $(W_REST)))),python3 bench/compare.py --build $(BUILD) --shared $(SHARED))
+	$(if $(W),$(if $(W_NET),python3 bench/net.py --build $(BUILD) --shared $(SHARED) --workloads $(subst $(space),$(comma),$(strip $(W_NET)))),python3 bench/net.py --build $(BUILD) --shared $(SHARED))
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

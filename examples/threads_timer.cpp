@@ -33,17 +33,17 @@ int main() {
                                                  tick, n + 1));
     timers.back()->start();
   };
-  {
-    auto guard = timers_lock.scoped();
-    timers.push_back(std::make_unique<th::timer>(th::thread_options{.name = "tick-1"}, 10ms, tick, 1));
-    timers.back()->start();
-  }
-
   th::timer never(60s, [] { std::printf("this never prints\n"); });
   never.start();
   never.cancel();  // before it fires: its thread ends at once
   never.join();
   std::printf("the 60 s timer was cancelled\n");
+
+  {  // the ticks start after that line, so the output's order never varies
+    auto guard = timers_lock.scoped();
+    timers.push_back(std::make_unique<th::timer>(th::thread_options{.name = "tick-1"}, 10ms, tick, 1));
+    timers.back()->start();
+  }
 
   all_done.wait();
   auto guard = timers_lock.scoped();

@@ -1,5 +1,5 @@
-// Python: loop.sock_recv, sock_recv_into, sock_sendall, sock_connect,
-// sock_accept, sock_recvfrom, sock_sendto: socket operations as awaitables
+// Python: loop.sock_recv, sock_recv_into, sock_sendall, sock_sendfile,
+// sock_connect, sock_accept, sock_recvfrom, sock_sendto: socket operations as awaitables
 // on the running loop, plus readiness waits for foreign fds (what Python's
 // add_reader/add_writer give a callback).
 //
@@ -18,6 +18,8 @@
 #include <poll.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -232,6 +234,18 @@ inline detail::sock_call<detail::sendto_awaiter, socket*, std::string_view, sock
 }
 /// Python: loop.sock_sendall(sock, data): sends everything, or raises.
 task<void> sock_sendall(socket& s, std::string_view data);
+/// Python: loop.sock_sendfile(sock, file, offset=0, count=None,
+/// fallback=True): sends `count` bytes (all, to the end of the file, when
+/// empty) of the open file `file_fd` from `offset` over the stream socket
+/// `s` with sendfile(2), waiting whenever the socket's buffer is full.
+/// Returns the bytes sent. A file sendfile(2) cannot read (a pipe, say) is
+/// read and sent instead when `fallback` (a pipe only from offset 0: it is
+/// read as it comes), else raises os_error. As in
+/// Python, the file's position is left at offset + bytes sent, also when
+/// the call fails or is cancelled; `file_fd` stays open (the caller owns
+/// it). A datagram socket is std::invalid_argument.
+task<std::size_t> sock_sendfile(socket& s, int file_fd, std::uint64_t offset = 0,
+                                std::optional<std::size_t> count = std::nullopt, bool fallback = true);
 /// Waits until `fd` is readable; returns the poll(2) revents (Python:
 /// loop.add_reader's readiness, as an awaitable).
 inline detail::sock_call<detail::poll_awaiter, int, std::uint32_t> wait_readable(int fd) { return {{fd, POLLIN}}; }
