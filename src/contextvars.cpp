@@ -185,4 +185,8 @@ context::enter_guard::~enter_guard() {
   impl->entered.store(false, std::memory_order_release);
 }
 
+std::function<void()> detail::bind_to_current_context(std::function<void()> fn) {
+  return [ctx = copy_context(), f = std::move(fn)]() mutable { ctx.run(f); };
+}
+
 }  // namespace corio

@@ -10,6 +10,7 @@
 // readable then gets its callback again in the next iteration
 // (level-triggered, as in Python), and a direction never has more than one
 // callback queued.
+#include <corio/detail/context.hpp>
 #include <corio/events.hpp>
 #include <corio/os_errors.hpp>
 
@@ -71,7 +72,7 @@ class fd_watch_set final : public loop_resource {
   fd_watch_set& operator=(const fd_watch_set&) = delete;
 
   void set(int fd, int dir, std::function<void()> fn) {
-    auto fn_ptr = std::make_shared<std::function<void()>>(std::move(fn));
+    auto fn_ptr = std::make_shared<std::function<void()>>(bind_to_current_context(std::move(fn)));
     fd_watch* w;
     if (auto it = map_.find(fd); it != map_.end()) {
       w = it->second;

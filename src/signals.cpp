@@ -25,6 +25,7 @@
 // - Letting a signal go (remove, loop close) restores the disposition,
 //   clears the slot and then waits until no handler runs anywhere: after
 //   that no handler can still write to an eventfd the loop may close.
+#include <corio/detail/context.hpp>
 #include <corio/detail/signals.hpp>
 #include <corio/events.hpp>
 #include <corio/os_errors.hpp>
@@ -235,7 +236,7 @@ void add_handler(loop_core& loop, int sig, std::function<void()> fn, const void*
   const bool made = loop.signals_ == nullptr;
   if (made) loop.signals_ = new signal_set(&loop);
   try {
-    loop.signals_->add(sig, std::move(fn), owner);
+    loop.signals_->add(sig, bind_to_current_context(std::move(fn)), owner);
   } catch (...) {
     if (made && loop.signals_->empty()) loop.signals_->destroy();
     throw;

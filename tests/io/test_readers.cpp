@@ -1,5 +1,6 @@
 // Unit tests for event_loop::add_reader / add_writer / remove_reader /
 // remove_writer (<corio/events.hpp>), on both backends.
+#include <corio/contextvars.hpp>
 #include <corio/events.hpp>
 
 #include <corio/tasks.hpp>
@@ -14,6 +15,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 #include <thread>
 
 #include "io/io_util.hpp"
@@ -82,6 +84,35 @@ TEST(Readers, CalledOncePerIterationWhileReadable) {
     p.put("y");
     EXPECT_TRUE(co_await eventually([&] { return calls > drained_at; }));
     EXPECT_TRUE(loop.remove_reader(p.r));
+  }());
+}
+
+// Python: add_reader's Handle copies the context at registration; each call
+// runs in that copy, and what a call sets is there for the next one.
+TEST(Readers, CallbacksRunInTheContextOfTheirRegistration) {
+  static corio::context_var<std::string> who("who", "nobody");
+  static corio::context_var<int> seen("seen", 0);
+  run_io([]() -> corio::task<void> {
+    corio::event_loop& loop = corio::get_running_loop();
+    pipe_pair p;
+    std::vector<std::string> whos;
+    std::vector<int> counts;
+    who.set("registrar");
+    loop.add_reader(p.r, [&] {
+      p.drain();
+      whos.push_back(who.get());
+      counts.push_back(seen.get());
+      seen.set(seen.get() + 1);
+    });
+    who.set("changed after");
+    p.put("a");
+    EXPECT_TRUE(co_await eventually([&] { return whos.size() == 1; }));
+    p.put("b");
+    EXPECT_TRUE(co_await eventually([&] { return whos.size() == 2; }));
+    EXPECT_TRUE(loop.remove_reader(p.r));
+    EXPECT_EQ(whos, (std::vector<std::string>{"registrar", "registrar"}));
+    EXPECT_EQ(counts, (std::vector<int>{0, 1}));
+    EXPECT_EQ(seen.get(), 0);  // the callbacks' sets stayed in their copy
   }());
 }
 

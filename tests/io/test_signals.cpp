@@ -1,6 +1,7 @@
 // Unit tests for event_loop::add_signal_handler / remove_signal_handler
 // (<corio/events.hpp>) and for Ctrl-C in corio::run (EL-28), on both
 // backends.
+#include <corio/contextvars.hpp>
 #include <corio/events.hpp>
 
 #include <corio/exceptions.hpp>
@@ -74,6 +75,23 @@ TEST(Signals, HandlerRunsLaterOnTheLoopThread) {
     EXPECT_TRUE(loop.remove_signal_handler(SIGUSR1));
     EXPECT_FALSE(loop.remove_signal_handler(SIGUSR1));
     EXPECT_TRUE(is_default(SIGUSR1));
+  }());
+}
+
+// Python: add_signal_handler's Handle copies the context at registration.
+TEST(Signals, HandlerRunsInTheContextOfItsRegistration) {
+  static corio::context_var<std::string> who("who", "nobody");
+  default_disposition d(SIGUSR2);
+  run_io([]() -> corio::task<void> {
+    corio::event_loop& loop = corio::get_running_loop();
+    std::string seen;
+    who.set("registrar");
+    loop.add_signal_handler(SIGUSR2, [&] { seen = who.get(); });
+    who.set("changed after");
+    ::raise(SIGUSR2);
+    EXPECT_TRUE(co_await eventually([&] { return !seen.empty(); }));
+    EXPECT_EQ(seen, "registrar");
+    EXPECT_TRUE(loop.remove_signal_handler(SIGUSR2));
   }());
 }
 

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 namespace corio::detail {
 
@@ -98,5 +99,10 @@ inline std::uintptr_t capture_context() noexcept {
   if (!g_contexts_in_use.load(std::memory_order_relaxed)) return 0;
   return snapshot_word(*current_ctx_slot());
 }
+
+// Python's Handle copies the current context when a callback is registered
+// for later (add_signal_handler, add_reader): `fn`, made to run in such a
+// copy every time, so what it sets stays there from one call to the next.
+std::function<void()> bind_to_current_context(std::function<void()> fn);
 
 }  // namespace corio::detail
