@@ -243,6 +243,9 @@ class datagram_endpoint {
   void close() noexcept {
     if (c_) c_->close();
   }
+  /// Python: transport.abort(). The same as close(): with nothing buffered
+  /// there is nothing to drop.
+  void abort() noexcept { close(); }
   /// Python: transport.is_closing().
   bool is_closing() const noexcept { return !c_ || c_->is_closing(); }
   /// The local address (Python: get_extra_info("sockname")); the port the

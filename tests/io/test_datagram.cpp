@@ -367,6 +367,8 @@ TEST(Datagram, ClosingWakesAWaitingReceiveWithAnError) {
     EXPECT_THROW(co_await a.recv(), corio::os_error);
     EXPECT_THROW(co_await a.sendto("x", corio::socket_address::ip("127.0.0.1", 9)), corio::os_error);
     a.close();  // idempotent
+    a.abort();  // Python: transport.abort(); also a no-op now
+    EXPECT_TRUE(a.is_closing());
 
     // The last handle going closes the endpoint too, waking its waiter.
     auto lonely = corio::create_task([]() -> corio::task<void> {
