@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
 # What the peers' servers need (Debian packages); cargo only when none is on PATH.
-PEER_PKGS = ["gcc", "make", "golang-go", "librust-tokio-dev", "libboost-dev", "libuv1-dev", "wrk",
+PEER_PKGS = ["gcc", "make", "golang-go", "librust-tokio-dev", "libboost1.81-dev", "libuv1-dev", "wrk",
              "python3-uvloop", "python3-aiohttp", "iproute2", "util-linux"]
 
 out_lines = []
@@ -64,6 +64,24 @@ def prepare(shared, scratch):
     for script in glob.glob(os.path.join(scratch, "anchors/net/*.sh")):
         os.chmod(script, 0o755)
     return os.path.join(scratch, "anchors/net")
+
+
+def build_peers(netdir):
+    """Builds the peers' servers; one that does not build is replaced by a
+    stub that fails, so the runner reports it as missing and goes on (its
+    own make would stop the whole run)."""
+    r = subprocess.run(["make", "-k", "-j2"], cwd=netdir, capture_output=True, text=True)
+    bins = [b for b in ("echo_epoll", "echo_uv", "echo_asio", "echo_go", "echo_tokio",
+                        "http_epoll", "http_beast", "http_go", "http_tokio")]
+    missing = [b for b in bins if not os.access(os.path.join(netdir, "build", b), os.X_OK)]
+    for b in missing:
+        with open(os.path.join(netdir, "build", b), "w") as f:
+            f.write("#!/bin/sh\necho '%s did not build (see bench-peers/net/build.log)' >&2\nexit 1\n" % b)
+        os.chmod(os.path.join(netdir, "build", b), 0o755)
+    with open(os.path.join(netdir, "build.log"), "w") as f:
+        f.write(r.stdout + r.stderr)
+    if missing:
+        say("# note: these peers did not build and are skipped: %s" % ", ".join(missing))
 
 
 def install_peer_packages():
@@ -170,6 +188,7 @@ def main():
             sys.exit("net.py: %s not found (pass --shared DIR)" % anchors)
         install_peer_packages()
         netdir = prepare(os.path.abspath(args.shared), os.path.join(build, "bench-peers", "net"))
+        build_peers(netdir)
     env = {"SECS": str(args.secs)}
     w5 = w6 = []
     if "W5" in want:
