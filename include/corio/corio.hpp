@@ -17,6 +17,7 @@
 #include <corio/server.hpp>
 #include <corio/shield.hpp>
 #include <corio/sock_ops.hpp>
+#include <corio/ssl.hpp>
 #include <corio/socket.hpp>
 #include <corio/stream_reader.hpp>
 #include <corio/stream_writer.hpp>
