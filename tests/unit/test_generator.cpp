@@ -185,7 +185,7 @@ TEST(Generator, send_values_arrive_at_co_yield) {
   auto g = []() -> generator<int, int, int> {
     int total = 0;
     for (;;) {
-      std::optional<int> v = co_yield total;
+      int* v = co_yield total;
       if (!v) co_return total;  // next() instead of send(): stop
       total += *v;
     }
@@ -197,13 +197,32 @@ TEST(Generator, send_values_arrive_at_co_yield) {
   EXPECT_EQ(g.return_value(), 15);
 }
 
+TEST(Generator, send_hands_its_argument_to_the_body_without_copying) {
+  counted::reset();
+  std::vector<int> ids;
+  auto g = [](std::vector<int>& out) -> generator<void, counted> {
+    for (;;) {
+      counted* c = co_yield {};
+      if (!c) co_return;
+      counted mine = std::move(*c);
+      out.push_back(mine.id);
+    }
+  }(ids);
+  (void)g.next();
+  (void)g.send(counted(1));
+  counted two(2);
+  (void)g.send(std::move(two));
+  EXPECT_EQ(ids, (std::vector<int>{1, 2}));
+  EXPECT_EQ(counted::copies, 0u);
+}
+
 TEST(Generator, void_yield_reports_steps_as_bool) {
   std::vector<std::string> got;
   auto g = [](std::vector<std::string>& out) -> generator<void, std::string> {
     for (;;) {
-      std::optional<std::string> s = co_yield {};
+      std::string* s = co_yield {};
       if (!s) break;
-      out.push_back(std::move(*s));
+      out.push_back(std::move(*s));  // send()'s own argument: the body may move from it
     }
   }(got);
   EXPECT_TRUE(g.next());
@@ -336,15 +355,15 @@ TEST(Generator, sends_reach_the_innermost_generator) {
   auto inner = []() -> generator<int, int, int> {
     int sum = 0;
     for (int i = 0; i < 3; ++i) {
-      std::optional<int> v = co_yield sum;
-      sum += v.value_or(0);
+      int* v = co_yield sum;
+      sum += v ? *v : 0;
     }
     co_return sum;
   };
   auto outer = [](auto make_inner) -> generator<int, int, int> {
     const int r = co_yield yield_from(make_inner());
-    std::optional<int> v = co_yield -r;
-    co_return r + v.value_or(0);
+    int* v = co_yield -r;
+    co_return r + (v ? *v : 0);
   }(inner);
   EXPECT_EQ(outer.next(), std::optional<int>(0));
   EXPECT_EQ(outer.send(1), std::optional<int>(1));
