@@ -431,7 +431,8 @@ def ratio_table(jobs, wids):
                 tag = "" if basis == own else ", wall vs corio %s" % human(cv)
                 cells.append("%s%s %s (%s%s)" % (j.impl, " [floor]" if j.floor else "", human(pv), fmt_adv(adv), tag))
                 summary[(wid, j.impl)] = adv
-            say("%s %s (%s is better): %s" % (label, w["fig"], "higher" if w["higher"] else "lower", " | ".join(cells)))
+            fig = "ns_per_next" if (cjob.variant or "").startswith("delegate") else w["fig"]
+            say("%s %s (%s is better): %s" % (label, fig, "higher" if w["higher"] else "lower", " | ".join(cells)))
         if wid in ("W1", "W3") and c["bpt"] is not None:
             cells = ["corio %s (net %s)" % (human(c["bpt"]), human(c["bpt_net"] or 0))]
             for j in peers:
