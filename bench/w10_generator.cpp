@@ -201,23 +201,18 @@ int main(int argc, char** argv) {
   }
   const std::int64_t n = bench::arg_n(nargs, args, 10'000'000);
 
-  if (variant_is(variant, "generator")) {
+  const struct {
+    const char* name;
+    times (*run)(std::int64_t n, std::int64_t& seen);
+  } pipelines[] = {{"generator", run_generator}, {"object", run_object}, {"closure", run_closure}};
+  for (const auto& p : pipelines) {
+    if (!variant_is(variant, p.name)) continue;
     std::int64_t seen = 0;
-    const times t = run_generator(n, seen);
-    bench::check(seen == n, "the generator sink saw every line");
-    report("corio:generator", n, t);
-  }
-  if (variant_is(variant, "object")) {
-    std::int64_t seen = 0;
-    const times t = run_object(n, seen);
-    bench::check(seen == n, "the object sink saw every line");
-    report("corio:object", n, t);
-  }
-  if (variant_is(variant, "closure")) {
-    std::int64_t seen = 0;
-    const times t = run_closure(n, seen);
-    bench::check(seen == n, "the closure sink saw every line");
-    report("corio:closure", n, t);
+    const times t = p.run(n, seen);
+    bench::check(seen == n, "the sink saw every line");
+    std::string impl = "corio:";
+    impl += p.name;
+    report(impl.c_str(), n, t);
   }
   if (variant_is(variant, "delegate")) {
     if (depth >= 0) {

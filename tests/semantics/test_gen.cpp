@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "error_util.hpp"
+#include "gen_helpers.hpp"
 #include "unit/counted.hpp"
 
 using corio::generator;
@@ -30,40 +31,13 @@ using corio::yield_from;
 using corio_test::counted;
 using corio_test::error_of;
 using corio_test::holds;
-using log_t = std::vector<std::string>;
+using corio_test::message_of;
+using gent::boom;
+using gent::log_t;
 
 namespace {
 
-struct boom : std::runtime_error {
-  boom() : std::runtime_error("boom") {}
-};
-
-std::string message_of(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  } catch (...) {
-    return "<other>";
-  }
-}
-
-// Yields 1, 2, 3 and logs what happens to it.
-generator<int> logged(log_t& log) {
-  log.push_back("start");
-  try {
-    co_yield 1;
-    co_yield 2;
-    co_yield 3;
-  } catch (const corio::generator_exit&) {
-    log.push_back("generator_exit");
-    throw;
-  } catch (const boom&) {
-    log.push_back("boom");
-    throw;
-  }
-  log.push_back("end");
-}
+generator<int> logged(log_t& log) { return gent::logged<generator<int>>(log); }
 
 }  // namespace
 
@@ -243,15 +217,7 @@ TEST(GEN, GEN_throw_into_a_finished_generator_raises_at_the_caller) {
 TEST(GEN, GEN_close_raises_generator_exit_at_the_yield_so_cleanup_runs) {
   log_t log;
   counted::reset();
-  auto g = [](log_t& l) -> generator<int> {
-    counted guard;
-    try {
-      co_yield 1;
-    } catch (const corio::generator_exit&) {
-      l.push_back("except GeneratorExit");
-      throw;
-    }
-  }(log);
+  auto g = gent::guarded<generator<int>>(log, "except GeneratorExit");
   (void)g.next();
   g.close();
   EXPECT_EQ(log, log_t{"except GeneratorExit"});
@@ -370,15 +336,8 @@ TEST(GEN, GEN_destroying_a_suspended_generator_runs_destructors_not_handlers) {
   log_t log;
   counted::reset();
   {
-    auto g = [](log_t& l) -> generator<int> {
-      counted guard;
-      try {
-        co_yield 1;
-      } catch (const corio::generator_exit&) {
-        l.push_back("handler");  // Python's finaliser would get here; corio does not
-        throw;
-      }
-    }(log);
+    // Python's finaliser would reach the handler; corio's destructor does not.
+    auto g = gent::guarded<generator<int>>(log, "handler");
     (void)g.next();
     EXPECT_EQ(counted::alive(), 1u);
   }  // no exception leaves the destructor

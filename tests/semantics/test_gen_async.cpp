@@ -27,6 +27,8 @@
 #include <vector>
 
 #include "error_util.hpp"
+#include "gen_helpers.hpp"
+#include "sync_util.hpp"
 #include "unit/counted.hpp"
 
 using namespace std::chrono_literals;
@@ -35,34 +37,12 @@ using corio::generator_state;
 using corio::task;
 using corio_test::counted;
 using corio_test::holds;
-using log_t = std::vector<std::string>;
+using corio_test::message_of;
+using gent::boom;
+using gent::log_t;
+using syt::outcome;
 
 namespace {
-
-struct boom : std::runtime_error {
-  boom() : std::runtime_error("boom") {}
-};
-
-// Awaits `aw` and reports what it threw (null: nothing).
-template <class A>
-task<std::exception_ptr> outcome(A aw) {
-  try {
-    co_await std::move(aw);
-  } catch (...) {
-    co_return std::current_exception();
-  }
-  co_return nullptr;
-}
-
-std::string message_of(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  } catch (...) {
-    return "<other>";
-  }
-}
 
 // Sleeps a day before its first yield, logging what reaches it.
 async_generator<int> slow(log_t& log) {
@@ -77,22 +57,7 @@ async_generator<int> slow(log_t& log) {
   log.push_back("end");
 }
 
-// Yields 1, 2, 3 and logs what happens to it.
-async_generator<int> logged(log_t& log) {
-  log.push_back("start");
-  try {
-    co_yield 1;
-    co_yield 2;
-    co_yield 3;
-  } catch (const corio::generator_exit&) {
-    log.push_back("generator_exit");
-    throw;
-  } catch (const boom&) {
-    log.push_back("boom");
-    throw;
-  }
-  log.push_back("end");
-}
+async_generator<int> logged(log_t& log) { return gent::logged<async_generator<int>>(log); }
 
 class GEN_async : public ::testing::Test {
  protected:
@@ -368,15 +333,7 @@ TEST_F(GEN_async, GEN_async_destroying_a_suspended_generator_runs_destructors_wi
   log_t log;
   counted::reset();
   run([](log_t& l) -> task<> {
-    auto g = [](log_t& lg) -> async_generator<int> {
-      counted guard;
-      try {
-        co_yield 1;
-      } catch (const corio::generator_exit&) {
-        lg.push_back("handler");
-        throw;
-      }
-    }(l);
+    auto g = gent::guarded<async_generator<int>>(l, "handler");
     (void)co_await g.next();
     EXPECT_EQ(counted::alive(), 1u);
   }(log));
@@ -393,12 +350,7 @@ TEST(GEN_async_run, GEN_async_run_cancels_the_task_that_owns_a_generator_which_t
   log_t log;
   corio::run([](log_t& l) -> task<> {
     corio::create_task([](log_t& lg) -> task<> {
-      auto at_yield = [](log_t& x) -> async_generator<int> {
-        counted guard;
-        x.push_back("first");
-        co_yield 1;
-        x.push_back("not reached");
-      }(lg);
+      auto at_yield = gent::guarded<async_generator<int>>(lg, "not reached");
       (void)co_await at_yield.next();
       auto in_await = slow(lg);
       (void)co_await in_await.next();
@@ -407,5 +359,5 @@ TEST(GEN_async_run, GEN_async_run_cancels_the_task_that_owns_a_generator_which_t
     EXPECT_EQ(counted::alive(), 1u);
   }(log));
   EXPECT_EQ(counted::alive(), 0u);
-  EXPECT_EQ(log, (log_t{"first", "start", "cancelled: "}));
+  EXPECT_EQ(log, (log_t{"start", "cancelled: "}));
 }

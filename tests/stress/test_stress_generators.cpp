@@ -12,16 +12,15 @@
 #include <corio/testing/loop.hpp>
 
 #include <gtest/gtest.h>
-#include <pthread.h>
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "small_stack.hpp"
 #include "unit/counted.hpp"
 
 using namespace std::chrono_literals;
@@ -29,29 +28,24 @@ using corio::async_generator;
 using corio::generator;
 using corio::yield_from;
 using corio_test::counted;
+using corio_test::distance;
+using corio_test::on_small_stack;
+using corio_test::stack_mark;
 
 namespace {
 
 constexpr int kDepth = 10'000;
 constexpr std::uintptr_t kStackBound = 64 * 1024;
 
-CORIO_NOINLINE std::uintptr_t stack_mark() { return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)); }
-std::uintptr_t distance(std::uintptr_t a, std::uintptr_t b) { return a > b ? a - b : b - a; }
-
-// Runs fn on a thread with a 1 MiB stack, so that anything using stack per
-// level overflows it instead of quietly succeeding.
-void on_small_stack(std::function<void()> fn) {
-  pthread_attr_t attr;
-  ASSERT_EQ(pthread_attr_init(&attr), 0);
-  ASSERT_EQ(pthread_attr_setstacksize(&attr, 1 << 20), 0);
-  pthread_t th;
-  auto body = [](void* p) -> void* {
-    (*static_cast<std::function<void()>*>(p))();
-    return nullptr;
-  };
-  ASSERT_EQ(pthread_create(&th, &attr, body, &fn), 0);
-  pthread_join(th, nullptr);
-  pthread_attr_destroy(&attr);
+// Sums what an async generator yields.
+corio::task<long long> sum_of(async_generator<int>& g) {
+  long long s = 0;
+  for (;;) {
+    std::optional<int> v = co_await g.next();
+    if (!v) break;
+    s += *v;
+  }
+  co_return s;
 }
 
 struct marks {
@@ -212,13 +206,7 @@ TEST(StressGenerators, a_million_values_from_an_async_generator_that_never_suspe
           co_yield i;
         }
       }(deepest);
-      long long s = 0;
-      for (;;) {
-        std::optional<int> v = co_await g.next();
-        if (!v) break;
-        s += *v;
-      }
-      co_return s;
+      co_return co_await sum_of(g);
     }(inside));
   });
   EXPECT_EQ(sum, 999'999LL * 1'000'000 / 2);
@@ -258,13 +246,7 @@ TEST(StressGenerators, a_thousand_tasks_each_draining_its_own_async_generator) {
         co_yield i;
       }
     }(id);
-    long long s = 0;
-    for (;;) {
-      std::optional<int> v = co_await g.next();
-      if (!v) break;
-      s += *v;
-    }
-    co_return s;
+    co_return co_await sum_of(g);
   };
   std::vector<long long> sums = loop.run_until_complete([](auto make) -> corio::task<std::vector<long long>> {
     std::vector<corio::task<long long>> tasks;
