@@ -60,9 +60,9 @@ std::exception_ptr generator_exit_ptr();
 template <class>
 inline constexpr bool always_false = false;
 
-// What every generator frame of a delegation chain shares. The fields after
-// `owner_` are used in the root only (a frame is its own root until it is
-// delegated to).
+// What every generator frame of a delegation chain holds. The fields marked
+// "root" are used in the outermost generator only (a frame is its own root
+// until it is delegated to).
 template <class Y, class S>
 struct gen_promise_base {
   gen_promise_base* root_ = this;
@@ -297,8 +297,8 @@ class [[nodiscard]] generator {
   next_result next() { return resume_with(nullptr) ? take() : next_result(); }
 
   /// Python: gen.send(value): resumes the generator at its `co_yield`, which
-  /// evaluates to a pointer to `value`. Throws generator_not_started before the first
-  /// next() (Python: TypeError), generator_running while it runs.
+  /// evaluates to a pointer to `value`. Throws generator_not_started before
+  /// the first next() (Python: TypeError), generator_running while it runs.
   next_result send(std::conditional_t<std::is_void_v<Send>, int, Send> value)
     requires(!std::is_void_v<Send>)
   {
