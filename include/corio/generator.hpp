@@ -5,7 +5,7 @@
 //       while True:                    for (;;) {
 //           line = (yield)               std::string_view* line = co_yield {};
 //           if pattern in line:          if (line && line->find(pattern) != std::string_view::npos)
-//               print(line)                std::puts(line->data());
+//               print(line)                std::cout << *line << '\n';
 //                                      }
 //                                    }
 //
