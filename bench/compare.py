@@ -726,7 +726,7 @@ def main():
                     if uv and not plain:
                         jobs.append(Job("uvloop", wid, ppin + [uv, path, str(n)] + extra + ["--uvloop"], "python",
                                         variant=variant, pinned=pinned and bool(pin)))
-        if not args.headline and not args.no_native:
+        if not args.headline and not args.no_native and any(row[1] in wids for row in NATIVE):
             scratch = os.path.join(build, "bench-peers")
             os.makedirs(scratch, exist_ok=True)
             ndir = prepare_native(os.path.join(anchors, "native"), scratch, args.rebuild_peers)
