@@ -90,6 +90,21 @@ class line {
   std::string s_;
 };
 
+/// Makes the compiler forget what it knows about `v` (in the manner of
+/// Google Benchmark's DoNotOptimize): work that depends on it cannot be
+/// folded at compile time or hoisted out of a loop.
+template <class T>
+inline void opaque(T& v) {
+  asm volatile("" : "+r"(v));
+}
+
+/// Tells the compiler that `v` is used, so that the work producing it
+/// cannot be dropped.
+template <class T>
+inline void escape(const T& v) {
+  asm volatile("" : : "m"(v) : "memory");
+}
+
 /// Exits with a message when a workload's result is wrong: a fast wrong
 /// answer must never be reported.
 inline void check(bool ok, const char* what) {

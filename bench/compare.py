@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Runs corio's benchmarks (shared/bench/WORKLOADS.md W1, W2a, W2b, W3, W4, W8a,
-W8b, W11) and, in the same run, the peers: CPython asyncio, uvloop and
+W8b, W10, W11) and, in the same run, the peers: CPython asyncio, uvloop and
 concurrent.futures, and the native anchors (Go, Tokio, Boost.Asio, libuv, the
 C++ floor). Prints every one-line result, then the ratios corio vs each peer,
 then the project's targets.
@@ -41,7 +41,8 @@ REPO = os.path.dirname(HERE)
 
 # Workload ids: figure name in the one-line format, whether higher is better,
 # corio's program, the Python anchor and its N (scaled as run_all.sh does),
-# and the variants: (name, corio's extra arguments, the Python script's).
+# and the variants: (name, corio's extra arguments, the Python script's, or
+# None where the Python anchor has no such variant).
 # Optional keys: "wall": figures on wall time only (several threads, or
 # sleeping); "pin": False runs corio's program and the native peers without
 # taskset (multi-threaded, or pinning their own threads); "python_pin": the
@@ -67,11 +68,22 @@ WORKLOADS = {
             "wall": True, "pin": False, "variants": [(None, [], [])]},
     "W8b": {"name": "to_thread", "fig": "us_per_roundtrip", "higher": False, "corio": "w8b_to_thread",
             "python": ("w8b_to_thread.py", 10_000), "wall": True, "pin": False, "variants": [(None, [], [])]},
+    # W10's Python anchor runs without an event loop and prints no wall_s; its
+    # variants are the corio ones without the "corio:" prefix. The delegate
+    # rows (next() through `depth` levels of yield_from) have no Python peer.
+    "W10": {"name": "generator", "fig": "ns_per_send", "higher": False, "corio": "w10_generator",
+            "python": ("w10_generator.py", 10_000_000), "python_impl": "cpython",
+            "variants": [("generator", ["--variant", "generator"], ["--variant", "generator"]),
+                         ("object", ["--variant", "object"], ["--variant", "object"]),
+                         ("closure", ["--variant", "closure"], ["--variant", "closure"]),
+                         ("delegate:1", ["--variant", "delegate", "--depth", "1"], None),
+                         ("delegate:100", ["--variant", "delegate", "--depth", "100"], None),
+                         ("delegate:10000", ["--variant", "delegate", "--depth", "10000"], None)]},
     "W11": {"name": "cross_thread", "fig": "callbacks_per_s", "higher": True, "corio": "w11_cross_thread",
             "python": ("w11_cross_thread.py", 1_000_000), "wall": True, "pin": False, "python_pin": True,
             "variants": [(None, [], [])]},
 }
-ORDER = ["W1", "W2a", "W2b", "W3", "W4", "W8a", "W8b", "W11"]
+ORDER = ["W1", "W2a", "W2b", "W3", "W4", "W8a", "W8b", "W10", "W11"]
 
 # Native anchors (shared/bench/anchors/native/runbench.py), as (impl, workload,
 # binary relative to the anchors folder, argument, is a physical floor, variant).
@@ -292,7 +304,8 @@ def figures(line):
     """The numbers the comparison uses, from one result line."""
     f = parse_fields(line)
     n = int(float(f["N"]))
-    wall = float(f["wall_s"])
+    # W10's Python anchor reports only ns_per_send (wall time per send)
+    wall = float(f["wall_s"]) if "wall_s" in f else float(f["ns_per_send"]) * n / 1e9
     cpu = float(f["cpu_s"]) if "cpu_s" in f else None
     return {"n": n, "wall": wall, "cpu": cpu, "rss": float(f.get("peak_rss_kb", "nan")),
             "bpt": float(f["bytes_per_task"]) if "bytes_per_task" in f else None,
@@ -305,7 +318,7 @@ def primary(wid, fg, basis):
     n = fg["n"]
     if wid in ("W1", "W4", "W8a", "W11"):
         return n / secs
-    if wid in ("W2a", "W2b"):
+    if wid in ("W2a", "W2b", "W10"):
         return secs / n * 1e9
     if wid == "W8b":
         return secs / n * 1e6  # us per round trip
@@ -418,7 +431,8 @@ def ratio_table(jobs, wids):
                 tag = "" if basis == own else ", wall vs corio %s" % human(cv)
                 cells.append("%s%s %s (%s%s)" % (j.impl, " [floor]" if j.floor else "", human(pv), fmt_adv(adv), tag))
                 summary[(wid, j.impl)] = adv
-            say("%s %s (%s is better): %s" % (label, w["fig"], "higher" if w["higher"] else "lower", " | ".join(cells)))
+            fig = "ns_per_next" if (cjob.variant or "").startswith("delegate") else w["fig"]
+            say("%s %s (%s is better): %s" % (label, fig, "higher" if w["higher"] else "lower", " | ".join(cells)))
         if wid in ("W1", "W3") and c["bpt"] is not None:
             cells = ["corio %s (net %s)" % (human(c["bpt"]), human(c["bpt_net"] or 0))]
             for j in peers:
@@ -512,6 +526,26 @@ def targets(jobs, wids):
     if "W8b" in wids and get("W8b", "corio"):
         v = primary("W8b", get("W8b", "corio"), "wall")
         rows.append(("W8b <= 10 us per to_thread round trip (wall)", v <= 10, "%.2f us" % v))
+    if "W10" in wids:
+        def w10(impl, variant):
+            for j in jobs:
+                if j.wid == "W10" and j.impl == impl and j.variant == variant and j.results:
+                    return med(j)
+            return None
+
+        gen, clo = w10("corio:generator", "generator"), w10("corio:closure", "closure")
+        if gen and clo:
+            x = primary("W10", gen, "cpu") / primary("W10", clo, "cpu")
+            rows.append(("W10 generator within 3x of the closure variant (CPU)", x <= 3, "%.2fx the closure" % x))
+        py = w10("cpython", "generator")
+        if gen and py:
+            a = advantage(primary("W10", gen, "wall"), primary("W10", py, "wall"), False)
+            rows.append(("W10 generator >= 10x CPython's generator (wall)", a >= 10, fmt_adv(a)))
+        d1, dn = w10("corio:delegate:1", "delegate:1"), w10("corio:delegate:10000", "delegate:10000")
+        if d1 and dn:
+            x = primary("W10", dn, "cpu") / primary("W10", d1, "cpu")
+            rows.append(("W10 yield_from depth 10000 within 1.5x of depth 1 per element (CPU)", x <= 1.5,
+                         "%.2fx" % x))
     if "W11" in wids and get("W11", "corio"):
         ahead_of("W11", ["asio:post", "tokio:Handle_spawn", "tokio:unbounded_mpsc"],
                  "W11 ahead of Asio post and Tokio (Handle::spawn, unbounded mpsc)")
@@ -598,7 +632,7 @@ def main():
     ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"),
                     help="folder holding bench/anchors (the peers)")
     ap.add_argument("--workloads", default=None,
-                    help="comma-separated: W1,W2 (= W2a,W2b),W2a,W2b,W3,W4,W8 (= W8a,W8b),W8a,W8b,W11 "
+                    help="comma-separated: W1,W2 (= W2a,W2b),W2a,W2b,W3,W4,W8 (= W8a,W8b),W8a,W8b,W10,W11 "
                          "(default: all of them)")
     ap.add_argument("--reps", type=int, default=None, help="runs per row, median kept (default 3)")
     ap.add_argument("--peer-reps", type=int, default=None, help="runs per peer row (default: --reps; 1 with --headline)")
@@ -623,7 +657,7 @@ def main():
             sel = {"W2": ["W2a", "W2b"], "W8": ["W8a", "W8b"]}.get(w, [w])
             for s in sel:
                 if s not in WORKLOADS:
-                    ap.error("unknown workload %r (known: W1, W2, W2a, W2b, W3, W4, W8, W8a, W8b, W11)" % w)
+                    ap.error("unknown workload %r (known: W1, W2, W2a, W2b, W3, W4, W8, W8a, W8b, W10, W11)" % w)
                 if s not in wids:
                     wids.append(s)
         wids.sort(key=ORDER.index)
@@ -684,13 +718,15 @@ def main():
                 pinned = w.get("python_pin", w.get("pin", True))
                 ppin = pin if pinned else []
                 for variant, _, extra in w["variants"]:
+                    if extra is None:
+                        continue  # no Python counterpart
                     if py:
                         jobs.append(Job(plain or "asyncio", wid, ppin + [py, path, str(n)] + extra, "python",
                                         variant=variant, pinned=pinned and bool(pin)))
                     if uv and not plain:
                         jobs.append(Job("uvloop", wid, ppin + [uv, path, str(n)] + extra + ["--uvloop"], "python",
                                         variant=variant, pinned=pinned and bool(pin)))
-        if not args.headline and not args.no_native:
+        if not args.headline and not args.no_native and any(row[1] in wids for row in NATIVE):
             scratch = os.path.join(build, "bench-peers")
             os.makedirs(scratch, exist_ok=True)
             ndir = prepare_native(os.path.join(anchors, "native"), scratch, args.rebuild_peers)

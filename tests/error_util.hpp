@@ -2,6 +2,7 @@
 #pragma once
 
 #include <exception>
+#include <stdexcept>
 #include <string>
 
 namespace corio_test {
@@ -27,6 +28,17 @@ bool holds(const std::exception_ptr& e) {
     return true;
   } catch (...) {
     return false;
+  }
+}
+
+/// what() of the std::exception in `e`; "<other>" if it holds something else.
+inline std::string message_of(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "<other>";
   }
 }
 

@@ -49,6 +49,8 @@ run_example threads_condition "producer and consumer threads around a threading 
 run_example threads_timer "timer-driven periodic work, and a timer cancelled before it fires"
 run_example threads_queue_worker "a worker thread drains a queue; task_done / join"
 run_example tls_echo "the streams echo server and client over TLS, with a throwaway CA; a stranger is refused"
+run_example generator_grep_pipeline "Beazley's grep pipeline: send(), close() and yield from"
+run_example async_generator_lines "an async generator of lines consumed with for_each, then cut by a timeout"
 
 banner "headline benchmark: corio vs CPython asyncio (W1 spawn, W2a yield, W3 sleepers)"
 bench_args=(--build "$BUILD" --headline)

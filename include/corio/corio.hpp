@@ -1,14 +1,17 @@
 // The whole of corio: the asyncio layer (Python: `import asyncio`), the
-// threading and queue modules (corio::threading) and concurrent.futures
-// (corio::futures). One header per concept; this umbrella holds no code.
+// threading and queue modules (corio::threading), concurrent.futures
+// (corio::futures) and generators, plain and async. One header per concept;
+// this umbrella holds no code.
 #pragma once
 
+#include <corio/async_generator.hpp>
 #include <corio/contextvars.hpp>
 #include <corio/datagram.hpp>
 #include <corio/events.hpp>
 #include <corio/exceptions.hpp>
 #include <corio/futures.hpp>
 #include <corio/gather.hpp>
+#include <corio/generator.hpp>
 #include <corio/getaddrinfo.hpp>
 #include <corio/locks.hpp>
 #include <corio/os_errors.hpp>

@@ -55,6 +55,31 @@ class system_exit : public base_exception {
   int code_;
 };
 
+/// Python: GeneratorExit. Raised inside a generator at its `co_yield` by
+/// close() and aclose(), so that its cleanup runs. Like cancelled_error it is
+/// not a std::exception: `catch (const std::exception&)` in a generator body
+/// does not swallow it.
+class generator_exit : public base_exception {
+ public:
+  generator_exit() : base_exception("generator exit") {}
+};
+
+/// Python: the TypeError "can't send non-None value to a just-started
+/// generator". A generator must be started with next() before send(value).
+class generator_not_started : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// Python: ValueError "generator already executing" (and, for async
+/// generators, RuntimeError "asynchronous generator is already running"): the
+/// generator was driven again while it runs, from inside its own body or
+/// while an earlier next() of an async generator is still waiting.
+class generator_running : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
 /// Python: asyncio.InvalidStateError (e.g. result() of a pending future).
 class invalid_state_error : public std::logic_error {
  public:

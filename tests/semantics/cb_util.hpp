@@ -47,15 +47,7 @@ inline std::string cancel_message(const std::exception_ptr& e) {
 }
 
 /// what() of a std::exception in `e`; "<other>" otherwise.
-inline std::string message_of(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  } catch (...) {
-    return "<other>";
-  }
-}
+using corio_test::message_of;
 
 /// The exception a timeout_error carries as its cause (null if none).
 inline std::exception_ptr cause_of(const std::exception& e) {

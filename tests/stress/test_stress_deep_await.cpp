@@ -6,18 +6,20 @@
 #include <corio/testing/loop.hpp>
 
 #include <gtest/gtest.h>
-#include <pthread.h>
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <stdexcept>
 #include <string>
 
+#include "small_stack.hpp"
 #include "unit/counted.hpp"
 
 using namespace std::chrono_literals;
 using corio_test::counted;
+using corio_test::distance;
+using corio_test::on_small_stack;
+using corio_test::stack_mark;
 
 // GCC cannot make symmetric transfer a tail call in code instrumented by
 // AddressSanitizer (clang can), nor in code ThreadSanitizer instruments (it
@@ -34,11 +36,6 @@ using corio_test::counted;
 namespace {
 
 constexpr int kDepth = 10'000;
-
-// How deep the machine stack is at the caller.
-CORIO_NOINLINE std::uintptr_t stack_mark() { return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)); }
-
-std::uintptr_t distance(std::uintptr_t a, std::uintptr_t b) { return a > b ? a - b : b - a; }
 
 struct probe_log {
   std::uintptr_t top = 0;
@@ -72,22 +69,6 @@ corio::task<int> nest_and_throw(int depth) {
 }
 
 corio::task<int> immediate(int v) { co_return v; }
-
-// Runs fn on a thread with a small stack, so that a chain that does use
-// stack per level overflows it instead of quietly succeeding.
-void on_small_stack(std::function<void()> fn) {
-  pthread_attr_t attr;
-  ASSERT_EQ(pthread_attr_init(&attr), 0);
-  ASSERT_EQ(pthread_attr_setstacksize(&attr, 1 << 20), 0);  // 1 MiB
-  pthread_t th;
-  auto body = [](void* p) -> void* {
-    (*static_cast<std::function<void()>*>(p))();
-    return nullptr;
-  };
-  ASSERT_EQ(pthread_create(&th, &attr, body, &fn), 0);
-  pthread_join(th, nullptr);
-  pthread_attr_destroy(&attr);
-}
 
 }  // namespace
 

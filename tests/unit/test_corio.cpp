@@ -37,8 +37,26 @@ corio::task<int> tour() {
   co_return a + b + c + d + e + f + (timed_out ? 1000 : 0);
 }
 
+corio::generator<int> evens(int n) {
+  for (int i = 0; i < n; ++i) co_yield 2 * i;
+}
+
+corio::async_generator<int> slow_evens(int n) {
+  for (int x : evens(n)) {
+    co_await corio::sleep(1ms);
+    co_yield x;
+  }
+}
+
+corio::task<int> sum_of(corio::async_generator<int> g) {
+  int s = 0;
+  co_await corio::for_each(std::move(g), [&s](int x) { s += x; });
+  co_return s;
+}
+
 }  // namespace
 
 TEST(Umbrella, every_concept_is_reachable_through_corio_hpp) {
   EXPECT_EQ(corio::run(tour()), 2 * (1 + 2 + 3 + 4 + 5 + 6) + 1000);
+  EXPECT_EQ(corio::run(sum_of(slow_evens(4))), 0 + 2 + 4 + 6);
 }
