@@ -34,22 +34,11 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "echo_handler.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-
-corio::task<void> echo(corio::stream_reader r, corio::stream_writer w) {
-  try {
-    for (;;) {
-      std::string data = co_await r.read(65536);
-      if (data.empty()) break;
-      w.write(data);
-      co_await w.drain();
-    }
-  } catch (const corio::connection_error&) {
-  }
-}
 
 long rss_kb() {
   std::ifstream f("/proc/self/status");
@@ -89,7 +78,7 @@ long rss_kb() {
 corio::task<int> measure(long n) {
   corio::server_options opts;
   opts.backlog = 4096;
-  corio::server srv = co_await corio::start_server(echo, "127.0.0.1", 0, opts);
+  corio::server srv = co_await corio::start_server(bench::echo_read, "127.0.0.1", 0, opts);
   const std::uint16_t port = srv.sockets().at(0).getsockname().port();
 
   {  // one connection first: the server's one-off costs are paid here

@@ -16,21 +16,9 @@
 #include <cstring>
 #include <string>
 
-namespace {
+#include "echo_handler.hpp"
 
-// A client that resets its connection (echo_load does, when it stops) ends
-// the echo quietly.
-corio::task<void> echo_read(corio::stream_reader r, corio::stream_writer w) {
-  try {
-    for (;;) {
-      std::string data = co_await r.read(65536);
-      if (data.empty()) break;
-      w.write(data);
-      co_await w.drain();
-    }
-  } catch (const corio::connection_error&) {
-  }
-}
+namespace {
 
 corio::task<void> echo_into(corio::stream_reader r, corio::stream_writer w) {
   char buf[65536];
@@ -63,7 +51,7 @@ int main(int argc, char** argv) {
     corio::server_options opts;
     opts.backlog = 4096;
     corio::server srv = co_await corio::start_server(use_into ? corio::client_connected_fn(echo_into)
-                                                              : corio::client_connected_fn(echo_read),
+                                                              : corio::client_connected_fn(bench::echo_read),
                                                      "127.0.0.1", p, opts);
     std::fprintf(stderr, "corio echo on 127.0.0.1:%u (%s)\n", p, corio::get_running_loop().backend_name());
     co_await srv.serve_forever();
