@@ -13,6 +13,8 @@
 // the submit refuses: it cancels its own item, unless a worker has already
 // started it, in which case the item was accepted after all. Refused items
 // left in the queue are skipped by the workers or freed by the destructor.
+// An accepted item whose submit raced shutdown may have no worker: a
+// waiting shutdown (and so the destructor) runs it on its own thread.
 #include <corio/futures/thread_pool_executor.hpp>
 
 #include <corio/futures/detail/work_queue.hpp>
@@ -77,7 +79,15 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
       stopping_.store(true, std::memory_order_release);
     }
     park_cv_.notify_all();
-    if (wait) join_all();
+    if (wait) {
+      join_all();
+      // An item can be accepted with no worker left to run it: its submit
+      // read closed_ as false, but its spawn() came after the store and
+      // started none. (Python's submit holds the shutdown lock, so it
+      // cannot race like this.) The caller runs what is left, so that
+      // everything accepted has run when shutdown(wait) returns.
+      drain([](work_ref w) { w.run(); });
+    }
   }
 
   // The executor's destructor.
