@@ -119,6 +119,33 @@ TEST(FramePool, many_allocations_in_random_order_never_overlap) {
   }
 }
 
+// 24 MiB of one class: past the 4 MiB of small slabs, into 2 MiB huge-page
+// slabs carved in regions. Every block is whole, distinct and aligned.
+TEST(FramePool, a_class_that_grows_past_its_small_slabs_gets_whole_distinct_blocks) {
+  constexpr std::size_t n = 1000;  // the 1008-byte class
+  constexpr std::size_t count = 24 * 1024;
+  std::vector<void*> live;
+  live.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    void* p = pool_allocate(n);
+    ASSERT_NE(p, nullptr);
+    ASSERT_EQ(reinterpret_cast<std::uintptr_t>(p) % 16, 0u);
+    fill(p, n);
+    live.push_back(p);
+  }
+  std::vector<void*> sorted = live;
+  std::sort(sorted.begin(), sorted.end());
+  for (std::size_t i = 1; i < sorted.size(); ++i)
+    ASSERT_GE(static_cast<char*>(sorted[i]) - static_cast<char*>(sorted[i - 1]), static_cast<std::ptrdiff_t>(n));
+  for (void* p : live) ASSERT_TRUE(intact(p, n));
+  for (void* p : live) pool_deallocate(p, n);
+#if !CORIO_ASAN  // there every request goes to operator new
+  void* again = pool_allocate(n);  // recycled, not new memory
+  EXPECT_TRUE(std::find(live.begin(), live.end(), again) != live.end());
+  pool_deallocate(again, n);
+#endif
+}
+
 TEST(FramePool, blocks_freed_on_another_thread_are_recycled_after_it_exits) {
 #if CORIO_ASAN
   GTEST_SKIP() << "under AddressSanitizer the pool hands every request to operator new";
