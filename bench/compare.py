@@ -536,7 +536,7 @@ def targets(jobs, wids):
         gen, clo = w10("corio:generator", "generator"), w10("corio:closure", "closure")
         if gen and clo:
             x = primary("W10", gen, "cpu") / primary("W10", clo, "cpu")
-            rows.append(("W10 generator within 3x of the closure variant (CPU)", x <= 3, "%.2fx the closure" % x))
+            rows.append(("W10 generator within 2x of the closure variant (CPU)", x <= 2, "%.2fx the closure" % x))
         py = w10("cpython", "generator")
         if gen and py:
             a = advantage(primary("W10", gen, "wall"), primary("W10", py, "wall"), False)
