@@ -451,9 +451,9 @@ def ratio_table(jobs, wids):
 
 def targets(jobs, wids):
     """The targets of the performance issue, checked on this run's medians."""
-    def get(wid, impl):
+    def get(wid, impl, variant=None):
         for j in jobs:
-            if j.wid == wid and j.impl == impl and j.results:
+            if j.wid == wid and j.impl == impl and j.results and variant in (None, j.variant):
                 return med(j)
         return None
 
@@ -527,21 +527,15 @@ def targets(jobs, wids):
         v = primary("W8b", get("W8b", "corio"), "wall")
         rows.append(("W8b <= 10 us per to_thread round trip (wall)", v <= 10, "%.2f us" % v))
     if "W10" in wids:
-        def w10(impl, variant):
-            for j in jobs:
-                if j.wid == "W10" and j.impl == impl and j.variant == variant and j.results:
-                    return med(j)
-            return None
-
-        gen, clo = w10("corio:generator", "generator"), w10("corio:closure", "closure")
+        gen, clo = get("W10", "corio:generator"), get("W10", "corio:closure")
         if gen and clo:
             x = primary("W10", gen, "cpu") / primary("W10", clo, "cpu")
             rows.append(("W10 generator within 2x of the closure variant (CPU)", x <= 2, "%.2fx the closure" % x))
-        py = w10("cpython", "generator")
+        py = get("W10", "cpython", "generator")
         if gen and py:
             a = advantage(primary("W10", gen, "wall"), primary("W10", py, "wall"), False)
             rows.append(("W10 generator >= 10x CPython's generator (wall)", a >= 10, fmt_adv(a)))
-        d1, dn = w10("corio:delegate:1", "delegate:1"), w10("corio:delegate:10000", "delegate:10000")
+        d1, dn = get("W10", "corio:delegate:1"), get("W10", "corio:delegate:10000")
         if d1 and dn:
             x = primary("W10", dn, "cpu") / primary("W10", d1, "cpu")
             rows.append(("W10 yield_from depth 10000 within 1.5x of depth 1 per element (CPU)", x <= 1.5,

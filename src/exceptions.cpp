@@ -48,16 +48,7 @@ incomplete_read_error::incomplete_read_error(std::string partial, std::optional<
 base_exception_group::base_exception_group(std::string msg, std::vector<std::exception_ptr> exceptions)
     : base_exception(msg), msg_(std::move(msg)), full_(summarize(msg_, exceptions)), excs_(std::move(exceptions)) {}
 
-bool is_std_exception(const std::exception_ptr& e) noexcept {
-  if (!e) return false;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
+bool is_std_exception(const std::exception_ptr& e) noexcept { return detail::exception_is<std::exception>(e); }
 
 bool is_exit_request(const std::exception_ptr& e) noexcept {
   if (!e) return false;
@@ -72,16 +63,7 @@ bool is_exit_request(const std::exception_ptr& e) noexcept {
   }
 }
 
-bool is_cancelled_error(const std::exception_ptr& e) noexcept {
-  if (!e) return false;
-  try {
-    std::rethrow_exception(e);
-  } catch (const cancelled_error&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
+bool is_cancelled_error(const std::exception_ptr& e) noexcept { return detail::exception_is<cancelled_error>(e); }
 
 void throw_exception_group(std::string msg, std::vector<std::exception_ptr> excs) {
   bool all_std = true;

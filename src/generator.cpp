@@ -33,17 +33,6 @@ void throw_no_return_value(generator_state s) {
       "corio: generator::return_value: the generator finished without returning a value (it raised or was closed)");
 }
 
-bool is_generator_exit(const std::exception_ptr& e) noexcept {
-  if (!e) return false;
-  try {
-    std::rethrow_exception(e);
-  } catch (const generator_exit&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
 std::exception_ptr generator_exit_ptr() { return std::make_exception_ptr(generator_exit()); }
 
 }  // namespace corio::detail

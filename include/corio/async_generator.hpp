@@ -165,7 +165,7 @@ struct agen_step {
       if (!ran) return;
       if (p->error_) {
         std::exception_ptr e = std::exchange(p->error_, nullptr);
-        if (!is_generator_exit(e)) std::rethrow_exception(e);
+        if (!exception_is<generator_exit>(e)) std::rethrow_exception(e);
         return;
       }
       if (p->state_ == generator_state::suspended) throw_generator_ignored_exit("async generator");

@@ -224,4 +224,21 @@ bool is_cancelled_error(const std::exception_ptr& e) noexcept;
 /// One line describing `e`: its type and what().
 std::string describe_exception(const std::exception_ptr& e);
 
+namespace detail {
+
+// True if `e` holds an E. It rethrows `e`: for paths where an exception is
+// already being handled, not for hot ones.
+template <class E>
+bool exception_is(const std::exception_ptr& e) noexcept {
+  if (!e) return false;
+  try {
+    std::rethrow_exception(e);
+  } catch (const E&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace detail
 }  // namespace corio

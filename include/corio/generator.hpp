@@ -54,8 +54,6 @@ namespace detail {
 [[noreturn]] void throw_generator_not_started();
 [[noreturn]] void throw_generator_ignored_exit(const char* kind);
 [[noreturn]] void throw_no_return_value(generator_state s);
-// True if `e` holds a generator_exit.
-bool is_generator_exit(const std::exception_ptr& e) noexcept;
 std::exception_ptr generator_exit_ptr();
 
 template <class>
@@ -363,7 +361,7 @@ class [[nodiscard]] generator {
     if (yielded) detail::throw_generator_ignored_exit("generator");
     if (r.error_) {
       std::exception_ptr e = std::exchange(r.error_, nullptr);
-      if (!detail::is_generator_exit(e)) std::rethrow_exception(e);
+      if (!detail::exception_is<generator_exit>(e)) std::rethrow_exception(e);
     }
   }
 
