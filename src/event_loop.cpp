@@ -249,7 +249,7 @@ void loop_core::drain_remote(std::uintptr_t replace_with) noexcept {
 }
 
 void loop_core::fire_timers() {
-  const std::int64_t due = now_ns() + clock_resolution_ns_;
+  const std::int64_t due = add_saturated(now_ns(), clock_resolution_ns_);
   timers_.expire(due, [](timer_node* n) { n->fire(n); });
 }
 
@@ -283,16 +283,23 @@ CORIO_ALWAYS_INLINE void loop_core::run_task(task_base* t) {
 
 CORIO_ALWAYS_INLINE void loop_core::run_once() {
   if (ready_.empty() && !stopping_) {
-    std::int64_t timeout = -1;
+    std::int64_t timeout = -1;  // only timers that never fire, or none: no limit
     if (!timers_.empty()) {
-      const std::int64_t d = timers_.next_deadline() - now_ns();
-      timeout = d > 0 ? d : 0;
+      if (const std::int64_t next = timers_.next_deadline(); next != kNeverNs) {
+        const std::int64_t d = next - now_ns();
+        timeout = d > 0 ? d : 0;
+      }
     }
     if (timeout != 0) {
       if (virtual_clock_ && timeout > 0 && backend_->pending() == 0 && remote_op_count_ == 0 &&
           remote_head_.load(std::memory_order_acquire) == 0) {
         virtual_now_ += timeout;  // nothing else can happen first: jump
       } else {
+        // Python caps a selector's timeout at a day too: a far timer (up
+        // to 292 years away) is re-examined daily, and no backend has to
+        // convert a huge count into its own units.
+        constexpr std::int64_t kMaxWaitNs = std::int64_t{24} * 3600 * 1'000'000'000;
+        if (timeout > kMaxWaitNs) timeout = kMaxWaitNs;
         sleeping_.store(true, std::memory_order_seq_cst);
         if (remote_head_.load(std::memory_order_seq_cst) != 0) timeout = 0;
         backend_->wait(*this, timeout);

@@ -1,3 +1,5 @@
+#include <corio/detail/config.hpp>
+#include <corio/detail/saturate.hpp>
 #include <corio/detail/timer_wheel.hpp>
 
 #include <climits>
@@ -45,6 +47,14 @@ timer_wheel::timer_wheel(std::int64_t now_ns) noexcept : elapsed_(now_ns >> kTic
 void timer_wheel::insert(timer_node* n) {
   n->seq = seq_++;
   ++size_;
+  if (CORIO_UNLIKELY(n->when == kNeverNs)) {
+    n->prev = nullptr;
+    n->next = never_;
+    if (never_) never_->prev = n;
+    never_ = n;
+    n->pos = timer_node::kInNever;
+    return;
+  }
   const std::int64_t tick = n->when >> kTickShift;
   if (tick <= elapsed_) {
     heap_push(n);
@@ -74,6 +84,10 @@ void timer_wheel::remove(timer_node* n) noexcept {
   --size_;
   if (n->pos & timer_node::kInHeap) {
     heap_remove(n->pos & ~timer_node::kInHeap);
+  } else if (CORIO_UNLIKELY(n->pos == timer_node::kInNever)) {
+    (n->prev ? n->prev->next : never_) = n->next;
+    if (n->next) n->next->prev = n->prev;
+    n->prev = n->next = nullptr;
   } else {
     const int idx = static_cast<int>(n->pos);
     if (n->prev)

@@ -127,23 +127,21 @@ class event_loop : private detail::loop_core {
     return handle(n);
   }
 
-  /// Python: loop.call_later(delay, fn, *args). A negative delay means "due now".
+  /// Python: loop.call_later(delay, fn, *args). A negative delay means "due
+  /// now"; a delay too long for loop time (past the year 2262 of the loop's
+  /// clock, say hours::max()) means never: the handle exists, its when() is
+  /// time_point::max(), and the callback never runs.
   template <class Rep, class Period, class F, class... A>
   timer_handle call_later(std::chrono::duration<Rep, Period> delay, F&& fn, A&&... args) {
-    return call_at(time() + std::chrono::ceil<duration>(delay), std::forward<F>(fn), std::forward<A>(args)...);
+    return schedule_at(detail::add_saturated(now_ns(), detail::ns_ceil_saturated(delay)), "call_later",
+                       std::forward<F>(fn), std::forward<A>(args)...);
   }
 
-  /// Python: loop.call_at(when, fn, *args), `when` in loop time.
-  template <class F, class... A>
-  timer_handle call_at(time_point when, F&& fn, A&&... args) {
-    static_assert(std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>&...>,
-                  "corio::event_loop::call_at: fn must be callable with the given arguments");
-    check_open();
-    check_thread("call_at");
-    auto* n = detail::make_handle_node<detail::timer_handle_node>(bind(std::forward<F>(fn), std::forward<A>(args)...));
-    n->when = when.time_since_epoch().count();
-    schedule_timer_handle(n);
-    return timer_handle(n);
+  /// Python: loop.call_at(when, fn, *args), `when` in loop time (any
+  /// steady_clock time_point; time_point::max() means never).
+  template <class Duration, class F, class... A>
+  timer_handle call_at(std::chrono::time_point<clock, Duration> when, F&& fn, A&&... args) {
+    return schedule_at(detail::time_point_ns(when), "call_at", std::forward<F>(fn), std::forward<A>(args)...);
   }
 
   /// Python: loop.time(). Monotonic; with clock_kind::virtual_ it starts at 0.
@@ -310,6 +308,18 @@ class event_loop : private detail::loop_core {
   bool clear_fd_watcher(int fd, bool write);
 
   template <class F, class... A>
+  timer_handle schedule_at(std::int64_t when_ns, const char* what, F&& fn, A&&... args) {
+    static_assert(std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>&...>,
+                  "corio::event_loop::call_at / call_later: fn must be callable with the given arguments");
+    check_open();
+    check_thread(what);
+    auto* n = detail::make_handle_node<detail::timer_handle_node>(bind(std::forward<F>(fn), std::forward<A>(args)...));
+    n->when = when_ns;
+    schedule_timer_handle(n);
+    return timer_handle(n);
+  }
+
+  template <class F, class... A>
   static auto bind(F&& fn, A&&... args) {
     if constexpr (sizeof...(A) == 0) {
       return std::forward<F>(fn);
@@ -327,6 +337,18 @@ inline event_loop& detail_loop(detail::loop_core& c) noexcept { return static_ca
 /// Python: asyncio.get_running_loop(). Throws std::runtime_error when no loop
 /// runs in this thread (EL-21).
 event_loop& get_running_loop();
+
+namespace detail {
+/// `d` as loop-time nanoseconds, rounded up and saturated (see saturate.hpp).
+template <class Rep, class Period>
+constexpr duration to_duration_saturated(std::chrono::duration<Rep, Period> d) noexcept {
+  return duration(ns_ceil_saturated(d));
+}
+/// The running loop's time + `d`, saturated: time_point::max() means never.
+inline time_point deadline_after(duration d) {
+  return time_point(duration(add_saturated(get_running_loop().time().time_since_epoch().count(), d.count())));
+}
+}  // namespace detail
 
 /// Python: asyncio.get_event_loop(): the running loop, else the loop set for
 /// this thread with set_event_loop(); throws std::runtime_error if neither.

@@ -334,7 +334,7 @@ struct sleep_awaiter : timer_node, suspend_point {
       loop->wake(t);
       return;
     }
-    when += loop->now_ns();
+    when = add_saturated(when, loop->now_ns());  // kNeverNs: a timer that never fires
     fire = &on_fire;
     loop->add_timer(this);
     suspend_current(t, h, this);
@@ -381,16 +381,18 @@ struct sleep_value_op {
 }  // namespace detail
 
 /// Python: asyncio.sleep(delay). Suspends the task for at least `d` of loop
-/// time; sleep(0) (or any d <= 0) yields to the loop once (CB-01).
-/// Cancellation removes the timer and throws cancelled_error (CX-19).
+/// time; sleep(0) (or any d <= 0) yields to the loop once (CB-01). A `d`
+/// past what loop time can count (seconds::max(), 300 years) sleeps until
+/// cancelled. Cancellation removes the timer and throws cancelled_error
+/// (CX-19).
 template <class Rep, class Period>
 detail::sleep_op sleep(std::chrono::duration<Rep, Period> d) noexcept {
-  return {std::chrono::ceil<duration>(d).count()};
+  return {detail::ns_ceil_saturated(d)};
 }
 /// Python: asyncio.sleep(delay, result): returns `value` afterwards (CB-02).
 template <class Rep, class Period, class T>
 detail::sleep_value_op<T> sleep(std::chrono::duration<Rep, Period> d, T value) {
-  return {std::chrono::ceil<duration>(d).count(), std::move(value)};
+  return {detail::ns_ceil_saturated(d), std::move(value)};
 }
 
 // -- run_until_complete --------------------------------------------------------

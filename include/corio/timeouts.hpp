@@ -108,12 +108,13 @@ auto timeout_scope::run(F body) {
 template <class F>
 auto timeout(std::optional<duration> delay, F body) {
   std::optional<time_point> when;
-  if (delay) when = get_running_loop().time() + *delay;
+  if (delay) when = detail::deadline_after(*delay);
   return detail::run_scoped<detail::body_value_t<F>>(nullptr, when, std::move(body));
 }
+/// A `delay` past what loop time can count (seconds::max()) never fires.
 template <class Rep, class Period, class F>
 auto timeout(std::chrono::duration<Rep, Period> delay, F body) {
-  return timeout(std::optional<duration>(std::chrono::ceil<duration>(delay)), std::move(body));
+  return timeout(std::optional<duration>(detail::to_duration_saturated(delay)), std::move(body));
 }
 
 /// Python: `async with asyncio.timeout_at(when): ...`, `when` in loop time.
@@ -220,7 +221,7 @@ auto wait_for(A aw, std::optional<duration> t) {
 }
 template <class A, class Rep, class Period>
 auto wait_for(A&& aw, std::chrono::duration<Rep, Period> t) {
-  return wait_for(std::forward<A>(aw), std::optional<duration>(std::chrono::ceil<duration>(t)));
+  return wait_for(std::forward<A>(aw), std::optional<duration>(detail::to_duration_saturated(t)));
 }
 
 }  // namespace corio

@@ -59,7 +59,7 @@ task<wait_result<H>> wait(std::vector<H> fs, return_when when = all_completed,
   const auto w = static_cast<detail::wake_when>(when);
   if (timeout) {
     detail::wait_set ws(std::move(cores), w);
-    ws.set_deadline(get_running_loop().time().time_since_epoch().count() + timeout->count());
+    ws.set_deadline(detail::deadline_after(*timeout).time_since_epoch().count());
     co_await std::move(ws);
   } else {
     co_await detail::wait_set(std::move(cores), w);
@@ -70,7 +70,7 @@ task<wait_result<H>> wait(std::vector<H> fs, return_when when = all_completed,
 }
 template <class H, class Rep, class Period>
 task<wait_result<H>> wait(std::vector<H> fs, return_when when, std::chrono::duration<Rep, Period> timeout) {
-  return wait(std::move(fs), when, std::optional<duration>(std::chrono::ceil<duration>(timeout)));
+  return wait(std::move(fs), when, std::optional<duration>(detail::to_duration_saturated(timeout)));
 }
 
 // -- as_completed ------------------------------------------------------------------
@@ -167,7 +167,7 @@ class as_completed {
   }
   template <class Rep, class Period>
   as_completed(std::vector<H> aws, std::chrono::duration<Rep, Period> timeout)
-      : as_completed(std::move(aws), std::optional<duration>(std::chrono::ceil<duration>(timeout))) {}
+      : as_completed(std::move(aws), std::optional<duration>(detail::to_duration_saturated(timeout))) {}
 
   /// One await of the next completion.
   class next_result {

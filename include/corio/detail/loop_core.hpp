@@ -7,6 +7,7 @@
 #include <corio/detail/future_core.hpp>
 #include <corio/detail/handle_node.hpp>
 #include <corio/detail/io_op.hpp>
+#include <corio/detail/saturate.hpp>
 #include <corio/detail/task_registry.hpp>
 #include <corio/detail/timer_wheel.hpp>
 

@@ -11,7 +11,10 @@
 // which is what keeps W3 near its ideal wall time. Nodes are intrusive (a
 // sleeping task's node lives in its frame), so arming a timer allocates
 // nothing; cancelling one unlinks it at once, so a destroyed frame never
-// leaves a dangling entry behind.
+// leaves a dangling entry behind. A timer due at kNeverNs (a saturated
+// deadline, see saturate.hpp) waits in a list of its own that nothing
+// expires: it can be cancelled, but it never fires and never makes the loop
+// wake up or a virtual clock jump.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +32,7 @@ struct timer_node {
 
   static constexpr std::uint32_t kNowhere = 0xffffffffu;
   static constexpr std::uint32_t kInHeap = 0x80000000u;  // pos = kInHeap | index
+  static constexpr std::uint32_t kInNever = 0x7fffffffu;  // in the list of timers that never fire
 
   bool armed() const noexcept { return pos != kNowhere; }
 };
@@ -62,7 +66,8 @@ class timer_wheel {
   }
 
   // Earliest time at which expire() might have work (exact for the heap, the
-  // start of a tick for the wheel); INT64_MAX when empty.
+  // start of a tick for the wheel); INT64_MAX when empty or when only
+  // timers that never fire are left.
   std::int64_t next_deadline() const noexcept;
 
   // Unlinks every timer without firing it (loop close). `each` sees them all.
@@ -87,6 +92,12 @@ class timer_wheel {
       }
     }
     for (std::uint64_t& w : occupied_) w = 0;
+    while (timer_node* n = never_) {
+      never_ = n->next;
+      n->pos = timer_node::kNowhere;
+      n->prev = n->next = nullptr;
+      each(n);
+    }
     size_ = 0;
   }
 
@@ -123,6 +134,7 @@ class timer_wheel {
   std::uint32_t seq_ = 0;
   std::uint64_t occupied_[kTotalSlots / 64] = {};  // a bit per slot of slots_
   timer_node* slots_[kTotalSlots] = {};
+  timer_node* never_ = nullptr;  // due at kNeverNs: kept, never expired
   std::vector<heap_entry> heap_;
 };
 
