@@ -1,4 +1,5 @@
 #include <corio/detail/context.hpp>
+#include <corio/detail/frame_pool.hpp>
 #include <corio/events.hpp>
 #include <corio/tasks.hpp>
 
@@ -55,10 +56,6 @@ void release_loop_ref(std::uint32_t ref) noexcept {
   }
 }
 
-bool env_debug() {
-  const char* v = std::getenv("CORIO_DEBUG");
-  return v && *v && std::strcmp(v, "0") != 0;
-}
 
 void timer_handle_fire(timer_node* n) noexcept {
   auto* h = static_cast<timer_handle_node*>(n);
@@ -69,6 +66,11 @@ thread_local event_loop* tl_event_loop = nullptr;
 
 }  // namespace
 
+bool debug_env() noexcept {
+  const char* v = std::getenv("CORIO_DEBUG");
+  return v && *v && std::strcmp(v, "0") != 0;
+}
+
 [[noreturn]] void throw_no_running_task(const char* what) {
   throw std::runtime_error(std::string("corio: ") + what + ": not called from inside a task");
 }
@@ -77,7 +79,7 @@ thread_local event_loop* tl_event_loop = nullptr;
 
 loop_core::loop_core(const loop_options& opts)
     : virtual_clock_(opts.clock == clock_kind::virtual_), timers_(now_ns()), backend_(make_default_backend()) {
-  debug_ = opts.debug.value_or(env_debug());
+  set_debug(opts.debug.value_or(debug_env()));
   ref_ = acquire_loop_ref();
   publish_loop(ref_, this);
   link_ = std::make_shared<loop_link>();
@@ -93,6 +95,7 @@ loop_core::~loop_core() {
     close();
   } catch (...) {
   }
+  set_debug(false);
   {
     std::lock_guard lk(link_->mu);  // waits for a post in progress
     link_->loop = nullptr;
@@ -106,9 +109,24 @@ void loop_core::throw_closed() { throw std::runtime_error("Event loop is closed"
 
 void loop_core::check_thread(const char* what) const {
   // EL-20: loop methods are not thread-safe; debug mode says so loudly.
-  if (debug_ && running_ && std::this_thread::get_id() != thread_)
-    throw std::runtime_error(std::string("Non-thread-safe operation invoked on an event loop other than the current one (") +
-                             what + ")");
+  if (debug() && running_elsewhere()) throw_not_confined(what);
+}
+
+[[noreturn]] void throw_not_confined(const char* what) {
+  throw std::runtime_error(std::string("Non-thread-safe operation invoked on an event loop other than the current one (") +
+                           what + "); use call_soon_threadsafe or run_coroutine_threadsafe");
+}
+
+void check_confined_slow(std::uint32_t loop_ref, const char* what) {
+  const loop_core* l = loop_from_ref(loop_ref);
+  if (l && l->debug() && l->running_elsewhere()) throw_not_confined(what);
+}
+
+void check_completable_slow(const future_core* f, const char* what) {
+  const loop_core* l = f->loop();
+  if (f->has_listeners() && (l == nullptr || l->is_closed()))
+    throw std::runtime_error(std::string("Event loop is closed (") + what + " of a future someone awaits)");
+  if (l && l->debug() && l->running_elsewhere()) throw_not_confined(what);
 }
 
 void loop_core::unregister_task(task_base* t) noexcept {
@@ -264,6 +282,10 @@ CORIO_ALWAYS_INLINE void loop_core::run_task(task_base* t) {
   const std::uint16_t b = static_cast<std::uint16_t>(t->bits & ~future_core::f_queued);
   if (CORIO_UNLIKELY(!(b & future_core::f_started))) {
     t->bits = b | future_core::f_started;
+    if (CORIO_UNLIKELY(tl_stack_refs_watched) && stack_refs_dangle(t, stack_mark_)) {
+      task_fail_dangling(t);  // debug mode: the body would read freed stack
+      return;
+    }
     if (b & future_core::f_must_cancel) {  // CX-07: the body never runs
       task_cancel_unstarted(t);
       return;
@@ -300,6 +322,13 @@ CORIO_ALWAYS_INLINE void loop_core::run_once() {
         // convert a huge count into its own units.
         constexpr std::int64_t kMaxWaitNs = std::int64_t{24} * 3600 * 1'000'000'000;
         if (timeout > kMaxWaitNs) timeout = kMaxWaitNs;
+        // About to be idle for a while after a burst: give the burst's
+        // frames back to the system (memory.hpp).
+        constexpr std::int64_t kTrimIdleNs = 100'000'000;
+        if ((timeout < 0 || timeout >= kTrimIdleNs) && pool_trim_due()) {
+          pool_trim(kAutoTrimKeepBytes);
+          timeout = 0;  // the trim took time: poll, and the next iteration waits anew
+        }
         sleeping_.store(true, std::memory_order_seq_cst);
         if (remote_head_.load(std::memory_order_seq_cst) != 0) timeout = 0;
         backend_->wait(*this, timeout);
@@ -321,7 +350,7 @@ CORIO_ALWAYS_INLINE void loop_core::run_once() {
   runnable* const batch_tail = ready_.tail;
   ready_.head = ready_.tail = nullptr;
   try {
-    if (CORIO_UNLIKELY(debug_)) {
+    if (CORIO_UNLIKELY(debug())) {
       while (n) {
         runnable* cur = n;
         n = n->next;
@@ -407,7 +436,9 @@ void loop_core::check_can_run() const {
 void loop_core::run_forever() {
   check_can_run();
   running_ = true;
-  thread_ = std::this_thread::get_id();
+  owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  const char here = 0;
+  const void* const outer_mark = std::exchange(stack_mark_, &here);
   tls.running_loop = this;
   // A loop run inside context.run(): its tasks and callbacks use their own
   // contexts, and that context is current again afterwards (CV-06).
@@ -415,15 +446,17 @@ void loop_core::run_forever() {
   struct reset {
     loop_core* l;
     std::uintptr_t* ctx;
+    const void* mark;
     ~reset() {
+      l->stack_mark_ = mark;
       l->stopping_ = false;
       l->running_ = false;
-      l->thread_ = {};
+      l->owner_.store(std::thread::id(), std::memory_order_relaxed);
       tls.running_loop = nullptr;
       tls.current_task = nullptr;
       tls.ctx_slot = ctx;
     }
-  } guard{this, outer_ctx};
+  } guard{this, outer_ctx, outer_mark};
   for (;;) {
     run_once();
     if (stopping_) break;

@@ -1,10 +1,15 @@
 #include <corio/detail/frame_pool.hpp>
+#include <corio/memory.hpp>
 
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <new>
+#include <utility>
 #include <vector>
 
 namespace corio::detail {
@@ -35,7 +40,31 @@ struct depot {
   char* carve_pos[pool_thread_cache::kClasses] = {};
   char* carve_end[pool_thread_cache::kClasses] = {};
   std::size_t slab_count[pool_thread_cache::kClasses] = {};
+  // Runs of blocks whose pages a trim gave back to the system: carved
+  // again, like fresh slab memory, before any new slab is made.
+  std::vector<std::pair<char*, char*>> reclaimed[pool_thread_cache::kClasses];
+  std::size_t slab_bytes = 0;
+  std::size_t free_bytes = 0;  // in `free` batches
 };
+
+// depot::free_bytes, readable without the lock (the loop's idle check).
+std::atomic<std::size_t> g_depot_free_bytes{0};
+
+constexpr std::size_t block_size(std::size_t cls) noexcept { return (cls + 1) * pool_thread_cache::kGranule; }
+
+void depot_push(depot& d, std::size_t cls, pool_block* head, std::uint32_t count) {
+  d.free[cls].push_back({head, count});
+  d.free_bytes += count * block_size(cls);
+  g_depot_free_bytes.store(d.free_bytes, std::memory_order_relaxed);
+}
+
+batch depot_pop(depot& d, std::size_t cls) noexcept {
+  batch b = d.free[cls].back();
+  d.free[cls].pop_back();
+  d.free_bytes -= b.count * block_size(cls);
+  g_depot_free_bytes.store(d.free_bytes, std::memory_order_relaxed);
+  return b;
+}
 
 // A 2 MiB slab on a 2 MiB boundary, marked for transparent huge pages, or
 // null. Why: a million fresh frames touch 30,000 small pages, and where a
@@ -79,7 +108,7 @@ struct thread_flush {
         c.head[cls] = b;
         ++c.count[cls];
       }
-      if (c.head[cls]) d.free[cls].push_back({c.head[cls], c.count[cls]});
+      if (c.head[cls]) depot_push(d, cls, c.head[cls], c.count[cls]);
       c.head[cls] = nullptr;
       c.count[cls] = 0;
     }
@@ -112,17 +141,26 @@ void* pool_refill(std::size_t cls) {
   pool_arm();
   depot& d = the_depot();
   std::lock_guard lk(d.mu);
-  auto& fl = d.free[cls];
-  if (!fl.empty()) {
-    batch b = fl.back();
-    fl.pop_back();
+  if (!d.free[cls].empty()) {
+    batch b = depot_pop(d, cls);
     pool_block* first = b.head;
     c.head[cls] = first->next;
     c.count[cls] = b.count - 1;
     return first;
   }
-  // A new region for this thread and class, carved from a shared slab.
+  // A new region for this thread and class: memory a trim gave back, or
+  // carved from a shared slab.
   const std::size_t region = kRegionBlocks * sz;
+  if (auto& rc = d.reclaimed[cls]; !rc.empty()) {
+    auto& [from, to] = rc.back();
+    char* r = from;
+    const std::size_t take = std::min(region, static_cast<std::size_t>(to - from) / sz * sz);
+    from += take;
+    if (static_cast<std::size_t>(to - from) < sz) rc.pop_back();
+    c.bump[cls] = r + sz;
+    c.bump_end[cls] = r + take;
+    return r;
+  }
   char*& pos = d.carve_pos[cls];
   char*& end = d.carve_end[cls];
   if (pos == nullptr || static_cast<std::size_t>(end - pos) < region) {
@@ -134,6 +172,7 @@ void* pool_refill(std::size_t cls) {
       slab = static_cast<char*>(::operator new(bytes));
     }
     d.slabs.push_back(slab);
+    d.slab_bytes += bytes;
     ++d.slab_count[cls];
     pos = slab;
     end = pos + bytes;
@@ -158,7 +197,7 @@ void pool_overflow(std::size_t cls) {
   c.count[cls] -= give;
   depot& d = the_depot();
   std::lock_guard lk(d.mu);
-  d.free[cls].push_back({head, give});
+  depot_push(d, cls, head, give);
 }
 
 void pool_free_slow(void* p, std::size_t cls) {
@@ -166,7 +205,134 @@ void pool_free_slow(void* p, std::size_t cls) {
   b->next = nullptr;
   depot& d = the_depot();
   std::lock_guard lk(d.mu);
-  d.free[cls].push_back({b, 1});
+  depot_push(d, cls, b, 1);
+}
+
+// -- trimming ----------------------------------------------------------------------
+
+namespace {
+
+// Gives back the pages covered entirely by runs of contiguous free blocks of
+// one class, beyond `keep` bytes of free blocks left as they are. The
+// blocks of a released run leave the free lists; the run is carved again
+// when the class needs memory (its pages come back zeroed, which fresh
+// carving does not mind). Returns the bytes released.
+std::size_t trim_class(depot& d, std::size_t cls, std::size_t& keep, std::size_t page) {
+  const std::size_t sz = block_size(cls);
+  std::size_t n = 0;
+  for (const batch& b : d.free[cls]) n += b.count;
+  // Everything that could throw is reserved before the first block leaves
+  // the free lists.
+  std::vector<char*> blocks;
+  blocks.reserve(n);
+  d.free[cls].reserve(n / pool_cache_limit(cls) + 2);
+  while (!d.free[cls].empty()) {
+    batch b = depot_pop(d, cls);
+    for (pool_block* p = b.head; p; p = p->next) blocks.push_back(reinterpret_cast<char*>(p));
+  }
+  std::sort(blocks.begin(), blocks.end());
+  std::size_t released = 0;
+  pool_block* head = nullptr;
+  std::uint32_t count = 0;
+  auto keep_block = [&](char* p) {
+    auto* b = reinterpret_cast<pool_block*>(p);
+    b->next = head;
+    head = b;
+    if (++count == pool_cache_limit(cls)) {
+      depot_push(d, cls, head, count);
+      head = nullptr;
+      count = 0;
+    }
+  };
+  for (std::size_t i = 0; i < blocks.size();) {
+    std::size_t j = i + 1;
+    while (j < blocks.size() && blocks[j] == blocks[j - 1] + sz) ++j;
+    char* const from = blocks[i];
+    char* const to = blocks[j - 1] + sz;
+    const auto lo = (reinterpret_cast<std::uintptr_t>(from) + page - 1) / page * page;
+    const auto hi = reinterpret_cast<std::uintptr_t>(to) / page * page;
+    const std::size_t run_bytes = (j - i) * sz;
+    if (keep >= run_bytes || hi <= lo ||
+        ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED) != 0) {
+      keep -= std::min(keep, run_bytes);
+      for (std::size_t k = i; k < j; ++k) keep_block(blocks[k]);
+    } else {
+      try {
+        d.reclaimed[cls].emplace_back(from, to);
+        released += hi - lo;
+      } catch (...) {
+        for (std::size_t k = i; k < j; ++k) keep_block(blocks[k]);  // zeroed now, still good blocks
+      }
+    }
+    i = j;
+  }
+  if (count) depot_push(d, cls, head, count);
+  return released;
+}
+
+}  // namespace
+
+std::size_t pool_trim(std::size_t keep_bytes) noexcept {
+#if CORIO_ASAN
+  (void)keep_bytes;
+  return 0;
+#else
+  // The calling thread's cached blocks go to the depot first, so that what
+  // this thread freed can be judged as a whole.
+  pool_thread_cache& c = tl_pool;
+  depot& d = the_depot();
+  std::lock_guard lk(d.mu);
+  if (!c.dead) {
+    for (std::size_t cls = 0; cls < pool_thread_cache::kClasses; ++cls) {
+      if (c.head[cls]) {
+        try {
+          depot_push(d, cls, c.head[cls], c.count[cls]);
+        } catch (...) {
+          continue;  // out of memory for the batch list: the thread keeps them
+        }
+        c.head[cls] = nullptr;
+        c.count[cls] = 0;
+      }
+    }
+  }
+  static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::size_t released = 0;
+  for (std::size_t cls = 0; cls < pool_thread_cache::kClasses; ++cls) {
+    if (d.free[cls].empty()) continue;
+    try {
+      released += trim_class(d, cls, keep_bytes, page);
+    } catch (...) {
+      // Out of memory before any block moved: the class stays as it is.
+    }
+  }
+  return released;
+#endif
+}
+
+bool pool_trim_due() noexcept {
+  return g_depot_free_bytes.load(std::memory_order_relaxed) > kAutoTrimAboveBytes;
+}
+
+pool_stats pool_statistics() noexcept {
+  depot& d = the_depot();
+  std::lock_guard lk(d.mu);
+  pool_stats st;
+  st.slab_bytes = d.slab_bytes;
+  st.depot_free_bytes = d.free_bytes;
+  for (const auto& rc : d.reclaimed)
+    for (const auto& [from, to] : rc) st.released_bytes += static_cast<std::size_t>(to - from);
+  return st;
 }
 
 }  // namespace corio::detail
+
+namespace corio {
+
+std::size_t trim_memory(std::size_t keep_bytes) noexcept { return detail::pool_trim(keep_bytes); }
+
+memory_statistics memory_stats() noexcept {
+  const detail::pool_stats s = detail::pool_statistics();
+  return {s.slab_bytes, s.depot_free_bytes, s.released_bytes};
+}
+
+}  // namespace corio

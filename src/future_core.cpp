@@ -169,10 +169,18 @@ void future_core::destroy() noexcept {
     }
   }
   report_unretrieved();
+  if (is_task() && !done()) forget_stack_refs(static_cast<task_base*>(this));
   if (is_task() && !has(f_root) && !has(f_started)) {
-    // Python warns "coroutine ... was never awaited"; corio does in debug mode.
-    if (loop_core* l = tls.running_loop; l && l->debug())
-      std::fputs("corio: a coroutine was destroyed without ever being awaited or scheduled\n", stderr);
+    // Python warns "coroutine ... was never awaited"; corio does in debug
+    // mode (a loop's, or CORIO_DEBUG=1 when no loop runs).
+    const loop_core* l = tls.running_loop;
+    if (l ? l->debug() : (g_debug_loops.load(std::memory_order_relaxed) != 0 || debug_env())) {
+      try {
+        const std::string what = coroutine_name(static_cast<task_base*>(this)->frame());
+        std::fprintf(stderr, "corio: %s was never awaited or scheduled\n", what.c_str());
+      } catch (...) {
+      }
+    }
   }
   if (is_task() && has(f_root) && !done()) {
     // TK-13: the loop let go of a task that never finished.
@@ -219,6 +227,12 @@ void future_core::destroy() noexcept {
 
 std::uintptr_t add_done_callback_node(future_core* core, done_callback_node* n) {
   const auto id = reinterpret_cast<std::uintptr_t>(static_cast<handle_node*>(n));
+  try {
+    check_confined(core->loop_ref_, "add_done_callback");
+  } catch (...) {
+    n->release();
+    throw;
+  }
   n->ctx = capture_context();  // FU-10: runs in the context current now
   if (core->done()) {
     loop_core* loop = core->loop();
@@ -271,6 +285,8 @@ std::exception_ptr core_exception(future_core* f) {
 
 bool future_cancel(future_core* f, const std::string& msg) {
   if (f->is_task()) return task_cancel(static_cast<task_base*>(f), msg);
+  if (f->done()) return false;
+  check_completable(f, "future.cancel");
   auto* s = static_cast<future_state_base*>(f);
   if (s->cancel_fn) return s->cancel_fn(s, msg);
   return f->cancel_now(msg);

@@ -36,6 +36,7 @@ void sync_waiter::throw_cancel() const {
 // -- lock ----------------------------------------------------------------------
 
 void lock::release() {
+  detail::check_confined(loop_ref_, "Lock.release");
   if (!locked_) throw std::runtime_error("Lock is not acquired.");
   locked_ = false;
   waiters_.wake_head();
@@ -110,11 +111,13 @@ task<bool> condition::wait() {
 }
 
 void condition::notify(std::size_t n) {
+  detail::check_confined(loop_ref_, "Condition.notify");
   if (!locked()) throw std::runtime_error("cannot notify on un-acquired lock");  // SY-10
   wake(n);
 }
 
 void condition::notify_all() {
+  detail::check_confined(loop_ref_, "Condition.notify_all");
   if (!locked()) throw std::runtime_error("cannot notify on un-acquired lock");
   waiters_.wake_all();
 }
@@ -131,6 +134,7 @@ semaphore::semaphore(std::int64_t value) : value_(value) {
 }
 
 void semaphore::release() {
+  detail::check_confined(loop_ref_, "Semaphore.release");
   ++value_;
   wake_next();
 }

@@ -29,8 +29,9 @@ bool queue_core::drop_reservation(const waiter_list& list, waiter* w, std::size_
 }
 
 void queue_core::task_done() {
+  check_confined(bound_loop(), "Queue.task_done");
   if (unfinished_ == 0) throw std::invalid_argument("task_done() called too many times");  // QU-09
-  if (--unfinished_ == 0) finished_.set();
+  if (--unfinished_ == 0) finished_.set_unchecked();
 }
 
 void queue_core::shutdown_waiters(bool immediate_drained, std::size_t drained) noexcept {
@@ -38,7 +39,7 @@ void queue_core::shutdown_waiters(bool immediate_drained, std::size_t drained) n
     // QU-12: drained items count as done; the items reserved for woken
     // getters are gone too (those getters meet the shutdown when they run).
     unfinished_ -= drained < unfinished_ ? drained : unfinished_;
-    if (unfinished_ == 0) finished_.set();
+    if (unfinished_ == 0) finished_.set_unchecked();
     reserved_items_ = 0;
     drained_reservations_ = true;  // for good: no put can follow a shutdown
   }

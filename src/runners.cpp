@@ -4,6 +4,7 @@
 #include <corio/threads.hpp>
 
 #include <signal.h>
+#include <cstdio>
 #include <unistd.h>
 
 namespace corio {
@@ -87,6 +88,15 @@ void cancel_all_tasks(event_loop& loop) {
 }
 
 }  // namespace
+
+runner::~runner() {
+  try {
+    close();
+  } catch (...) {
+    std::fprintf(stderr, "corio: runner destroyed without close(); its shutdown raised %s\n",
+                 describe_exception(std::current_exception()).c_str());
+  }
+}
 
 void runner::close() {
   if (closed_) return;

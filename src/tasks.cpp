@@ -1,7 +1,10 @@
 #include <corio/detail/context.hpp>
 #include <corio/tasks.hpp>
 
+#include <corio/detail/symbolize.hpp>
+
 #include <atomic>
+#include <cstring>
 
 namespace corio {
 namespace detail {
@@ -55,6 +58,7 @@ void task_start(task_base* t, loop_core* loop, const task_options* opts) {
     tls.ctx_slot = prev_ctx;
     return;
   }
+  if (CORIO_UNLIKELY(g_debug_loops.load(std::memory_order_relaxed) != 0)) watch_stack_refs(t);
   t->set(future_core::f_queued);  // TK-02: first step through the ready queue
   loop->push(t);
 }
@@ -63,6 +67,14 @@ bool task_cancel(task_base* t, const std::string& msg) {
   if (t->done()) return false;  // CX-01
   if (!t->has(future_core::f_root))
     throw std::logic_error("corio: cancel: this coroutine is not a scheduled task (use create_task)");
+  if (const loop_core* running = tls.running_loop; CORIO_UNLIKELY(running == nullptr || running->ref() != t->loop_ref_)) {
+    // A task whose loop is closed (or destroyed) never takes another step:
+    // Python's Task.cancel raises here too, when it schedules the wake-up.
+    const loop_core* l = t->loop();
+    if (l == nullptr || l->is_closed())
+      throw std::runtime_error("Event loop is closed (cancel of task " + task_name(t) + ")");
+    if (l->debug() && l->running_elsewhere()) throw_not_confined("task.cancel");
+  }
   core_extra& e = t->extra();
   ++e.cancelling;
   e.cancel_msg = msg;
@@ -116,6 +128,51 @@ std::exception_ptr pending_cancel_exception(const task_base* t) noexcept {
 void task_cancel_unstarted(task_base* t) noexcept {
   ::new (&t->exc_slot()) std::exception_ptr(pending_cancel_exception(t));
   t->bits = static_cast<std::uint16_t>((t->bits & ~future_core::st_mask) | future_core::st_cancelled);
+  task_complete(t);
+}
+
+std::string coroutine_name(std::coroutine_handle<> frame) {
+  // GCC and Clang both start a coroutine frame with its resume function,
+  // which is named after the coroutine ("f(int) [clone .actor]" with GCC,
+  // "f(int) (.resume)" with Clang).
+  void* resume = nullptr;
+  std::memcpy(&resume, frame.address(), sizeof resume);
+  std::string name = symbol_name(resume);
+  if (name.empty()) return "coroutine at " + code_location(resume);
+  // GCC's actor demangles as "f(f(int)::_Z1fi.Frame*)": keep "f(int)".
+  if (const std::size_t z = name.find("::_Z"); z != std::string::npos) {
+    for (std::size_t k = name.find('(', 1); k < z; k = name.find('(', k + 1)) {
+      if (name.compare(k + 1, k, name, 0, k) == 0) {
+        name = name.substr(k + 1, z - k - 1);
+        break;
+      }
+    }
+  }
+  for (const char* suffix : {" [clone .resume]", " [clone .actor]", " (.resume)"}) {
+    const std::size_t n = std::strlen(suffix);
+    if (name.size() > n && name.compare(name.size() - n, n, suffix) == 0) {
+      name.resize(name.size() - n);
+      break;
+    }
+  }
+  static const std::string long_string = "std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >";
+  for (std::size_t p; (p = name.find(long_string)) != std::string::npos;) name.replace(p, long_string.size(), "std::string");
+  return "coroutine " + name;
+}
+
+void task_fail_dangling(task_base* t) noexcept {
+  std::exception_ptr e;
+  try {
+    throw std::runtime_error(
+        "corio debug: task " + task_name(t) + " (" + coroutine_name(t->frame()) +
+        ") was given a reference to stack memory that was released before its first step: a temporary, or a "
+        "local of a function that has returned, bound to a reference parameter or the lambda of a coroutine "
+        "lambda. create_task runs the coroutine later; pass such arguments by value (docs/guide.md, Lifetimes)");
+  } catch (...) {
+    e = std::current_exception();
+  }
+  ::new (&t->exc_slot()) std::exception_ptr(std::move(e));
+  t->bits = static_cast<std::uint16_t>((t->bits & ~future_core::st_mask) | future_core::st_exception);
   task_complete(t);
 }
 

@@ -14,6 +14,7 @@
 #include <corio/generator.hpp>
 #include <corio/getaddrinfo.hpp>
 #include <corio/locks.hpp>
+#include <corio/memory.hpp>
 #include <corio/os_errors.hpp>
 #include <corio/queues.hpp>
 #include <corio/runners.hpp>

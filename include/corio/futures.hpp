@@ -98,6 +98,7 @@ class future {
   template <class... A>
   void set_result(A&&... a) {
     detail::check_settable(s_, "set_result");
+    detail::check_completable(s_, "future.set_result");
     if constexpr (!std::is_void_v<T>) s_->slot.emplace(std::forward<A>(a)...);
     s_->finish(detail::future_core::st_result);
   }
@@ -105,6 +106,7 @@ class future {
   void set_exception(std::exception_ptr e) {
     detail::check_settable(s_, "set_exception");
     detail::check_exception_arg(e);
+    detail::check_completable(s_, "future.set_exception");
     ::new (&s_->slot.exc) std::exception_ptr(std::move(e));
     s_->finish(detail::future_core::st_exception);
   }

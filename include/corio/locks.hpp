@@ -20,6 +20,7 @@
 namespace corio {
 
 namespace detail {
+class queue_core;
 // `co_await x.scoped()`: acquire, then hand back a guard.
 template <class P, class Awaiter>
 struct scoped_awaiter : Awaiter {
@@ -93,14 +94,10 @@ class event {
   /// Python: Event.is_set().
   bool is_set() const noexcept { return value_; }
   /// Python: Event.set(). Wakes all waiters; harmless if already set.
-  void set() noexcept {
+  void set() {
     if (value_) return;
-    value_ = true;
-    // Waiters of an event have nothing to pass on: unlink them now.
-    while (detail::sync_waiter* w = waiters_.head) {
-      waiters_.remove(w);
-      detail::waiter_list::wake(w);
-    }
+    detail::check_confined(loop_ref_, "Event.set");
+    set_unchecked();
   }
   /// Python: Event.clear().
   void clear() noexcept { value_ = false; }
@@ -123,6 +120,16 @@ class event {
   detail::op<event, awaiter> wait() noexcept { return {this}; }
 
  private:
+  friend class detail::queue_core;  // its join event, checked by the queue
+  void set_unchecked() noexcept {
+    value_ = true;
+    // Waiters of an event have nothing to pass on: unlink them now.
+    while (detail::sync_waiter* w = waiters_.head) {
+      waiters_.remove(w);
+      detail::waiter_list::wake(w);
+    }
+  }
+
   bool value_ = false;
   std::uint32_t loop_ref_ = 0;
   detail::waiter_list waiters_;

@@ -30,7 +30,7 @@ class queue_core {
  public:
   explicit queue_core(std::ptrdiff_t maxsize) noexcept
       : maxsize_(maxsize > 0 ? static_cast<std::size_t>(maxsize) : 0) {
-    finished_.set();
+    finished_.set_unchecked();
   }
   queue_core(const queue_core&) = delete;
   queue_core& operator=(const queue_core&) = delete;
@@ -58,6 +58,8 @@ class queue_core {
   // Gives back what a waiter holds; true if it held something.
   bool drop_reservation(const waiter_list& list, waiter* w, std::size_t& reserved_count) noexcept;
   void task_done();
+  // The loop this queue's waiters (getters, putters or joiners) belong to.
+  std::uint32_t bound_loop() const noexcept { return loop_ref_ ? loop_ref_ : finished_.loop_ref_; }
   void shutdown_waiters(bool immediate_drained, std::size_t drained) noexcept;
 
   std::size_t maxsize_;
@@ -107,6 +109,7 @@ class basic_queue : private detail::queue_core {
   template <class U = T>
     requires std::constructible_from<T, U&&>
   void put_nowait(U&& item) {
+    detail::check_confined(loop_ref_, "Queue.put_nowait");
     if (shutdown_) throw queue_shut_down();
     if (!has_room(store_.size())) throw queue_full();
     store_.emplace(std::forward<U>(item));
@@ -114,6 +117,7 @@ class basic_queue : private detail::queue_core {
   }
   /// Python: Queue.get_nowait(). Throws queue_empty or queue_shut_down.
   T get_nowait() {
+    detail::check_confined(loop_ref_, "Queue.get_nowait");
     if (available(store_.size()) == 0) {
       if (shutdown_) throw queue_shut_down();
       throw queue_empty();
@@ -202,6 +206,7 @@ class basic_queue : private detail::queue_core {
   /// queue_shut_down; getters drain what is left, or, with immediate, the
   /// queue is emptied at once and all gets throw (QU-11, QU-12). Idempotent.
   void shutdown(bool immediate = false) {
+    detail::check_confined(bound_loop(), "Queue.shutdown");
     shutdown_ = true;
     std::size_t drained = 0;
     if (immediate) {

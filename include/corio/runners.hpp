@@ -5,6 +5,7 @@
 #include <corio/events.hpp>
 #include <corio/tasks.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <type_traits>
@@ -45,7 +46,11 @@ class runner {
   explicit runner(loop_options opts = {}) : opts_(opts) {}
   runner(const runner&) = delete;
   runner& operator=(const runner&) = delete;
-  ~runner() { close(); }
+  /// Closes the runner if close() was not called. An exception that close()
+  /// would throw (a task answering the shutdown's cancellation with
+  /// system_exit, say) cannot leave a destructor: it is written to stderr.
+  /// Call close() to receive it.
+  ~runner();
 
   /// Python: Runner.run(coro). Runs the coroutine as a task to completion and
   /// returns its result or rethrows its exception. Throws std::runtime_error
@@ -74,7 +79,10 @@ class runner {
 
   /// Python: Runner.get_loop(). Creates the loop on first use.
   event_loop& get_loop();
-  /// Python: Runner.close(). Idempotent.
+  /// Python: Runner.close(). Cancels the tasks still pending and waits for
+  /// them, shuts the default executor down and closes the loop. Idempotent.
+  /// A fatal exception (system_exit, keyboard_interrupt) that a task raises
+  /// while being cancelled propagates, after the loop is closed.
   void close();
 
  private:
@@ -85,21 +93,67 @@ class runner {
   bool closed_ = false;
 };
 
+namespace detail {
+
+// corio::run is an object rather than an overload set, so that it can be
+// passed on as a thread's target: std::thread th(corio::run, amain()).
+struct run_fn {
+  template <class T>
+  T operator()(task<T> main, loop_options opts = {}) const {
+    runner r(opts);
+    // Closed here rather than by ~runner, so that what the shutdown raises
+    // reaches the caller (Python: Runner.__exit__ inside asyncio.run). If
+    // main failed too, the shutdown's exception wins, as it does in Python.
+    if constexpr (std::is_void_v<T>) {
+      try {
+        r.run(std::move(main));
+      } catch (...) {
+        r.close();
+        throw;
+      }
+      r.close();
+    } else {
+      // A reference result is kept as a pointer until the runner is closed.
+      using held = std::conditional_t<std::is_reference_v<T>, std::remove_reference_t<T>*, T>;
+      std::optional<held> result;
+      try {
+        if constexpr (std::is_reference_v<T>)
+          result.emplace(&r.run(std::move(main)));
+        else
+          result.emplace(r.run(std::move(main)));
+      } catch (...) {
+        r.close();
+        throw;
+      }
+      r.close();
+      if constexpr (std::is_reference_v<T>)
+        return static_cast<T>(**result);
+      else
+        return std::move(*result);
+    }
+  }
+
+  template <class F, class... A>
+    requires std::is_invocable_v<F, A...>
+  auto operator()(F&& fn, A&&... args) const {
+    return (*this)(std::invoke(std::forward<F>(fn), std::forward<A>(args)...));
+  }
+};
+
+}  // namespace detail
+
 /// Python: asyncio.run(main). A new loop runs `main` (a coroutine, or a
 /// callable returning one, with its arguments) to completion; then the tasks
 /// still pending are cancelled and awaited, errors they end with are reported
 /// through the exception handler, and the loop is closed (EL-25). Returns
-/// main's result or rethrows its exception. Throws std::runtime_error when
-/// called from a running loop (EL-26).
-template <class T>
-T run(task<T> main, loop_options opts = {}) {
-  runner r(opts);
-  return r.run(std::move(main));
-}
-template <class F, class... A>
-  requires std::is_invocable_v<F, A...>
-auto run(F&& fn, A&&... args) {
-  return run(std::invoke(std::forward<F>(fn), std::forward<A>(args)...));
-}
+/// main's result or rethrows its exception; an exception the shutdown
+/// raises (a task answering the cancellation with system_exit) reaches the
+/// caller too. Throws std::runtime_error when called from a running loop
+/// (EL-26). A function object: `std::thread th(corio::run, amain());` works.
+///
+///   corio::run(amain());
+///   corio::run(amain(), opts);          // with loop_options
+///   corio::run(handler, port);          // handler(port) returns a task
+inline constexpr detail::run_fn run{};
 
 }  // namespace corio

@@ -70,6 +70,13 @@ struct task_promise final : task_promise_value<T> {
     const auto* frame = static_cast<const char*>(std::coroutine_handle<task_promise>::from_promise(*this).address());
     this->frame_off = static_cast<std::uint8_t>(reinterpret_cast<const char*>(static_cast<task_base*>(this)) - frame);
   }
+  // Sees the coroutine's parameters (and the object of a member or lambda
+  // coroutine): debug mode checks where references point (stack_refs.hpp).
+  template <class... A>
+    requires(sizeof...(A) > 0)
+  explicit task_promise(A&... params) noexcept : task_promise() {
+    note_params(this, params...);
+  }
   ~task_promise() { this->slot.destroy(this->state()); }
 
   static void* operator new(std::size_t n) { return pool_allocate(n); }

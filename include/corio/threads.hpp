@@ -150,18 +150,29 @@ auto to_thread(F&& fn, A&&... args) {
 namespace detail {
 
 // Lets a cancel of the concurrent future reach the task, on the loop's
-// thread (TH-03).
+// thread (TH-03). If the loop closes first, the task never finishes: the
+// caller's future ends cancelled, and the task, let go of here, is
+// destroyed and reported like any task pending at close (TK-13).
 template <class T>
 struct task_canceller final : remote_completion {
   std::optional<task<T>> t;  // loop thread only
-  explicit task_canceller(task<T> tk) : t(std::move(tk)) {
+  futures::future<T> out;
+  task_canceller(task<T> tk, futures::future<T> o) : t(std::move(tk)), out(std::move(o)) {
     is_work = false;  // the task itself keeps the loop's clock honest
     complete = [](remote_completion* r) noexcept {
       auto* c = static_cast<task_canceller*>(r);
-      c->t->cancel();  // a no-op once the task is done
+      try {
+        c->t->cancel();  // a no-op once the task is done
+      } catch (...) {
+        // The loop closed under the task: abandon() settles the caller's future.
+      }
       c->t.reset();
     };
-    abandon = [](remote_completion* r) noexcept { static_cast<task_canceller*>(r)->t.reset(); };
+    abandon = [](remote_completion* r) noexcept {
+      auto* c = static_cast<task_canceller*>(r);
+      c->t.reset();
+      c->out.cancel();  // a no-op if the task's outcome got there first
+    };
     destroy = [](remote_completion* r) noexcept { delete static_cast<task_canceller*>(r); };
   }
 };
@@ -184,14 +195,18 @@ void start_threadsafe(event_loop& loop, task<T>& coro, futures::future<T>& out) 
     out.set_exception(ctx.exception);
     return;
   }
-  auto* c = new task_canceller<T>(*t);
+  auto* c = new task_canceller<T>(*t, out);
   detail_core(loop).register_remote(c);
   // However `out` ends (the task's outcome, or a cancel from any thread),
   // the canceller goes to the loop once: there it cancels a task still
   // running and lets go of it.
   out.add_done_callback([p = remote_poster(c)](const futures::future<T>&) mutable { p.post(); });
-  t->add_done_callback([out, tk = *t](any_task&) mutable {
+  // The callback takes the task from its argument: a handle captured here
+  // would keep the task alive from its own listener list (a cycle that a
+  // loop closing under the task could never break).
+  t->add_done_callback([out](any_task& done) mutable {
     if (out.done()) return;  // cancelled from the caller's side
+    task<T> tk(static_cast<typename task<T>::promise_type*>(done.base()), false);
     try {
       if (tk.cancelled()) {
         out.cancel();

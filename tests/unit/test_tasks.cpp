@@ -134,7 +134,19 @@ TEST(Task, in_debug_mode_dropping_an_unawaited_coroutine_inside_the_loop_is_repo
   corio::testing::run_briefly(loop);
   const std::string err = testing::internal::GetCapturedStderr();
   EXPECT_FALSE(ran);
-  EXPECT_NE(err.find("destroyed without ever being awaited"), std::string::npos) << err;
+  EXPECT_NE(err.find("set_flag(bool&) was never awaited or scheduled"), std::string::npos) << err;
+}
+
+TEST(Task, in_debug_mode_dropping_an_unawaited_coroutine_outside_any_loop_is_reported_naming_it) {
+  corio::loop_options opts = corio::testing::virtual_time();
+  opts.debug = true;
+  corio::event_loop loop(opts);  // debug mode on somewhere, no loop running
+  bool ran = false;
+  testing::internal::CaptureStderr();
+  { corio::task<> t = set_flag(ran); }
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(ran);
+  EXPECT_NE(err.find("set_flag(bool&) was never awaited or scheduled"), std::string::npos) << err;
 }
 
 TEST(Task, create_task_runs_the_body_only_once_the_loop_turns) {

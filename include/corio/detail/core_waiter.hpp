@@ -56,7 +56,10 @@ struct core_waiter : listener_node, suspend_point {
     // Futures finish on their loop's thread, mostly while it runs: the
     // running loop saves the lookup through the loop table.
     loop_core* lp = tls.running_loop;
-    if (CORIO_UNLIKELY(lp == nullptr || lp->ref() != t->loop_ref_)) lp = t->loop();
+    if (CORIO_UNLIKELY(lp == nullptr || lp->ref() != t->loop_ref_)) {
+      lp = t->loop();
+      if (lp == nullptr) return;  // the loop is gone: the task never runs again
+    }
     lp->wake(t);
   }
   static bool cancel_awaited(suspend_point* sp, task_base*, const std::string& msg) {

@@ -7,6 +7,8 @@
 // operator new. Memory is carved from slabs that live until process exit; a
 // thread that frees much more than it allocates hands batches back to a shared
 // depot, so memory flowing one way between threads is recycled, not hoarded.
+// After a burst, pool_trim gives the pages of free blocks back to the system
+// (the loop does it when it goes idle), so the peak does not stay resident.
 #pragma once
 
 #include <corio/detail/config.hpp>
@@ -59,6 +61,26 @@ constexpr std::uint32_t pool_cache_limit(std::size_t cls) noexcept {
   const std::size_t n = (std::size_t{1} << 20) / sz;
   return static_cast<std::uint32_t>(n < 256 ? 256 : n);
 }
+
+// -- giving memory back ------------------------------------------------------
+// Free blocks go back to the system (madvise DONTNEED) where they cover whole
+// pages: first this thread's cached blocks move to the depot, then every
+// class's free blocks beyond `keep_bytes` in all are judged. Returns the
+// bytes released. Blocks cached by other threads stay (each thread keeps at
+// most pool_cache_limit per class). A no-op under AddressSanitizer.
+std::size_t pool_trim(std::size_t keep_bytes) noexcept;
+// The loop trims when it is about to wait a while and the depot holds more
+// than this; it keeps kAutoTrimKeepBytes for the next burst.
+inline constexpr std::size_t kAutoTrimAboveBytes = std::size_t{32} << 20;
+inline constexpr std::size_t kAutoTrimKeepBytes = std::size_t{8} << 20;
+bool pool_trim_due() noexcept;
+
+struct pool_stats {
+  std::size_t slab_bytes = 0;        // carved from the system so far
+  std::size_t depot_free_bytes = 0;  // free blocks handed back by threads
+  std::size_t released_bytes = 0;    // given back to the system, not carved again yet
+};
+pool_stats pool_statistics() noexcept;
 
 // Allocates n bytes aligned to at least 16 (the default new alignment, which
 // coroutine frames rely on).

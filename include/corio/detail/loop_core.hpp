@@ -8,6 +8,7 @@
 #include <corio/detail/handle_node.hpp>
 #include <corio/detail/io_op.hpp>
 #include <corio/detail/saturate.hpp>
+#include <corio/detail/stack_refs.hpp>
 #include <corio/detail/task_registry.hpp>
 #include <corio/detail/timer_wheel.hpp>
 
@@ -204,6 +205,12 @@ class loop_core {
   void add_resource(loop_resource* r) noexcept;
   void remove_resource(loop_resource* r) noexcept;
   void check_thread(const char* what) const;  // debug: EL-20
+  // Any thread: the loop runs, in a thread other than the caller's (read
+  // with relaxed atomics, for debug mode's confinement checks).
+  bool running_elsewhere() const noexcept {
+    const std::thread::id o = owner_.load(std::memory_order_relaxed);
+    return o != std::thread::id() && o != std::this_thread::get_id();
+  }
   void check_open() const {
     if (CORIO_UNLIKELY(is_closed())) throw_closed();
   }
@@ -231,8 +238,11 @@ class loop_core {
   // -- state the public API reads and writes -----------------------------------
   event_loop& self() noexcept;
   std::uint32_t ref() const noexcept { return ref_; }
-  bool debug() const noexcept { return debug_; }
-  void set_debug(bool on) noexcept { debug_ = on; }
+  bool debug() const noexcept { return debug_.load(std::memory_order_relaxed); }
+  void set_debug(bool on) noexcept {
+    if (debug_.exchange(on, std::memory_order_relaxed) != on)
+      g_debug_loops.fetch_add(on ? 1 : -1, std::memory_order_relaxed);
+  }
   std::int64_t slow_callback_ns_ = 100'000'000;  // 0.1 s (EL-22)
   std::int64_t clock_resolution_ns_ = 1;
   handler_fn handler_;
@@ -263,11 +273,14 @@ class loop_core {
   std::uint32_t ref_ = 0;
   bool running_ = false;
   bool stopping_ = false;
-  bool debug_ = false;
+  // A local of run_forever: stack below it belongs to steps that have
+  // returned (the stack_refs.hpp check).
+  const void* stack_mark_ = nullptr;
+  std::atomic<bool> debug_{false};  // read by other threads' confinement checks
   std::uint32_t signal_epoch_seen_ = 0;
   std::atomic<bool> closed_{false};
   std::exception_ptr fatal_;
-  std::thread::id thread_;  // valid while running
+  std::atomic<std::thread::id> owner_{};  // the running thread; empty while not running
   std::unique_ptr<io_backend> backend_;
 
   // call_soon_threadsafe: posters push onto a lock-free stack (one CAS);
@@ -303,7 +316,37 @@ inline loop_core* loop_from_ref(std::uint32_t ref) noexcept {
   return (l && l->ref() == ref) ? l : nullptr;
 }
 
+// CORIO_DEBUG is set (and not "0"): the default of every loop's debug mode.
+bool debug_env() noexcept;
+
 // Throws the RuntimeError Python raises for an await outside a task.
 [[noreturn]] void throw_no_running_task(const char* what);
+
+// -- confinement (design rule 5, EL-20) -------------------------------------
+// Loop-bound objects are used from their loop's thread. On that thread,
+// while the loop runs, these checks cost a load and a compare; elsewhere
+// they look the loop up, and in debug mode raise Python's "Non-thread-safe
+// operation" error when another thread runs it (the wake-up of a task
+// pushed from a foreign thread would otherwise be lost in a sleeping loop).
+[[noreturn]] void throw_not_confined(const char* what);
+void check_confined_slow(std::uint32_t loop_ref, const char* what);
+void check_completable_slow(const future_core* f, const char* what);
+
+// A loop-bound object (lock, queue, event, stream) whose loop is `loop_ref`
+// (0: not bound yet) is being changed.
+CORIO_ALWAYS_INLINE void check_confined(std::uint32_t loop_ref, const char* what) {
+  const loop_core* l = tls.running_loop;
+  if (CORIO_LIKELY(loop_ref == 0 || (l != nullptr && l->ref() == loop_ref))) return;
+  check_confined_slow(loop_ref, what);
+}
+
+// Future `f` is about to complete (set_result, set_exception, cancel):
+// as check_confined, and if a task awaits it while its loop is closed or
+// gone, Python's RuntimeError("Event loop is closed"), before anything changes.
+CORIO_ALWAYS_INLINE void check_completable(const future_core* f, const char* what) {
+  const loop_core* l = tls.running_loop;
+  if (CORIO_LIKELY(l != nullptr && l->ref() == f->loop_ref_)) return;
+  check_completable_slow(f, what);
+}
 
 }  // namespace corio::detail

@@ -61,7 +61,14 @@ void task_complete(task_base* t) noexcept;
 void task_fail(task_base* t, std::exception_ptr e) noexcept;
 // The first step of a task cancelled before it started (CX-07).
 void task_cancel_unstarted(task_base* t) noexcept;
+// Debug mode: instead of its first step, the task ends with an error saying
+// that a reference parameter points into a returned stack frame.
+void task_fail_dangling(task_base* t) noexcept;
 std::uint32_t task_cancelling(const task_base* t) noexcept;
+// The name of the coroutine function of a frame, demangled, for debug
+// reports ("amain(int)"); its address in the program where the symbol
+// table cannot say.
+std::string coroutine_name(std::coroutine_handle<> frame);
 std::uint32_t task_uncancel(task_base* t) noexcept;
 const std::string& task_name(task_base* t);
 void task_set_name(task_base* t, std::string name);
