@@ -157,6 +157,9 @@ class thread {
   bool join(std::chrono::duration<Rep, Period> timeout) {
     return join_until(detail::deadline_after(timeout, "thread.join"));
   }
+  // A bare number is neither a flag nor a timeout: say std::chrono::milliseconds(n).
+  template <detail::plain_number N>
+  bool join(N) = delete;
   /// Python: Thread.is_alive().
   bool is_alive() const noexcept;
 
