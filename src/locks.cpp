@@ -1,5 +1,6 @@
 #include <corio/locks.hpp>
 
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -129,14 +130,25 @@ void condition::wake(std::size_t n) noexcept {
 
 // -- semaphores ------------------------------------------------------------------
 
-semaphore::semaphore(std::int64_t value) : value_(value) {
+semaphore::semaphore(std::int64_t value) : semaphore(value, std::numeric_limits<std::int64_t>::max()) {}
+
+semaphore::semaphore(std::int64_t value, std::int64_t bound) : value_(value), bound_(bound) {
   if (value < 0) throw std::invalid_argument("Semaphore initial value must be >= 0");
 }
 
 void semaphore::release() {
   detail::check_confined(loop_ref_, "Semaphore.release");
+  // The bound lives here, not in bounded_semaphore, so that code written for
+  // any semaphore keeps it: one compare, no virtual call.
+  if (CORIO_UNLIKELY(value_ >= bound_)) throw_over_release();
   ++value_;
   wake_next();
+}
+
+void semaphore::throw_over_release() const {
+  if (bound_ == std::numeric_limits<std::int64_t>::max())
+    throw std::overflow_error("Semaphore release: the value would overflow");
+  throw std::invalid_argument("BoundedSemaphore released too many times");  // SY-18
 }
 
 bool semaphore::wake_next() noexcept {
@@ -173,11 +185,6 @@ void semaphore::abandon(awaiter* w) noexcept {
     ++value_;
     wake_allowed();
   }
-}
-
-void bounded_semaphore::release() {
-  if (value_ >= bound_) throw std::invalid_argument("BoundedSemaphore released too many times");  // SY-18
-  semaphore::release();
 }
 
 // -- barrier ----------------------------------------------------------------------

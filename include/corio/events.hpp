@@ -2,6 +2,7 @@
 // asyncio.Handle, asyncio.TimerHandle, get_running_loop, get_event_loop).
 #pragma once
 
+#include <corio/detail/coroutine_callback.hpp>
 #include <corio/detail/loop_core.hpp>
 
 #include <chrono>
@@ -32,15 +33,6 @@ namespace futures {
 class executor;
 class thread_pool_executor;
 }  // namespace futures
-
-namespace detail {
-// A callback that returns a coroutine would only create it: Python raises
-// TypeError("coroutines cannot be used with add_signal_handler()").
-template <class R>
-inline constexpr bool is_coroutine_v = false;
-template <class T>
-inline constexpr bool is_coroutine_v<task<T>> = true;
-}  // namespace detail
 
 /// Options for create_task (Python: create_task's name=, context=,
 /// eager_start=).
@@ -108,6 +100,9 @@ class event_loop : private detail::loop_core {
   handle call_soon(F&& fn, A&&... args) {
     static_assert(std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>&...>,
                   "corio::event_loop::call_soon: fn must be callable with the given arguments");
+    static_assert(!detail::returns_coroutine<std::decay_t<F>&, std::decay_t<A>&...>(),
+                  "corio::event_loop::call_soon: fn returns a coroutine, which would never run; "
+                  "schedule it with create_task (in the callback, or instead of it)");
     check_open();
     check_thread("call_soon");
     auto* n = detail::make_handle_node<detail::handle_node>(bind(std::forward<F>(fn), std::forward<A>(args)...));
@@ -121,6 +116,9 @@ class event_loop : private detail::loop_core {
   handle call_soon_threadsafe(F&& fn, A&&... args) {
     static_assert(std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>&...>,
                   "corio::event_loop::call_soon_threadsafe: fn must be callable with the given arguments");
+    static_assert(!detail::returns_coroutine<std::decay_t<F>&, std::decay_t<A>&...>(),
+                  "corio::event_loop::call_soon_threadsafe: fn returns a coroutine, which would never run; "
+                  "use run_coroutine_threadsafe, or call create_task in the callback");
     auto* n = detail::make_handle_node<detail::handle_node>(bind(std::forward<F>(fn), std::forward<A>(args)...));
     n->kind = detail::node_kind::threadsafe_handle;
     schedule_threadsafe(n);
@@ -220,7 +218,7 @@ class event_loop : private detail::loop_core {
                   "corio::event_loop::add_signal_handler: fn must be callable with the given arguments");
     static_assert(std::is_copy_constructible_v<std::decay_t<F>>,
                   "corio::event_loop::add_signal_handler: fn must be copyable (it is kept in a std::function)");
-    static_assert(!detail::is_coroutine_v<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>>,
+    static_assert(!detail::returns_coroutine<std::decay_t<F>&, std::decay_t<A>&...>(),
                   "corio::event_loop::add_signal_handler: fn returns a coroutine, which would never run; "
                   "call create_task in the callback");
     set_signal_handler(sig, std::function<void()>(bind(std::forward<F>(fn), std::forward<A>(args)...)));
@@ -245,7 +243,7 @@ class event_loop : private detail::loop_core {
                   "corio::event_loop::add_reader: fn must be callable with the given arguments");
     static_assert(std::is_copy_constructible_v<std::decay_t<F>>,
                   "corio::event_loop::add_reader: fn must be copyable (it is kept in a std::function)");
-    static_assert(!detail::is_coroutine_v<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>>,
+    static_assert(!detail::returns_coroutine<std::decay_t<F>&, std::decay_t<A>&...>(),
                   "corio::event_loop::add_reader: fn returns a coroutine, which would never run; "
                   "call create_task in the callback");
     set_fd_watcher(fd, false, std::function<void()>(bind(std::forward<F>(fn), std::forward<A>(args)...)));
@@ -260,7 +258,7 @@ class event_loop : private detail::loop_core {
                   "corio::event_loop::add_writer: fn must be callable with the given arguments");
     static_assert(std::is_copy_constructible_v<std::decay_t<F>>,
                   "corio::event_loop::add_writer: fn must be copyable (it is kept in a std::function)");
-    static_assert(!detail::is_coroutine_v<std::invoke_result_t<std::decay_t<F>&, std::decay_t<A>&...>>,
+    static_assert(!detail::returns_coroutine<std::decay_t<F>&, std::decay_t<A>&...>(),
                   "corio::event_loop::add_writer: fn returns a coroutine, which would never run; "
                   "call create_task in the callback");
     set_fd_watcher(fd, true, std::function<void()>(bind(std::forward<F>(fn), std::forward<A>(args)...)));
@@ -311,6 +309,9 @@ class event_loop : private detail::loop_core {
   timer_handle schedule_at(std::int64_t when_ns, const char* what, F&& fn, A&&... args) {
     static_assert(std::is_invocable_v<std::decay_t<F>&, std::decay_t<A>&...>,
                   "corio::event_loop::call_at / call_later: fn must be callable with the given arguments");
+    static_assert(!detail::returns_coroutine<std::decay_t<F>&, std::decay_t<A>&...>(),
+                  "corio::event_loop::call_at / call_later: fn returns a coroutine, which would never run; "
+                  "call create_task in the callback");
     check_open();
     check_thread(what);
     auto* n = detail::make_handle_node<detail::timer_handle_node>(bind(std::forward<F>(fn), std::forward<A>(args)...));

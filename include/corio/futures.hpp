@@ -2,6 +2,7 @@
 #pragma once
 
 #include <corio/detail/core_waiter.hpp>
+#include <corio/detail/coroutine_callback.hpp>
 #include <corio/detail/result_slot.hpp>
 #include <corio/events.hpp>
 
@@ -123,6 +124,9 @@ class future {
   /// remove_done_callback.
   template <class F>
   std::uintptr_t add_done_callback(F&& fn) {
+    static_assert(!detail::returns_coroutine<std::decay_t<F>&, future&>(),
+                  "corio::future::add_done_callback: fn returns a coroutine, which would never run; "
+                  "call create_task in the callback");
     return detail::add_done_callback(s_, [f = std::forward<F>(fn)](detail::future_core* c) mutable {
       auto* st = static_cast<state*>(c);
       st->retain();

@@ -196,7 +196,9 @@ class semaphore {
   bool locked() const noexcept { return value_ == 0 || !waiters_.empty(); }
   /// The permits left (Python: Semaphore._value).
   std::int64_t value() const noexcept { return value_; }
-  /// Python: Semaphore.release().
+  /// Python: Semaphore.release(). For a bounded_semaphore, also through a
+  /// `semaphore&`, std::invalid_argument if the value would exceed the
+  /// initial one (SY-18).
   void release();
 
   struct awaiter : detail::sync_waiter {
@@ -224,26 +226,28 @@ class semaphore {
   detail::op<semaphore, detail::scoped_awaiter<semaphore, awaiter>> scoped() noexcept { return {this}; }
 
  protected:
+  /// A semaphore whose release() refuses to go above `bound`.
+  semaphore(std::int64_t value, std::int64_t bound);
   void after_wait(awaiter* w);
   void abandon(awaiter* w) noexcept;
   bool wake_next() noexcept;
   void wake_allowed() noexcept;
+  [[noreturn]] void throw_over_release() const;
 
   std::int64_t value_;
+  // INT64_MAX for a plain semaphore: release() then only refuses to overflow.
+  std::int64_t bound_;
   std::uint32_t loop_ref_ = 0;
   detail::waiter_list waiters_;
 };
 
 /// Python: asyncio.BoundedSemaphore: release() beyond the initial value
-/// throws std::invalid_argument (SY-18).
+/// throws std::invalid_argument (SY-18), also when called through a
+/// `semaphore&`.
 class bounded_semaphore : public semaphore {
  public:
-  explicit bounded_semaphore(std::int64_t value = 1) : semaphore(value), bound_(value) {}
-  void release();
+  explicit bounded_semaphore(std::int64_t value = 1) : semaphore(value, value) {}
   detail::op<bounded_semaphore, detail::scoped_awaiter<bounded_semaphore, semaphore::awaiter>> scoped() noexcept;
-
- private:
-  std::int64_t bound_;
 };
 
 /// Python: asyncio.Barrier. wait() blocks until `parties` tasks arrived, then

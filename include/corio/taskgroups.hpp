@@ -17,11 +17,16 @@ namespace corio {
 /// Python: asyncio.TaskGroup. Structured concurrency: the scope does not end
 /// until every task created in it has finished.
 ///
-///   co_await corio::task_group::run([&](corio::task_group& tg) -> corio::task<> {
+///   co_await corio::task_group::run([&](corio::task_group& tg) {
 ///     tg.create_task(fetch(a));
 ///     tg.create_task(fetch(b));
-///     co_return;
 ///   });
+///
+/// A body that awaits is a coroutine, `-> corio::task<T>`; one that only
+/// starts tasks is a plain function returning void. (Spelled `-> task<>`
+/// without any co_await or co_return, it would be a plain function that
+/// returns nothing where it promised a task: undefined behaviour, which g++
+/// and clang only warn about with -Wreturn-type.)
 ///
 /// The first child to fail with an exception cancels the other children and
 /// the body (CB-38); when all have settled, run() throws one exception_group
@@ -38,7 +43,8 @@ class task_group {
   ~task_group();
 
   /// Runs body(task_group&) (or body()), a coroutine, inline in the current
-  /// task as the group's scope; returns its value. See the class comment.
+  /// task as the group's scope, and returns its value; or a plain function
+  /// returning void, called at once. See the class comment.
   template <class F>
   static auto run(F body);
 
@@ -88,16 +94,35 @@ class task_group {
   lone_listener lone_{};
 };
 
+namespace detail {
+// What task_group::run's body returns: task<T> gives T; void (a body that
+// only starts tasks) gives void.
+template <class B>
+struct scope_body_value {
+  static_assert(is_coroutine_v<B>,
+                "corio::task_group::run: the body must return corio::task<T> (a coroutine) or void");
+  using type = typename B::value_type;
+};
+template <>
+struct scope_body_value<void> {
+  using type = void;
+};
+}  // namespace detail
+
 template <class F>
 auto task_group::run(F body) {
-  using R = typename decltype(detail::call_scope_body(std::declval<F&>(), std::declval<task_group&>()))::value_type;
+  using B = decltype(detail::call_scope_body(std::declval<F&>(), std::declval<task_group&>()));
+  using R = typename detail::scope_body_value<B>::type;
   return [](F b) -> task<R> {
     task_group tg;
     tg.enter();
     std::exception_ptr err;
     std::optional<std::conditional_t<std::is_void_v<R>, int, std::conditional_t<std::is_reference_v<R>, std::reference_wrapper<std::remove_reference_t<R>>, R>>> value;
     try {
-      if constexpr (std::is_void_v<R>) {
+      if constexpr (std::is_void_v<B>) {
+        detail::call_scope_body(b, tg);
+        value.emplace(0);
+      } else if constexpr (std::is_void_v<R>) {
         co_await detail::call_scope_body(b, tg);
         value.emplace(0);
       } else {

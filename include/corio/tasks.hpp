@@ -3,6 +3,7 @@
 #pragma once
 
 #include <corio/detail/core_waiter.hpp>
+#include <corio/detail/coroutine_callback.hpp>
 #include <corio/detail/result_slot.hpp>
 #include <corio/detail/task_base.hpp>
 #include <corio/events.hpp>
@@ -149,6 +150,9 @@ class any_task {
   /// Python: Task.add_done_callback(fn): fn(any_task&) through call_soon.
   template <class F>
   std::uintptr_t add_done_callback(F&& fn) {
+    static_assert(!detail::returns_coroutine<std::decay_t<F>&, any_task&>(),
+                  "corio::any_task::add_done_callback: fn returns a coroutine, which would never run; "
+                  "call create_task in the callback");
     return detail::add_done_callback(t_, [f = std::forward<F>(fn)](detail::future_core* c) mutable {
       any_task self(static_cast<detail::task_base*>(c));
       f(self);

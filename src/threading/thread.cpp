@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <typeinfo>
+
 #include <cxxabi.h>
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -40,6 +42,9 @@ struct thread_state {
   event released;  // the thread no longer uses its `thread` object
   event finished;  // run() has returned and the thread left the registry
   std::unique_ptr<thread_target> target;  // moved out by run()
+  // The dynamic type of the object that started the thread, when it is a
+  // subclass (see ~thread()); set by start(), before the thread exists.
+  const std::type_info* subclass = nullptr;
   // The OS thread, joined or detached once, under os_mu. It lives here, not
   // in the `thread` object, so that exit can reclaim the thread of an object
   // that was never destroyed. It is never left joinable when the last owner
@@ -242,6 +247,32 @@ void write_stderr(const std::string& s) noexcept {
   std::fflush(stderr);
 }
 
+std::string type_name(const std::type_info& t) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> p(abi::__cxa_demangle(t.name(), nullptr, nullptr, &status), std::free);
+  return status == 0 && p ? std::string(p.get()) : std::string(t.name());
+}
+
+// ~thread() found the thread of a subclass object started and neither joined
+// nor settled: the subclass's part is already destroyed while the thread
+// may still run (or be about to call) its run() on it. Waiting now would not
+// help, and going on would leave a use of a destroyed object behind, so the
+// process stops here, in every build, as a joinable std::thread's destructor
+// stops it.
+[[noreturn]] void unsettled_subclass(const thread_state& st) noexcept {
+  std::string type;
+  try {
+    type = type_name(*st.subclass);
+  } catch (...) {
+    type = "a subclass of corio::threading::thread";
+  }
+  write_stderr("corio::threading::thread: thread '" + name_of(st) + "' (" + type +
+               ") was destroyed while it was started and not joined: its run() may still be using the "
+               "destroyed object. Join the thread before destroying it, or call settle() first in the "
+               "destructor of " + type + ".\n");
+  std::terminate();
+}
+
 }  // namespace
 
 // -- module functions ------------------------------------------------------------
@@ -323,13 +354,24 @@ thread::thread(detail::adopt_target_t, thread_options opts, std::unique_ptr<deta
   state_->target = std::move(target);
 }
 
-thread::~thread() { settle(); }
+thread::~thread() {
+  thread_state& st = *state_;
+  if (st.subclass != nullptr && st.phase.load() != thread_phase::initial) {
+    std::lock_guard g(st.os_mu);
+    // A thread that destroys its own object (from run()) is settled below.
+    if (st.os.joinable() && st.os.get_id() != std::this_thread::get_id()) unsettled_subclass(st);
+  }
+  settle();
+}
 
 void thread::start() {
   auto expected = thread_phase::initial;
   if (!state_->phase.compare_exchange_strong(expected, thread_phase::starting))
     throw std::runtime_error("threads can only be started once");
   reg().on_first_start();
+  // start() runs on the whole object: if it is a subclass, its destructor has
+  // to join or settle before its members go (checked by ~thread()).
+  if (typeid(*this) != typeid(thread)) state_->subclass = &typeid(*this);
   {
     std::lock_guard g(state_->os_mu);
     reg().add_unreaped(state_);

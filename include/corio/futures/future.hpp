@@ -6,6 +6,7 @@
 // be called from any thread, and result() blocks the calling thread.
 #pragma once
 
+#include <corio/detail/coroutine_callback.hpp>
 #include <corio/exceptions.hpp>
 #include <corio/futures/detail/future_state.hpp>
 
@@ -139,6 +140,9 @@ class future {
     using Fn = std::decay_t<F>;
     static_assert(std::is_invocable_v<Fn&, const future&>,
                   "corio::futures::future::add_done_callback: fn must be callable as fn(const future<T>&)");
+    static_assert(!corio::detail::returns_coroutine<Fn&, const future&>(),
+                  "corio::futures::future::add_done_callback: fn returns a coroutine, which would never run "
+                  "(and the callback may run on any thread); use run_coroutine_threadsafe in it");
     if (s_->done()) {
       Fn local(std::forward<F>(fn));
       call_logged(local, *this);

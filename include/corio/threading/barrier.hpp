@@ -42,6 +42,9 @@ class barrier {
   std::size_t wait(std::chrono::duration<Rep, Period> timeout) {
     return wait_for_round(detail::checked_timeout(timeout, "barrier.wait"));
   }
+  // A bare number is neither a flag nor a timeout: say std::chrono::milliseconds(n).
+  template <detail::plain_number N>
+  std::size_t wait(N) = delete;
 
   /// Python: Barrier.reset(). Back to the empty, unbroken state; threads
   /// waiting now get broken_barrier_error.

@@ -45,6 +45,9 @@ class condition {
   bool acquire(std::chrono::duration<Rep, Period> timeout) {
     return rec_ ? rec_->acquire(timeout) : plain_->acquire(timeout);
   }
+  // A bare number is neither a flag nor a timeout: say std::chrono::milliseconds(n).
+  template <detail::plain_number N>
+  bool acquire(N) = delete;
   /// Python: Condition.release(): releases the underlying lock.
   void release() {
     if (rec_) {
@@ -72,6 +75,9 @@ class condition {
   bool wait(std::chrono::duration<Rep, Period> timeout) {
     return wait_deadline(detail::deadline_after(timeout, "condition.wait"));
   }
+  // A bare number is neither a flag nor a timeout: say std::chrono::milliseconds(n).
+  template <detail::plain_number N>
+  bool wait(N) = delete;
   /// wait() with an absolute deadline (std::condition_variable's name).
   template <class Clock, class Duration>
   bool wait_until(std::chrono::time_point<Clock, Duration> deadline) {
@@ -104,6 +110,9 @@ class condition {
     }
     return result;
   }
+  // A bare number is neither a flag nor a timeout: say std::chrono::milliseconds(n).
+  template <class Pred, detail::plain_number N>
+  void wait_for(Pred, N) = delete;
 
   /// Python: Condition.notify(n): wakes the n longest-waiting threads (fewer
   /// if fewer wait). They return from wait() once they have the lock again,

@@ -34,6 +34,9 @@ class event {
   bool wait(std::chrono::duration<Rep, Period> timeout) {
     return wait_deadline(detail::deadline_after(timeout, "event.wait"));
   }
+  // A bare number is neither a flag nor a timeout: say std::chrono::milliseconds(n).
+  template <detail::plain_number N>
+  bool wait(N) = delete;
   /// wait() with an absolute deadline.
   template <class Clock, class Duration>
   bool wait_until(std::chrono::time_point<Clock, Duration> deadline) {

@@ -54,6 +54,9 @@ class primitive_lock {
     if (CORIO_LIKELY(try_acquire_fast())) return true;
     return acquire_slow(detail::deadline_after(d, "lock.acquire"));
   }
+  // A bare number is neither a flag nor a timeout: say std::chrono::milliseconds(n).
+  template <detail::plain_number N>
+  bool acquire(N) = delete;
   /// Python: Lock.release(). std::runtime_error("release unlocked lock") if
   /// not locked. Wakes one sleeping acquirer.
   void release() {

@@ -42,6 +42,9 @@ class rlock {
     take();
     return true;
   }
+  // A bare number is neither a flag nor a timeout: say std::chrono::milliseconds(n).
+  template <detail::plain_number N>
+  bool acquire(N) = delete;
   /// Python: RLock.release(). std::runtime_error unless the caller owns it.
   void release();
 

@@ -32,6 +32,9 @@ class semaphore {
   bool acquire(std::chrono::duration<Rep, Period> timeout) {
     return acquire_until(detail::deadline_after(timeout, "semaphore.acquire"));
   }
+  // A bare number is neither a flag nor a timeout: say std::chrono::milliseconds(n).
+  template <detail::plain_number N>
+  bool acquire(N) = delete;
   /// Python: Semaphore.release(n=1) (3.9+): puts n permits back and wakes
   /// up to n waiters. std::invalid_argument if n == 0; for a
   /// bounded_semaphore, also if the value would exceed the initial one.

@@ -19,8 +19,13 @@
 // wait for itself.
 //
 // A subclass that overrides run() runs on its object, so the object must
-// outlive the run: its destructor should call settle() first, which joins
-// (or, for a daemon, waits until run() returns) before members go.
+// outlive the run: join the thread before the object goes, or call settle()
+// first in the subclass's destructor, which joins (or, for a daemon, waits
+// until run() returns) before members go. The base destructor cannot do it
+// for the subclass (its members are gone by then): it finds a subclass
+// object started and neither joined nor settled, and stops the process with
+// a message naming the thread, in every build (as std::thread does for a
+// joinable thread).
 #pragma once
 
 #include <corio/threading/detail/deadline.hpp>
@@ -141,7 +146,9 @@ class thread {
                detail::make_target(std::forward<F>(f), std::forward<Args>(args)...)) {}
   thread(const thread&) = delete;
   thread& operator=(const thread&) = delete;
-  /// Joins a non-daemon thread, detaches a daemon one (see the header).
+  /// Joins a non-daemon thread, detaches a daemon one (see the header). For
+  /// an object of a subclass, started and neither joined nor settled by the
+  /// subclass's destructor: prints what went wrong and std::terminate().
   virtual ~thread();
 
   /// Python: Thread.start(). Returns once the thread runs (is_alive(),
@@ -157,6 +164,9 @@ class thread {
   bool join(std::chrono::duration<Rep, Period> timeout) {
     return join_until(detail::deadline_after(timeout, "thread.join"));
   }
+  // A bare number is neither a flag nor a timeout: say std::chrono::milliseconds(n).
+  template <detail::plain_number N>
+  bool join(N) = delete;
   /// Python: Thread.is_alive().
   bool is_alive() const noexcept;
 
@@ -183,8 +193,9 @@ class thread {
  protected:
   /// What the destructor does, earlier: joins a non-daemon thread; for a
   /// daemon, waits until run() no longer uses this object, then detaches.
-  /// A subclass overriding run() calls it first in its destructor.
-  /// Idempotent; nothing for a thread never started.
+  /// A subclass calls it first in its destructor (unless the thread is
+  /// always joined before), see the header. Idempotent; nothing for a
+  /// thread never started.
   void settle() noexcept;
 
  private:

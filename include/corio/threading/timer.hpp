@@ -28,6 +28,11 @@ class timer : public thread {
   timer(thread_options opts, std::chrono::duration<Rep, Period> interval, F&& f, Args&&... args)
       : timer(std::make_shared<event>(), std::move(opts), detail::checked_timeout(interval, "timer"),
               detail::make_target(std::forward<F>(f), std::forward<Args>(args)...)) {}
+  // A bare number is not an interval: say std::chrono::milliseconds(n).
+  template <detail::plain_number N, class F, class... Args>
+  timer(N, F&&, Args&&...) = delete;
+  template <detail::plain_number N, class F, class... Args>
+  timer(thread_options, N, F&&, Args&&...) = delete;
   ~timer() override;
 
   /// Python: Timer.cancel(): stops the timer if it has not fired yet;

@@ -9,11 +9,19 @@
 #pragma once
 
 #include <chrono>
+#include <concepts>
 #include <type_traits>
 
 namespace corio::threading::detail {
 
 using clock = std::chrono::steady_clock;
+
+/// A bare number where a timeout or a `blocking` flag is expected. Every
+/// timed wait of threading has a `= delete` overload for it: `acquire(0.01)`
+/// would otherwise convert to `acquire(true)` and block for ever, and a
+/// number has no unit. Timeouts are std::chrono durations.
+template <class N>
+concept plain_number = std::is_arithmetic_v<N> && !std::same_as<N, bool>;
 
 /// Throws std::invalid_argument("<what>: timeout must be non-negative")
 /// (Python: ValueError).

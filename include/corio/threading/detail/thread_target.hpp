@@ -2,6 +2,8 @@
 // by value like std::thread's, and called once. Not for users.
 #pragma once
 
+#include <corio/detail/coroutine_callback.hpp>
+
 #include <functional>
 #include <memory>
 #include <tuple>
@@ -39,6 +41,9 @@ std::unique_ptr<thread_target> make_target(F&& f, Args&&... args) {
   static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
                 "corio::threading::thread: the target must be callable with the given arguments, "
                 "passed as rvalue copies (use std::ref to pass a reference)");
+  static_assert(!corio::detail::returns_coroutine<std::decay_t<F>, std::decay_t<Args>...>(),
+                "corio::threading::thread: the target returns a coroutine, which would never run; "
+                "run it on an event loop in the thread (corio::run(target()))");
   return std::make_unique<bound_target<std::decay_t<F>, std::decay_t<Args>...>>(std::forward<F>(f),
                                                                                  std::forward<Args>(args)...);
 }
