@@ -23,8 +23,8 @@ W          ?=
 SHARED     ?= $(abspath ../shared)
 
 # Debian packages each goal needs.
-PKGS_BUILD = g++ cmake ninja-build pkg-config libgtest-dev libgmock-dev liburing-dev libssl-dev
-PKGS_RUN   = python3 util-linux
+PKGS_BUILD = g++ cmake ninja-build pkg-config libgtest-dev libgmock-dev liburing-dev libssl-dev python3
+PKGS_RUN   = util-linux
 PKGS_FUZZ  = clang-14 libclang-rt-14-dev
 
 .PHONY: all deps deps-run deps-fuzz build build-asan build-tsan build-fuzz run test test-asan test-tsan fuzz bench install clean
