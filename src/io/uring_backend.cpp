@@ -61,6 +61,10 @@ bool is_multi(const io_op* op) noexcept {
   return op->kind == io_kind::recv_multi || op->kind == io_kind::accept_multi;
 }
 
+// Ops whose result (res >= 0) is a new fd, which becomes the owner's only
+// when `done` hands it over.
+bool yields_fd(const io_op* op) noexcept { return op->kind == io_kind::accept || op->kind == io_kind::accept_multi; }
+
 class uring_backend final : public io_backend {
  public:
   uring_backend() {
@@ -108,7 +112,7 @@ class uring_backend final : public io_backend {
       }
       const cqe_copy c = stash_[i];
       stash_.erase(stash_.begin() + static_cast<std::ptrdiff_t>(i));
-      recycle_if_buffer(c.flags);
+      drop_result(op, c.res, c.flags);
       if (!(c.flags & IORING_CQE_F_MORE)) return forget(op);
     }
     // Wait for it; other completions are kept for the next wait().
@@ -121,7 +125,7 @@ class uring_backend final : public io_backend {
       io_uring_for_each_cqe(&ring_, head, cqe) {
         ++seen;
         if (cqe->user_data == tag_of(op)) {
-          recycle_if_buffer(cqe->flags);
+          drop_result(op, cqe->res, cqe->flags);
           if (!(cqe->flags & IORING_CQE_F_MORE)) ended = true;
         } else {
           stash_.push_back({cqe->user_data, cqe->res, cqe->flags});
@@ -271,6 +275,13 @@ class uring_backend final : public io_backend {
       ::io_uring_buf_ring_add(br_, bufs_ + std::size_t{i} * kBufSize, kBufSize, static_cast<unsigned short>(i), mask,
                               static_cast<int>(i));
     ::io_uring_buf_ring_advance(br_, kBufCount);
+  }
+
+  // A result of an abandoned op, which nobody will take: its buffer goes
+  // back to the ring, and a connection it accepted is closed.
+  void drop_result(const io_op* op, std::int32_t res, std::uint32_t flags) noexcept {
+    recycle_if_buffer(flags);
+    if (res >= 0 && yields_fd(op)) ::close(res);
   }
 
   void recycle_if_buffer(std::uint32_t flags) noexcept {
