@@ -78,6 +78,7 @@ thread_local event_loop* tl_event_loop = nullptr;
 loop_core::loop_core(const loop_options& opts)
     : virtual_clock_(opts.clock == clock_kind::virtual_), timers_(now_ns()), backend_(make_default_backend()) {
   debug_ = opts.debug.value_or(env_debug());
+  if (debug_) note_backend_choice(*backend_);
   ref_ = acquire_loop_ref();
   publish_loop(ref_, this);
   link_ = std::make_shared<loop_link>();

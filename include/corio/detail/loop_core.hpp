@@ -91,6 +91,8 @@ class io_backend {
   std::size_t pending_ = 0;
 };
 std::unique_ptr<io_backend> make_default_backend();
+// Debug mode: says on stderr, once per process, which backend was chosen and why.
+void note_backend_choice(const io_backend& chosen) noexcept;
 
 class signal_set;     // add_signal_handler (signals.cpp)
 class fd_watch_set;   // add_reader / add_writer (fd_watchers.cpp)
