@@ -203,8 +203,15 @@ class epoll_backend final : public io_backend {
     }
     fd_entry& fe = entry(op->fd);
     if (CORIO_UNLIKELY(!fe.owned)) {
-      if (!fe.registered) register_fd(op->fd, fe);
-      fe.owned = op->kind != io_kind::poll;  // a bare fd's wait: until the last one ends
+      if (op->kind == io_kind::poll) {  // a bare fd's wait: registered until the last one ends
+        if (!fe.registered) register_fd(op->fd, fe);
+      } else {
+        // A socket's first op: registered for good. Even if a wait on the
+        // number registered it (ADD then finds it and refreshes it), as that
+        // may have been a closed fd's.
+        register_fd(op->fd, fe);
+        fe.owned = true;
+      }
     }
     (is_read_side(op) ? fe.readers : fe.writers).push(op);
     op->state = kWaiting;
