@@ -151,3 +151,28 @@ TEST(WaitOnAReusedFdNumber, remove_reader_leaves_a_receive_on_the_same_socket_wa
     EXPECT_EQ(co_await got, "still");
   }());
 }
+
+// The fd closed while a wait on it is still pending (the wait ends only with
+// its cancel on epoll): a socket given the number still receives.
+TEST(WaitOnAReusedFdNumber, a_socket_that_took_the_number_of_an_fd_closed_under_a_wait_receives) {
+  run_io([]() -> corio::task<void> {
+    pipe_fds first;
+    if (first.r < 0) throw std::runtime_error("pipe failed");
+    auto stale = corio::create_task(
+        [](int fd) -> corio::task<std::uint32_t> { co_return co_await corio::wait_readable(fd); }(first.r));
+    co_await corio::sleep(0s);  // the wait is with the backend
+    const int number = first.r;
+    first.close();
+    auto [a, b] = corio::socketpair();
+    EXPECT_EQ(a.fileno(), number);
+    auto got = corio::create_task(corio::wait_for(corio::sock_recv(a, 16), kBound));
+    co_await corio::sleep(0s);
+    co_await corio::sock_sendall(b, "hi");
+    EXPECT_EQ(co_await got, "hi");
+    stale.cancel();
+    try {
+      co_await stale;  // cancelled, or ended by the close on io_uring
+    } catch (const corio::cancelled_error&) {
+    }
+  }());
+}
