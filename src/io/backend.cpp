@@ -47,11 +47,9 @@ std::unique_ptr<io_backend> make_default_backend() {
 void note_backend_choice(const io_backend& chosen) noexcept {
   static std::atomic<bool> noted{false};
   if (noted.exchange(true)) return;
-  const char* env = backend_env();
-  const char* missing = uring_missing();
-  if (env)
+  if (backend_env())
     std::fprintf(stderr, "corio: I/O backend %s, as CORIO_BACKEND asks\n", chosen.name());
-  else if (missing)
+  else if (const char* missing = uring_missing())
     std::fprintf(stderr, "corio: I/O backend %s: io_uring is not used because %s\n", chosen.name(), missing);
   else
     std::fprintf(stderr, "corio: I/O backend %s (%s)\n", chosen.name(), kUringUses);

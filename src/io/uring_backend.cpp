@@ -497,7 +497,9 @@ std::string probe_uring() {
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = kBufGroup;
   ::io_uring_sqe_set_data64(sqe, 1);
-  r = ::io_uring_submit_and_wait(&ring, 1);
+  do {
+    r = ::io_uring_submit_and_wait(&ring, 1);
+  } while (r == -EINTR);
   io_uring_cqe* cqe = nullptr;
   if (r < 0 || ::io_uring_peek_cqe(&ring, &cqe) < 0 || !cqe)
     return "io_uring_enter for the multishot receive probe: " + errno_text(r < 0 ? -r : EAGAIN);
