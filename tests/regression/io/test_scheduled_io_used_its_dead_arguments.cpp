@@ -137,7 +137,9 @@ TEST(ScheduledIoUsedItsDeadArguments, reads_and_drains_scheduled_after_every_han
     corio::task<void> drained;
     corio::task<void> closed;
     {
-      auto [reader, writer] = co_await corio::open_connection(std::move(a));
+      corio::stream_pair conn = co_await corio::open_connection(std::move(a));
+      corio::stream_reader& reader = conn.first;
+      corio::stream_writer& writer = conn.second;
       co_await corio::sock_sendall(b, "buffered");
       co_await corio_test::eventually([&] { return reader.buffered() == 8; });
       read = corio::create_task(corio::wait_for(reader.read(), kBound));
