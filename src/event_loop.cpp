@@ -80,6 +80,7 @@ bool debug_env() noexcept {
 loop_core::loop_core(const loop_options& opts)
     : virtual_clock_(opts.clock == clock_kind::virtual_), timers_(now_ns()), backend_(make_default_backend()) {
   set_debug(opts.debug.value_or(debug_env()));
+  if (debug()) note_backend_choice(*backend_);
   ref_ = acquire_loop_ref();
   publish_loop(ref_, this);
   link_ = std::make_shared<loop_link>();

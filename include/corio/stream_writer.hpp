@@ -30,10 +30,13 @@ struct drain_awaiter {
   }
 };
 
+// What drain() and wait_closed() return hold the transport (not as a user:
+// the last writer handle still closes it), so one scheduled after every
+// handle has gone sees the connection closed instead of freed memory.
 struct drain_op {
-  stream_transport* t;
+  core_hold<stream_transport> t;
   using corio_awaitable = void;
-  drain_awaiter operator co_await() const noexcept { return drain_awaiter(t); }
+  drain_awaiter operator co_await() const noexcept { return drain_awaiter(t.get()); }
 };
 
 struct closed_awaiter {
@@ -45,9 +48,9 @@ struct closed_awaiter {
 };
 
 struct closed_op {
-  stream_transport* t;
+  core_hold<stream_transport> t;
   using corio_awaitable = void;
-  closed_awaiter operator co_await() const noexcept { return closed_awaiter(t); }
+  closed_awaiter operator co_await() const noexcept { return closed_awaiter(t.get()); }
 };
 
 }  // namespace detail
@@ -80,7 +83,7 @@ class stream_writer {
   /// Python: drain(). Returns at once while the buffer is below the
   /// high-water mark; raises the reader's exception, or connection_reset_error
   /// ("Connection lost") once the connection is closing or gone.
-  detail::drain_op drain() { return {&t()}; }
+  detail::drain_op drain() { return {detail::core_hold(&t())}; }
   /// Python: close(). Sends what is buffered, then closes; is_closing()
   /// is true at once.
   void close() noexcept {
@@ -93,7 +96,7 @@ class stream_writer {
   /// Python: is_closing().
   bool is_closing() const noexcept { return !t_ || t_->is_closing(); }
   /// Python: wait_closed(). Completes when the socket is closed.
-  detail::closed_op wait_closed() { return {&t()}; }
+  detail::closed_op wait_closed() { return {detail::core_hold(&t())}; }
 
   /// Python: get_extra_info(name, default): "peername" and "sockname"
   /// (socket_address), "socket" (the fd, int); over TLS also "sslcontext"
