@@ -69,15 +69,25 @@ class stream_writer {
   /// Python: write(data). Buffers the bytes and starts sending them.
   /// Dropped once the connection is closing or lost (drain() then raises);
   /// std::runtime_error after write_eof().
-  void write(std::string_view data) { t().write(data); }
+  void write(std::string_view data) {
+    detail::stream_transport& tr = t();
+    tr.check_confined("stream_writer.write");
+    tr.write(data);
+  }
   /// Python: writelines(data): every element of a range of byte strings.
   template <class Range>
   void writelines(const Range& lines) {
-    for (const auto& l : lines) t().write(std::string_view(l));
+    detail::stream_transport& tr = t();
+    tr.check_confined("stream_writer.writelines");
+    for (const auto& l : lines) tr.write(std::string_view(l));
   }
   /// Python: write_eof(): shuts the sending side once the buffer is sent.
   /// std::runtime_error over TLS (Python: NotImplementedError).
-  void write_eof() { t().write_eof(); }
+  void write_eof() {
+    detail::stream_transport& tr = t();
+    tr.check_confined("stream_writer.write_eof");
+    tr.write_eof();
+  }
   /// Python: can_write_eof(): false over TLS.
   bool can_write_eof() const noexcept { return t_ && t_->can_write_eof(); }
   /// Python: drain(). Returns at once while the buffer is below the
