@@ -235,16 +235,8 @@ class basic_queue : private detail::queue_core {
   /// waiting), tasks (unfinished tasks) and shutdown only when there are.
   friend std::ostream& operator<<(std::ostream& os, const basic_queue& q) {
     q.write_head(os, detail::store_order<Store>, q.store_.size());
-    if constexpr (detail::has_text_form<T>()) {
-      if (const std::size_t n = q.store_.size(); n != 0) {
-        os << " items=[";
-        for (std::size_t i = 0; i < n && i < detail::kReprMaxItems; ++i) {
-          if (i != 0) os << ", ";
-          detail::write_value(os, q.store_.at(i));
-        }
-        os << (n > detail::kReprMaxItems ? ", ...]" : "]");
-      }
-    }
+    if constexpr (detail::has_text_form<T>())
+      detail::write_items_field(os, q.store_.size(), [&q](std::size_t i) -> const T& { return q.store_.at(i); });
     q.write_tail(os);
     return os;
   }

@@ -1,6 +1,5 @@
 // The text forms of corio's objects (operator<< and to_string), after
-// CPython's reprs. (describe_exception's own fix is tested in
-// tests/regression/test_describe_exception_empty_message.cpp.) Addresses and thread idents vary: they are matched by
+// CPython's reprs. Addresses and thread idents vary: they are matched by
 // regex.
 #include "loop_util.hpp"
 
@@ -414,4 +413,19 @@ TEST(Repr, context_var_shows_name_and_default) {
   EXPECT_THAT(to_string(tok), MatchesRegex(re("<Token var=<ContextVar name='user' at @> at @>")));
   without.reset(tok);
   EXPECT_THAT(to_string(tok), MatchesRegex(re("<Token used var=<ContextVar name='user' at @> at @>")));
+}
+
+TEST(Repr, concurrent_future_shows_state_and_what_it_returned_or_raised) {
+  corio::futures::future<int> f;
+  EXPECT_THAT(to_string(f), MatchesRegex(re("<Future at @ state=pending>")));
+  EXPECT_TRUE(f.set_running_or_notify_cancel());
+  EXPECT_THAT(to_string(f), MatchesRegex(re("<Future at @ state=running>")));
+  f.set_result(3);
+  EXPECT_THAT(to_string(f), MatchesRegex(re("<Future at @ state=finished returned int>")));
+  corio::futures::future<void> e;
+  e.set_exception(std::invalid_argument("x"));
+  EXPECT_THAT(to_string(e), MatchesRegex(re("<Future at @ state=finished raised std::invalid_argument>")));
+  corio::futures::future<void> c;
+  c.cancel();
+  EXPECT_THAT(to_string(c), MatchesRegex(re("<Future at @ state=cancelled>")));
 }

@@ -117,6 +117,19 @@ void write_items(std::ostream& os, It first, End last) {
   os << ']';
 }
 
+// A queue's ` items=[1, 2, ...]`: the first kReprMaxItems of the n items
+// that at(i) gives; nothing for none.
+template <class At>
+void write_items_field(std::ostream& os, std::size_t n, At at) {
+  if (n == 0) return;
+  os << " items=[";
+  for (std::size_t i = 0; i < n && i < kReprMaxItems; ++i) {
+    if (i != 0) os << ", ";
+    write_value(os, at(i));
+  }
+  os << (n > kReprMaxItems ? ", ...]" : "]");
+}
+
 // A value in a repr (a result, a queue item, a default): strings quoted,
 // containers as lists, pairs and tuples as tuples, anything with an
 // operator<< through it, and any other type as its name in angle brackets

@@ -25,7 +25,9 @@ struct waiter_list;
 // What a waiting task waits on, for its repr ("wait=Lock"). Each kind has a
 // cancel hook of its own (sync_waiter::on_cancel_in<K>), so the address in
 // suspend_point::cancel tells the kind: the wait path stores the same one
-// pointer it always did.
+// pointer it always did. (The hooks' bodies are alike: a linker's
+// --icf=all, which folds functions whose address is taken, would merge the
+// kinds; GCC's and the default linkers' folding keeps them apart.)
 enum class wait_kind : std::uint8_t { lock, event, condition, semaphore, queue_get, queue_put, stream_reader };
 
 // Only `task` and `list` are set up front: an await that completes without

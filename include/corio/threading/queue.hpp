@@ -229,7 +229,7 @@ class basic_queue : private detail::queue_core {
   /// T has a text form; getters and putters are threads blocked in get() and
   /// put(). Any thread.
   friend std::ostream& operator<<(std::ostream& os, const basic_queue& q) {
-    q.write_repr(os, corio::detail::store_order<Store>, &write_items, &q.store_);
+    q.write_repr(os, corio::detail::store_order<Store>, &write_store_items, &q.store_);
     return os;
   }
 
@@ -266,17 +266,10 @@ class basic_queue : private detail::queue_core {
     }
   }
 
-  static void write_items(std::ostream& os, const void* store) {
+  static void write_store_items(std::ostream& os, const void* store) {
     if constexpr (corio::detail::has_text_form<T>()) {
       const Store& s = *static_cast<const Store*>(store);
-      if (const std::size_t n = s.size(); n != 0) {
-        os << " items=[";
-        for (std::size_t i = 0; i < n && i < corio::detail::kReprMaxItems; ++i) {
-          if (i != 0) os << ", ";
-          corio::detail::write_value(os, s.at(i));
-        }
-        os << (n > corio::detail::kReprMaxItems ? ", ...]" : "]");
-      }
+      corio::detail::write_items_field(os, s.size(), [&s](std::size_t i) -> const T& { return s.at(i); });
     } else {
       static_cast<void>(os);
       static_cast<void>(store);
