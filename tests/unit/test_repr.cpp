@@ -429,3 +429,34 @@ TEST(Repr, concurrent_future_shows_state_and_what_it_returned_or_raised) {
   c.cancel();
   EXPECT_THAT(to_string(c), MatchesRegex(re("<Future at @ state=cancelled>")));
 }
+
+TEST(Repr, threading_objects_print_while_other_threads_use_them) {
+  // Snapshots taken while another thread changes the objects: each one is a
+  // well-formed text (and ThreadSanitizer sees no race).
+  corio::threading::rlock r;
+  corio::threading::queue<int> q;
+  corio::threading::semaphore s(1);
+  corio::threading::thread t([&] {
+    for (int i = 0; i < 2000; ++i) {
+      r.acquire();
+      r.acquire();
+      r.release();
+      r.release();
+      q.put(i);
+      static_cast<void>(q.get());
+      q.task_done();
+      s.acquire();
+      s.release();
+    }
+  });
+  t.start();
+  const std::string thread_re = "<Thread\\(Thread-[0-9]+, (started [0-9]+|stopped [0-9]+)\\)>";
+  for (int i = 0; i < 200; ++i) {
+    EXPECT_THAT(to_string(r), MatchesRegex(re("<(un)?locked corio::threading::rlock object owner=[0-9]+ count=[0-2] at @>")));
+    EXPECT_THAT(to_string(q), MatchesRegex("<corio::threading::queue maxsize=0 qsize=[01]( items=\\[[0-9]+\\])?( tasks=1)?>"));
+    EXPECT_THAT(to_string(s), MatchesRegex(re("<corio::threading::semaphore at @: value=[01]>")));
+    EXPECT_THAT(to_string(t), MatchesRegex(thread_re));
+  }
+  t.join();
+  EXPECT_THAT(to_string(t), MatchesRegex("<Thread\\(Thread-[0-9]+, stopped [0-9]+\\)>"));
+}
