@@ -70,6 +70,7 @@ struct io_awaiter : suspend_point {
   }
 
  private:
+  friend void write_task_wait(std::ostream& os, const task_base* t);  // compares on_cancel
   static void on_done(io_op* o) noexcept {
     io_awaiter* self = static_cast<op_t*>(o)->self;
     self->loop->wake(self->task);
