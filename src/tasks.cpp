@@ -131,12 +131,18 @@ void task_cancel_unstarted(task_base* t) noexcept {
   task_complete(t);
 }
 
-std::string coroutine_name(std::coroutine_handle<> frame) {
+void* coroutine_resume_fn(std::coroutine_handle<> frame) noexcept {
   // GCC and Clang both start a coroutine frame with its resume function,
   // which is named after the coroutine ("f(int) [clone .actor]" with GCC,
-  // "f(int) (.resume)" with Clang).
+  // "f(int) (.resume)" with Clang). A finished coroutine's is null.
   void* resume = nullptr;
   std::memcpy(&resume, frame.address(), sizeof resume);
+  return resume;
+}
+
+std::string coroutine_name(std::coroutine_handle<> frame) { return coroutine_name_of(coroutine_resume_fn(frame)); }
+
+std::string coroutine_name_of(void* resume) {
   std::string name = symbol_name(resume);
   if (name.empty()) return "coroutine at " + code_location(resume);
   // GCC's actor demangles as "f(f(int)::_Z1fi.Frame*)": keep "f(int)".

@@ -202,6 +202,19 @@ class event_loop : private detail::loop_core {
   /// corio::run calls it.
   task<void> shutdown_default_executor();
 
+  // -- async generators (async_generator.cpp) --------------------------------------
+
+  /// Python: `await loop.shutdown_asyncgens()` (EL-25). Closes every async
+  /// generator first iterated on this loop that has not finished and still
+  /// exists: each one's aclose() runs in the awaiting task, the most recently
+  /// started first (one owned by another's frame is closed before its owner),
+  /// one after another. What an aclose() raises goes to the exception handler
+  /// ("an error occurred during closing of asynchronous generator ..."); a
+  /// cancellation of the awaiting task stops the shutdown. A generator first
+  /// iterated afterwards is reported to the exception handler. corio::run and
+  /// runner::close call it after cancelling the remaining tasks.
+  task<void> shutdown_asyncgens();
+
   // -- Unix signals (signals.cpp) -------------------------------------------------
 
   /// Python: loop.add_signal_handler(sig, callback, *args). Each time `sig`

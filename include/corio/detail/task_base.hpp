@@ -69,6 +69,10 @@ std::uint32_t task_cancelling(const task_base* t) noexcept;
 // reports ("amain(int)"); its address in the program where the symbol
 // table cannot say.
 std::string coroutine_name(std::coroutine_handle<> frame);
+// The same in two steps, for a frame that may finish in between: its resume
+// function, read while it has not finished, then that function's name.
+void* coroutine_resume_fn(std::coroutine_handle<> frame) noexcept;
+std::string coroutine_name_of(void* resume);
 std::uint32_t task_uncancel(task_base* t) noexcept;
 const std::string& task_name(task_base* t);
 void task_set_name(task_base* t, std::string name);
