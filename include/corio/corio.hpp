@@ -40,6 +40,7 @@
 #include <corio/threading/barrier.hpp>
 #include <corio/threading/condition.hpp>
 #include <corio/threading/event.hpp>
+#include <corio/threading/local.hpp>
 #include <corio/threading/lock.hpp>
 #include <corio/threading/queue.hpp>
 #include <corio/threading/rlock.hpp>
