@@ -4,6 +4,7 @@
 // this umbrella holds no code.
 #pragma once
 
+#include <corio/any_future.hpp>
 #include <corio/async_generator.hpp>
 #include <corio/contextvars.hpp>
 #include <corio/datagram.hpp>
