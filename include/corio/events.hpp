@@ -365,7 +365,9 @@ inline time_point deadline_after(duration d) {
 }  // namespace detail
 
 /// Python: asyncio.get_event_loop(): the running loop, else the loop set for
-/// this thread with set_event_loop(); throws std::runtime_error if neither.
+/// this thread with set_event_loop(); throws std::runtime_error if neither
+/// (it never creates one, as Python 3.14; 3.11 to 3.13 did, see the
+/// departures in python-mapping.md).
 event_loop& get_event_loop();
 /// Python: asyncio.set_event_loop(). Null clears it. Not owning.
 void set_event_loop(event_loop* loop) noexcept;
