@@ -195,10 +195,10 @@ struct agen_step : agen_step_base<Op> {
       if (this->raise_here) std::rethrow_exception(this->exc);
       return std::optional<T>();
     }
-    agen_promise_base* p = this->p;
-    if (p->error_) std::rethrow_exception(std::exchange(p->error_, nullptr));
-    if (p->state_ == generator_state::suspended)
-      return std::optional<T>(std::move(*static_cast<agen_promise<T>*>(p)->value_));
+    agen_promise_base* const pr = this->p;
+    if (pr->error_) std::rethrow_exception(std::exchange(pr->error_, nullptr));
+    if (pr->state_ == generator_state::suspended)
+      return std::optional<T>(std::move(*static_cast<agen_promise<T>*>(pr)->value_));
     return std::optional<T>();
   }
 };
