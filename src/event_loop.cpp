@@ -513,6 +513,12 @@ void loop_core::close() {
   timers_.clear([](timer_node* n) {
     if (n->fire == &timer_handle_fire) static_cast<timer_handle_node*>(n)->release();
   });
+  // Async generators still open stay with their owners, untracked: one
+  // destroyed with a task below finds itself unlinked already.
+  while (asyncgen_link* g = asyncgens_) {
+    asyncgens_ = g->asyncgen_next;
+    *g = asyncgen_link{};
+  }
   // The loop lets go of its pending tasks; those nobody else holds are
   // destroyed now (and reported, TK-13), running their frames' destructors.
   std::vector<task_base*> pending;

@@ -103,7 +103,10 @@ void runner::close() {
   closed_ = true;
   if (!loop_) return;
   try {
+    // Python's order: the tasks, then the async generators (whose cleanup
+    // may still use the executor), then the default executor.
     cancel_all_tasks(*loop_);
+    loop_->run_until_complete(loop_->shutdown_asyncgens());  // EL-25
     loop_->run_until_complete(loop_->shutdown_default_executor());  // TH-10
   } catch (...) {
     loop_->close();

@@ -183,6 +183,18 @@ std::string coroutine_name(std::coroutine_handle<> frame) {
   return "coroutine " + name;
 }
 
+void* coroutine_resume_fn(std::coroutine_handle<> frame) noexcept {
+  void* resume = nullptr;  // null once the coroutine has finished
+  std::memcpy(&resume, frame.address(), sizeof resume);
+  return resume;
+}
+
+std::string coroutine_name_of(void* resume) {
+  std::string name = function_name(resume);
+  if (name.empty()) return "coroutine at " + code_location(resume);
+  return "coroutine " + name;
+}
+
 std::string coroutine_function(std::coroutine_handle<> frame) {
   const void* fn = frame_function(frame);
   std::string name = function_name(fn);

@@ -45,13 +45,25 @@ namespace detail {
 // uses no stack per item even where symmetric transfer is not a tail call.
 // Once the body has suspended on the loop, the loop resumes it and a yield
 // transfers to the awaiting coroutine.
-struct agen_promise_base {
+//
+// A generator first iterated on a loop is linked into that loop's list of
+// async generators (asyncgen_link, Python: the loop's _asyncgens weak set)
+// until it finishes or is destroyed, so that shutdown_asyncgens() can close
+// it: one call per generator, none per step.
+struct agen_promise_base : asyncgen_link {
   std::coroutine_handle<> self_;
   std::coroutine_handle<> consumer_;  // the coroutine awaiting next(), athrow() or aclose()
   std::exception_ptr throw_;          // to raise at the body's co_yield (athrow, aclose)
   std::exception_ptr error_;          // what escaped the body
   generator_state state_ = generator_state::created;
   bool inline_ = false;
+
+  agen_promise_base() = default;
+  agen_promise_base(const agen_promise_base&) = delete;
+  agen_promise_base& operator=(const agen_promise_base&) = delete;
+  ~agen_promise_base() {
+    if (asyncgen_loop) unregister_asyncgen(this);
+  }
 
   std::coroutine_handle<> back_to_consumer() const noexcept {
     return inline_ ? std::noop_coroutine() : consumer_;
@@ -102,6 +114,7 @@ struct agen_promise final : agen_promise_base {
     std::coroutine_handle<> await_suspend(std::coroutine_handle<agen_promise> h) const noexcept {
       agen_promise& p = h.promise();
       p.state_ = generator_state::closed;
+      if (p.asyncgen_loop) unregister_asyncgen(&p);  // nothing left for shutdown_asyncgens to close
       return p.back_to_consumer();
     }
     void await_resume() const noexcept {}
@@ -119,13 +132,20 @@ struct agen_promise final : agen_promise_base {
 
 enum class agen_op : std::uint8_t { next, athrow, aclose };
 
-// The awaiter of next(), athrow() and aclose(): runs one step of the body.
-template <class T, agen_op Op>
-struct agen_step {
-  agen_promise<T>* p;       // null for an empty generator
+// Python's firstiter hook (sys.set_asyncgen_hooks): a generator about to run
+// its body for the first time joins the running loop's list of async
+// generators (async_generator.cpp).
+void first_iteration(agen_promise_base* p) noexcept;
+
+// What next(), athrow() and aclose() share: running one step of the body.
+template <agen_op Op>
+struct agen_step_base {
+  agen_promise_base* p;     // null for an empty generator
   std::exception_ptr exc;   // athrow: what to raise
   bool ran = false;         // a step of the body ran
   bool raise_here = false;  // athrow on a generator not started: `exc` goes to the caller
+
+  agen_step_base(agen_promise_base* promise, std::exception_ptr e) noexcept : p(promise), exc(std::move(e)) {}
 
   bool await_ready() {
     if (p == nullptr) return true;
@@ -137,7 +157,10 @@ struct agen_step {
       case generator_state::suspended:
         return false;
       case generator_state::created:
-        if constexpr (Op == agen_op::next) return false;
+        if constexpr (Op == agen_op::next) {
+          first_iteration(p);
+          return false;
+        }
         // Python: athrow() raises at the body's first line, so no handler
         // sees it; aclose() just closes.
         p->state_ = generator_state::closed;
@@ -160,26 +183,39 @@ struct agen_step {
     p->inline_ = false;  // it waits on the loop; its next yield resumes `h`
     return true;
   }
-  auto await_resume() {
-    if constexpr (Op == agen_op::aclose) {
-      if (!ran) return;
-      if (p->error_) {
-        std::exception_ptr e = std::exchange(p->error_, nullptr);
-        if (!exception_is<generator_exit>(e)) std::rethrow_exception(e);
-        return;
-      }
-      if (p->state_ == generator_state::suspended) throw_generator_ignored_exit("async generator");
-    } else {
-      if (!ran) {
-        if (raise_here) std::rethrow_exception(exc);
-        return std::optional<T>();
-      }
-      if (p->error_) std::rethrow_exception(std::exchange(p->error_, nullptr));
-      if (p->state_ == generator_state::suspended) return std::optional<T>(std::move(*p->value_));
+  using corio_awaitable = void;
+};
+
+// The awaiter of next() and athrow(): gives what the body yields next.
+template <class T, agen_op Op>
+struct agen_step : agen_step_base<Op> {
+  using agen_step_base<Op>::agen_step_base;
+  std::optional<T> await_resume() {
+    if (!this->ran) {
+      if (this->raise_here) std::rethrow_exception(this->exc);
       return std::optional<T>();
     }
+    agen_promise_base* const pr = this->p;
+    if (pr->error_) std::rethrow_exception(std::exchange(pr->error_, nullptr));
+    if (pr->state_ == generator_state::suspended)
+      return std::optional<T>(std::move(*static_cast<agen_promise<T>*>(pr)->value_));
+    return std::optional<T>();
   }
-  using corio_awaitable = void;
+};
+
+// The awaiter of aclose(), for any T (shutdown_asyncgens closes generators
+// of every type through it).
+struct agen_close_step : agen_step_base<agen_op::aclose> {
+  explicit agen_close_step(agen_promise_base* promise) noexcept : agen_step_base(promise, nullptr) {}
+  void await_resume() {
+    if (!ran) return;
+    if (p->error_) {
+      std::exception_ptr e = std::exchange(p->error_, nullptr);
+      if (!exception_is<generator_exit>(e)) std::rethrow_exception(e);
+      return;
+    }
+    if (p->state_ == generator_state::suspended) throw_generator_ignored_exit("async generator");
+  }
 };
 
 }  // namespace detail
@@ -199,9 +235,15 @@ struct agen_step {
 /// loop's thread. Destroying a generator destroys its frame: destructors of
 /// its locals run, without a generator_exit and without awaiting; `co_await
 /// aclose()` (or for_each, which calls it) gives the body the chance to
-/// clean up with awaits. corio::run does not track async generators
-/// (Python's loop.shutdown_asyncgens): each is closed or destroyed by its
-/// owner. Used by one task at a time.
+/// clean up with awaits. Used by one task at a time.
+///
+/// Shutdown (Python: sys.set_asyncgen_hooks, loop.shutdown_asyncgens): the
+/// first next() links the generator to the running loop until it finishes
+/// or is destroyed; from then on it belongs to that loop's thread, like a
+/// task. corio::run and runner::close aclose() those still open after the
+/// remaining tasks are cancelled (event_loop::shutdown_asyncgens), so a
+/// generator kept outside the tasks (a global, an object outliving the
+/// loop's run) gets its cleanup awaited before the loop closes.
 template <class T>
 class [[nodiscard]] async_generator {
   static_assert(std::is_same_v<T, std::remove_cvref_t<T>> && !std::is_void_v<T>,
@@ -247,7 +289,7 @@ class [[nodiscard]] async_generator {
   /// std::runtime_error if the body yields instead (Python: RuntimeError
   /// "async generator ignored GeneratorExit"). No-op on a generator not
   /// started (which is then closed) or finished.
-  detail::agen_step<T, detail::agen_op::aclose> aclose() noexcept { return {promise(), nullptr}; }
+  detail::agen_close_step aclose() noexcept { return detail::agen_close_step(promise()); }
 
   /// Python: inspect.getasyncgenstate(agen). An empty (moved-from) generator is closed.
   generator_state state() const noexcept { return h_ ? h_.promise().state_ : generator_state::closed; }

@@ -60,6 +60,11 @@ class context {
   /// Python: ctx.get(var): the value, or nullopt.
   template <class T>
   std::optional<T> get(const context_var<T>& v) const;
+  /// Python: ctx[var]: the value; throws lookup_error (Python: KeyError)
+  /// naming the variable if this context has none (its default does not
+  /// count, as in Python).
+  template <class T>
+  T at(const context_var<T>& v) const;
   /// Python: len(ctx).
   std::size_t size() const noexcept { return impl_->map ? impl_->map->size : 0; }
 
@@ -212,6 +217,13 @@ std::optional<T> context::get(const context_var<T>& v) const {
   if (!impl_->map) return std::nullopt;
   const detail::ctx_value* p = impl_->map->find(&v);
   if (!p) return std::nullopt;
+  return static_cast<const detail::typed_value<T>*>(p)->value;
+}
+
+template <class T>
+T context::at(const context_var<T>& v) const {
+  const detail::ctx_value* p = impl_->map ? impl_->map->find(&v) : nullptr;
+  if (!p) throw lookup_error("context variable '" + v.name() + "' is not set in this context");
   return static_cast<const detail::typed_value<T>*>(p)->value;
 }
 

@@ -4,6 +4,7 @@
 // this umbrella holds no code.
 #pragma once
 
+#include <corio/any_future.hpp>
 #include <corio/async_generator.hpp>
 #include <corio/contextvars.hpp>
 #include <corio/datagram.hpp>
@@ -40,6 +41,7 @@
 #include <corio/threading/barrier.hpp>
 #include <corio/threading/condition.hpp>
 #include <corio/threading/event.hpp>
+#include <corio/threading/local.hpp>
 #include <corio/threading/lock.hpp>
 #include <corio/threading/queue.hpp>
 #include <corio/threading/rlock.hpp>

@@ -211,6 +211,19 @@ class event_loop : private detail::loop_core {
   /// corio::run calls it.
   task<void> shutdown_default_executor();
 
+  // -- async generators (async_generator.cpp) --------------------------------------
+
+  /// Python: `await loop.shutdown_asyncgens()` (EL-25). Closes every async
+  /// generator first iterated on this loop that has not finished and still
+  /// exists: each one's aclose() runs in the awaiting task, the most recently
+  /// started first (one owned by another's frame is closed before its owner),
+  /// one after another. What an aclose() raises goes to the exception handler
+  /// ("an error occurred during closing of asynchronous generator ..."); a
+  /// cancellation of the awaiting task stops the shutdown. A generator first
+  /// iterated afterwards is reported to the exception handler. corio::run and
+  /// runner::close call it after cancelling the remaining tasks.
+  task<void> shutdown_asyncgens();
+
   // -- Unix signals (signals.cpp) -------------------------------------------------
 
   /// Python: loop.add_signal_handler(sig, callback, *args). Each time `sig`
@@ -361,7 +374,9 @@ inline time_point deadline_after(duration d) {
 }  // namespace detail
 
 /// Python: asyncio.get_event_loop(): the running loop, else the loop set for
-/// this thread with set_event_loop(); throws std::runtime_error if neither.
+/// this thread with set_event_loop(); throws std::runtime_error if neither
+/// (it never creates one, as Python 3.14; 3.11 to 3.13 did, see the
+/// departures in python-mapping.md).
 event_loop& get_event_loop();
 /// Python: asyncio.set_event_loop(). Null clears it. Not owning.
 void set_event_loop(event_loop* loop) noexcept;

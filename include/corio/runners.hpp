@@ -80,7 +80,8 @@ class runner {
   /// Python: Runner.get_loop(). Creates the loop on first use.
   event_loop& get_loop();
   /// Python: Runner.close(). Cancels the tasks still pending and waits for
-  /// them, shuts the default executor down and closes the loop. Idempotent.
+  /// them, closes the async generators still open (shutdown_asyncgens),
+  /// shuts the default executor down and closes the loop. Idempotent.
   /// A fatal exception (system_exit, keyboard_interrupt) that a task raises
   /// while being cancelled propagates, after the loop is closed.
   void close();
@@ -145,7 +146,8 @@ struct run_fn {
 /// Python: asyncio.run(main). A new loop runs `main` (a coroutine, or a
 /// callable returning one, with its arguments) to completion; then the tasks
 /// still pending are cancelled and awaited, errors they end with are reported
-/// through the exception handler, and the loop is closed (EL-25). Returns
+/// through the exception handler, the async generators still open are
+/// closed (loop.shutdown_asyncgens), and the loop is closed (EL-25). Returns
 /// main's result or rethrows its exception; an exception the shutdown
 /// raises (a task answering the cancellation with system_exit) reaches the
 /// caller too. Throws std::runtime_error when called from a running loop

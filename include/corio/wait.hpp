@@ -1,6 +1,7 @@
 // Python: asyncio.wait and asyncio.as_completed (asyncio/tasks.py).
 #pragma once
 
+#include <corio/any_future.hpp>
 #include <corio/detail/return_when.hpp>
 #include <corio/detail/wait_set.hpp>
 #include <corio/tasks.hpp>
@@ -39,7 +40,11 @@ bool unscheduled(const H& h) {
 /// pending. Never raises their exceptions and never cancels them, not on
 /// timeout and not when the waiting task is cancelled (CB-12, CX-20).
 /// Duplicates count once (CB-14); an empty list, or a coroutine not yet
-/// scheduled, throws std::invalid_argument.
+/// scheduled, throws std::invalid_argument. `fs` holds one handle type:
+/// task<T>, future<T>, any_task, or any_future for a mix of tasks and
+/// futures of different types. The timeout may come before or after
+/// `when`: wait(fs, 1s), wait(fs, 1s, first_completed) (Python's keyword
+/// order) and wait(fs, first_completed, 1s) are the same call.
 template <class H>
 task<wait_result<H>> wait(std::vector<H> fs, return_when when = all_completed,
                           std::optional<duration> timeout = std::nullopt) {
@@ -70,6 +75,12 @@ task<wait_result<H>> wait(std::vector<H> fs, return_when when = all_completed,
 }
 template <class H, class Rep, class Period>
 task<wait_result<H>> wait(std::vector<H> fs, return_when when, std::chrono::duration<Rep, Period> timeout) {
+  return wait(std::move(fs), when, std::optional<duration>(detail::to_duration_saturated(timeout)));
+}
+/// Python: asyncio.wait(fs, timeout=t) and wait(fs, timeout=t, return_when=w).
+template <class H, class Rep, class Period>
+task<wait_result<H>> wait(std::vector<H> fs, std::chrono::duration<Rep, Period> timeout,
+                          return_when when = all_completed) {
   return wait(std::move(fs), when, std::optional<duration>(detail::to_duration_saturated(timeout)));
 }
 
@@ -142,7 +153,11 @@ struct as_completed_state {
 /// (n = number of distinct aws); awaiting the k-th gives the result of the
 /// k-th to finish, or throws its exception, or timeout_error once the
 /// timeout has passed (CB-33, CB-34). Coroutines become tasks; nothing is
-/// cancelled on timeout.
+/// cancelled on timeout. Over any_future (a mix of tasks and futures whose
+/// results differ in type), awaiting gives the any_future that finished, or
+/// throws its exception: compare it with the typed handles to read the
+/// value (Python 3.13's `async for` over as_completed gives the finished
+/// future itself, too).
 ///
 ///   for (auto next : corio::as_completed(std::move(tasks))) {
 ///     auto r = co_await next;
@@ -197,7 +212,10 @@ class as_completed {
           H h = std::move(s->done.front());
           s->done.pop_front();
           if (!s->done.empty() || s->timed_out) s->wake_one();
-          if constexpr (std::is_void_v<T>) {
+          if constexpr (std::is_same_v<H, any_future>) {
+            h.result();
+            return h;
+          } else if constexpr (std::is_void_v<T>) {
             h.result();
           } else {
             return T(h.result());

@@ -45,6 +45,9 @@ struct thread_state {
   event released;  // the thread no longer uses its `thread` object
   event finished;  // run() has returned and the thread left the registry
   std::unique_ptr<thread_target> target;  // moved out by run()
+  // Started by start_thread or start_timer: no object owns it, so a later
+  // start reclaims it once it has finished (or exit waits for it).
+  bool owned_by_library = false;
   // The dynamic type of the object that started the thread, when it is a
   // subclass (see ~thread()); set by start(), before the thread exists.
   const std::type_info* subclass = nullptr;
@@ -198,8 +201,38 @@ void reap(thread_state& st, bool join) noexcept {
   reg().forget_unreaped(&st);
 }
 
+// Reclaims the OS threads of library-owned threads that have finished, so
+// that a program starting threads and never joining them (a timer re-armed
+// on every tick) does not keep their stacks: called by each start_thread.
+void reap_finished_owned() noexcept {
+  std::vector<std::shared_ptr<thread_state>> done;
+  {
+    registry& r = reg();
+    std::lock_guard g(r.mu);
+    for (const auto& st : r.unreaped) {
+      if (st->owned_by_library && st->phase.load() == thread_phase::finished) {
+        try {
+          done.push_back(st);
+        } catch (...) {
+          break;  // the rest next time
+        }
+      }
+    }
+  }
+  for (const auto& st : done) {
+    {
+      std::lock_guard g(st->os_mu);
+      // One of them may be the calling thread, past its run() and in a
+      // thread_local destructor: it cannot join itself.
+      if (!st->os.joinable() || st->os.get_id() == std::this_thread::get_id()) continue;
+    }
+    reap(*st, true);  // at its very end: the join is short
+  }
+}
+
 // Every non-daemon thread not yet joined belongs to an object that was never
-// destroyed (destroying one joins it): wait for it to end, and reclaim it.
+// destroyed (destroying one joins it), or was started by start_thread or
+// start_timer: wait for it to end, and reclaim it.
 void wait_for_non_daemon_threads() {
   for (;;) {
     std::shared_ptr<thread_state> next;
@@ -426,7 +459,12 @@ void thread::start() {
   state_->started.wait();
 }
 
-void thread::bootstrap(thread* self, std::shared_ptr<thread_state> st) {
+namespace {
+
+// The life of a started thread around `body` (its run()): registration,
+// then whatever escapes to the excepthook, then the end.
+template <class Body>
+void thread_main(const std::shared_ptr<thread_state>& st, Body body) {
   st->ident.store(get_ident(), std::memory_order_release);
   st->native_id.store(get_native_id(), std::memory_order_release);
   tl_current.st = st;
@@ -453,7 +491,7 @@ void thread::bootstrap(thread* self, std::shared_ptr<thread_state> st) {
   } on_exit{*st};
 
   try {
-    self->run();
+    body();
   } catch (abi::__forced_unwind&) {
     throw;  // thread cancellation must unwind on
   } catch (...) {
@@ -462,6 +500,12 @@ void thread::bootstrap(thread* self, std::shared_ptr<thread_state> st) {
     } catch (...) {  // nothing may end the process from here
     }
   }
+}
+
+}  // namespace
+
+void thread::bootstrap(thread* self, std::shared_ptr<thread_state> st) {
+  thread_main(st, [self] { self->run(); });
 }
 
 void thread::run() {
@@ -473,16 +517,68 @@ void thread::run() {
   if (target) target->invoke();
 }
 
-void thread::join() { join_until(detail::clock::time_point::max()); }
+namespace {
 
-bool thread::join_until(detail::clock::time_point deadline) {
-  const thread_phase p = state_->phase.load();
-  if (p == thread_phase::initial) throw std::runtime_error("cannot join thread before it is started");
-  if (tl_current.st == state_) throw std::runtime_error("cannot join current thread");
-  if (!state_->finished.wait_until(deadline)) return false;
-  reap(*state_, true);  // the OS thread is at its very end
+bool join_state(const std::shared_ptr<thread_state>& st, detail::clock::time_point deadline) {
+  if (st->kind == thread_kind::main) {
+    if (st->native_id.load() == get_native_id()) throw std::runtime_error("cannot join current thread");
+    throw std::runtime_error("cannot join the main thread");
+  }
+  if (st->kind == thread_kind::dummy) throw std::runtime_error("cannot join a dummy thread");
+  if (st->phase.load() == thread_phase::initial) throw std::runtime_error("cannot join thread before it is started");
+  if (tl_current.st == st) throw std::runtime_error("cannot join current thread");
+  if (!st->finished.wait_until(deadline)) return false;
+  reap(*st, true);  // the OS thread is at its very end
   return true;
 }
+
+}  // namespace
+
+void thread::join() { join_until(detail::clock::time_point::max()); }
+
+bool thread::join_until(detail::clock::time_point deadline) { return join_state(state_, deadline); }
+
+void thread_handle::join() { join_until(detail::clock::time_point::max()); }
+
+bool thread_handle::join_until(detail::clock::time_point deadline) { return join_state(state_, deadline); }
+
+// -- threads the library owns -------------------------------------------------------
+
+namespace detail {
+
+thread_handle start_owned(thread_options opts, std::unique_ptr<thread_target> target) {
+  reap_finished_owned();
+  reg().on_first_start();
+  const bool daemon = opts.daemon ? *opts.daemon : current_state()->daemon.load();
+  auto st = std::make_shared<thread_state>(thread_kind::thread,
+                                           opts.name.empty() ? new_name("Thread-") : std::move(opts.name), daemon);
+  st->target = std::move(target);
+  st->owned_by_library = true;
+  st->phase.store(thread_phase::starting);
+  {
+    std::lock_guard g(st->os_mu);
+    // A daemon is detached at once: nobody waits for it at exit, and a
+    // join() waits for its end through the state.
+    if (!daemon) reg().add_unreaped(st);
+    try {
+      st->os = std::thread([st] {
+        thread_main(st, [&st] {
+          std::unique_ptr<thread_target> call = std::move(st->target);
+          st->released.set();
+          call->invoke();
+        });
+      });
+    } catch (...) {
+      if (!daemon) reg().forget_unreaped(st.get());
+      throw;
+    }
+    if (daemon) st->os.detach();
+  }
+  st->started.wait();
+  return handle_access::make(std::move(st));
+}
+
+}  // namespace detail
 
 void thread::settle() noexcept {
   thread_state& st = *state_;

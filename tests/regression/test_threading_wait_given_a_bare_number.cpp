@@ -36,6 +36,12 @@ concept timer_takes = requires(void (*fn)(), A a) { th::timer(a, fn); };
 template <class A>
 concept named_timer_takes = requires(void (*fn)(), A a) { th::timer(th::thread_options{}, a, fn); };
 template <class A>
+concept handle_join_takes = requires(th::thread_handle& h, A a) { h.join(a); };
+template <class A>
+concept start_timer_takes = requires(void (*fn)(), A a) { th::start_timer(a, fn); };
+template <class A>
+concept named_start_timer_takes = requires(void (*fn)(), A a) { th::start_timer(th::thread_options{}, a, fn); };
+template <class A>
 concept queue_get_takes = requires(th::queue<int>& q, A a) { q.get(a); };
 template <class A>
 concept queue_put_takes = requires(th::queue<int>& q, A a) { q.put(1, a); };
@@ -68,6 +74,9 @@ static_assert(!wait_for_takes<double> && !wait_for_takes<int> && wait_for_takes<
 static_assert(!join_takes<double> && !join_takes<int> && join_takes<std::chrono::milliseconds>);
 static_assert(!timer_takes<double> && !timer_takes<int> && timer_takes<std::chrono::milliseconds>);
 static_assert(!named_timer_takes<double> && named_timer_takes<std::chrono::milliseconds>);
+static_assert(!handle_join_takes<double> && !handle_join_takes<int> && handle_join_takes<std::chrono::milliseconds>);
+static_assert(!start_timer_takes<double> && !start_timer_takes<int> && start_timer_takes<std::chrono::milliseconds>);
+static_assert(!named_start_timer_takes<double> && named_start_timer_takes<std::chrono::milliseconds>);
 // The queues already refused them; they stay so.
 static_assert(!queue_get_takes<double> && !queue_get_takes<int> && queue_get_takes<std::chrono::milliseconds>);
 static_assert(!queue_put_takes<double> && queue_put_takes<bool> && queue_put_takes<std::chrono::milliseconds>);

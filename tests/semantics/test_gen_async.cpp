@@ -11,14 +11,16 @@
 //   - Python's RuntimeError "anext(): asynchronous generator is already
 //     running" is corio::generator_running.
 //   - Destroying a suspended generator destroys its frame (destructors run,
-//     nothing is awaited); corio::run keeps no list of async generators to
-//     aclose() at shutdown (EL-25's shutdown_asyncgens): a generator goes
-//     with whatever owns it, for instance a task that run() cancels.
+//     nothing is awaited). A generator owned by a task goes with it when
+//     run() cancels that task; one still open after the tasks (kept outside
+//     them) is aclose()d by loop.shutdown_asyncgens() (EL-25), one at a time,
+//     the most recently started first.
 #include <corio/async_generator.hpp>
 
 #include <corio/contextvars.hpp>
 #include <corio/runners.hpp>
 #include <corio/testing/loop.hpp>
+#include <corio/threads.hpp>
 
 #include <gtest/gtest.h>
 
@@ -27,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "el_helpers.hpp"
 #include "error_util.hpp"
 #include "gen_helpers.hpp"
 #include "sync_util.hpp"
@@ -361,4 +364,235 @@ TEST(GEN_async_run, GEN_async_run_cancels_the_task_that_owns_a_generator_which_t
   }(log));
   EXPECT_EQ(counted::alive(), 0u);
   EXPECT_EQ(log, (log_t{"start", "cancelled: "}));
+}
+
+// == loop.shutdown_asyncgens (EL-25) ===================================================
+
+namespace {
+
+// Python:
+//   async def gen():
+//       try: yield 1; yield 2
+//       finally: await asyncio.sleep(1); log.append("cleaned up")
+// C++ cannot co_await in a catch handler: the handler notes the
+// generator_exit and the awaiting part of the cleanup comes after the try.
+async_generator<int> with_awaiting_cleanup(log_t& log, std::string name) {
+  bool closing = false;
+  try {
+    co_yield 1;
+    co_yield 2;
+  } catch (const corio::generator_exit&) {
+    closing = true;
+  }
+  co_await corio::sleep(1s);
+  log.push_back(name + (closing ? " cleaned up after generator_exit" : " cleaned up at the end"));
+}
+
+// Its cleanup awaits, then raises.
+async_generator<int> raising_on_close() {
+  try {
+    co_yield 1;
+  } catch (const corio::generator_exit&) {
+  }
+  co_await corio::sleep(1s);
+  throw boom();
+}
+
+// Owns `inner` in its frame and yields ten times its values.
+async_generator<int> outer_of(log_t& log) {
+  auto inner = with_awaiting_cleanup(log, "inner");
+  try {
+    for (;;) {
+      std::optional<int> v = co_await inner.next();
+      if (!v) break;
+      co_yield *v * 10;
+    }
+  } catch (const corio::generator_exit&) {
+  }
+  co_await corio::sleep(1s);
+  log.push_back(std::string("outer cleaned up; inner ") +
+                (inner.state() == generator_state::closed ? "closed" : "still open"));
+}
+
+task<> take_one(async_generator<int>& gen, log_t& log) {
+  std::optional<int> v = co_await gen.next();
+  log.push_back("got " + std::to_string(v.value_or(-1)));
+}
+
+}  // namespace
+
+TEST(GEN_async_shutdown, GEN_async_run_acloses_a_generator_left_open_and_awaits_its_cleanup) {
+  // asyncio.run: _cancel_all_tasks, then loop.shutdown_asyncgens(), which
+  // acloses every async generator first iterated on the loop and still alive.
+  log_t log;
+  auto g = with_awaiting_cleanup(log, "g");  // outlives the run: no task owns it
+  corio::run(take_one(g, log), corio::testing::virtual_time());
+  EXPECT_EQ(log, (log_t{"got 1", "g cleaned up after generator_exit"}));
+  EXPECT_EQ(g.state(), generator_state::closed);
+}
+
+TEST(GEN_async_shutdown, GEN_async_runner_close_closes_generators_after_the_tasks_and_before_the_default_executor) {
+  // Runner.close: _cancel_all_tasks, shutdown_asyncgens, then
+  // shutdown_default_executor, so a generator's cleanup may still use
+  // to_thread (the default executor).
+  log_t log;
+  auto g = []() -> async_generator<int> {
+    try {
+      co_yield 1;
+    } catch (const corio::generator_exit&) {
+    }
+    const int seven = co_await corio::to_thread([] { return 7; });
+    (void)seven;
+    throw std::runtime_error("cleanup got " + std::to_string(seven));
+  }();
+  corio::runner r(corio::testing::virtual_time());
+  elh::error_log errors;
+  errors.attach(r.get_loop());
+  r.run([](async_generator<int>& gen, log_t& l) -> task<> {
+    (void)co_await gen.next();
+    corio::create_task([](log_t& lg) -> task<> {
+      try {
+        co_await corio::sleep(24h);
+      } catch (const corio::cancelled_error&) {
+        lg.push_back("task cancelled");
+        throw;
+      }
+    }(l));
+    co_await corio::sleep(0s);
+  }(g, log));
+  EXPECT_TRUE(log.empty());
+  r.close();
+  EXPECT_EQ(log, log_t{"task cancelled"});
+  ASSERT_EQ(errors.items.size(), 1u);
+  // The cleanup ran after the task was cancelled, and to_thread still worked.
+  EXPECT_EQ(elh::what_of(errors.items[0].exception), "cleanup got 7");
+  EXPECT_EQ(g.state(), generator_state::closed);
+}
+
+TEST(GEN_async_shutdown, GEN_async_shutdown_asyncgens_reports_an_error_raised_while_closing_and_closes_the_others) {
+  corio::event_loop loop(corio::testing::virtual_time());
+  elh::error_log errors;
+  errors.attach(loop);
+  log_t log;
+  auto before = with_awaiting_cleanup(log, "before");
+  auto bad = raising_on_close();
+  auto after = with_awaiting_cleanup(log, "after");
+  loop.run_until_complete([](async_generator<int>& a, async_generator<int>& b, async_generator<int>& c) -> task<> {
+    (void)co_await a.next();
+    (void)co_await b.next();
+    (void)co_await c.next();
+  }(before, bad, after));
+  loop.run_until_complete(loop.shutdown_asyncgens());
+  // Newest first, one at a time.
+  EXPECT_EQ(log, (log_t{"after cleaned up after generator_exit", "before cleaned up after generator_exit"}));
+  ASSERT_EQ(errors.items.size(), 1u);
+  const corio::exception_context& e = errors.items[0];
+  EXPECT_TRUE(elh::contains(e.message, "an error occurred during closing of asynchronous generator")) << e.message;
+  EXPECT_TRUE(elh::contains(e.message, "raising_on_close()")) << e.message;
+  EXPECT_TRUE(holds<boom>(e.exception));
+  EXPECT_EQ(bad.state(), generator_state::closed);
+}
+
+TEST(GEN_async_shutdown, GEN_async_shutdown_asyncgens_reports_a_generator_that_yields_instead_of_closing) {
+  corio::event_loop loop(corio::testing::virtual_time());
+  elh::error_log errors;
+  errors.attach(loop);
+  auto stubborn = []() -> async_generator<int> {
+    for (;;) {
+      try {
+        co_yield 1;
+      } catch (const corio::generator_exit&) {
+      }
+    }
+  }();
+  loop.run_until_complete([](async_generator<int>& gen) -> task<> { (void)co_await gen.next(); }(stubborn));
+  loop.run_until_complete(loop.shutdown_asyncgens());
+  ASSERT_EQ(errors.items.size(), 1u);
+  EXPECT_TRUE(elh::contains(elh::what_of(errors.items[0].exception), "ignored GeneratorExit"));
+  EXPECT_EQ(stubborn.state(), generator_state::suspended);
+}
+
+TEST(GEN_async_shutdown, GEN_async_shutdown_asyncgens_skips_generators_finished_closed_destroyed_or_never_started) {
+  corio::event_loop loop(corio::testing::virtual_time());
+  elh::error_log errors;
+  errors.attach(loop);
+  log_t log;
+  auto exhausted = logged(log);
+  auto closed = logged(log);
+  auto never_started = logged(log);
+  std::optional<async_generator<int>> destroyed(with_awaiting_cleanup(log, "destroyed"));
+  loop.run_until_complete([](async_generator<int>& ex, async_generator<int>& cl,
+                             async_generator<int>& de) -> task<> {
+    for (;;) {
+      std::optional<int> v = co_await ex.next();
+      if (!v) break;
+    }
+    (void)co_await cl.next();
+    co_await cl.aclose();
+    (void)co_await de.next();
+  }(exhausted, closed, *destroyed));
+  destroyed.reset();  // its frame goes without a close (departure 60)
+  const log_t before = log;
+  loop.run_until_complete(loop.shutdown_asyncgens());
+  EXPECT_EQ(log, before);
+  EXPECT_TRUE(errors.items.empty());
+  EXPECT_EQ(never_started.state(), generator_state::created);
+}
+
+TEST(GEN_async_shutdown, GEN_async_shutdown_asyncgens_closes_a_generator_before_the_one_whose_frame_owns_it) {
+  // outer's body starts inner, so inner is the newer one: it is closed, and
+  // its cleanup awaited, before outer's close destroys it with outer's frame.
+  corio::event_loop loop(corio::testing::virtual_time());
+  elh::error_log errors;
+  errors.attach(loop);
+  log_t log;
+  auto outer = outer_of(log);
+  loop.run_until_complete([](async_generator<int>& gen) -> task<> {
+    std::optional<int> v = co_await gen.next();
+    EXPECT_EQ(v, std::optional<int>(10));
+  }(outer));
+  loop.run_until_complete(loop.shutdown_asyncgens());
+  EXPECT_EQ(log, (log_t{"inner cleaned up after generator_exit", "outer cleaned up; inner closed"}));
+  EXPECT_TRUE(errors.items.empty());
+  EXPECT_EQ(outer.state(), generator_state::closed);
+}
+
+TEST(GEN_async_shutdown, GEN_async_a_generator_first_iterated_after_shutdown_asyncgens_is_reported) {
+  // Python: ResourceWarning "asynchronous generator ... was scheduled after
+  // loop.shutdown_asyncgens() call".
+  corio::event_loop loop(corio::testing::virtual_time());
+  elh::error_log errors;
+  errors.attach(loop);
+  log_t log;
+  loop.run_until_complete(loop.shutdown_asyncgens());
+  EXPECT_TRUE(errors.items.empty());
+  auto late = with_awaiting_cleanup(log, "late");
+  loop.run_until_complete(take_one(late, log));
+  ASSERT_EQ(errors.items.size(), 1u);
+  EXPECT_TRUE(elh::contains(errors.items[0].message, "was scheduled after loop.shutdown_asyncgens() call"))
+      << errors.items[0].message;
+  EXPECT_TRUE(elh::contains(errors.items[0].message, "with_awaiting_cleanup(")) << errors.items[0].message;
+}
+
+TEST(GEN_async_shutdown, GEN_async_cancelling_shutdown_asyncgens_stops_it_without_a_report) {
+  corio::event_loop loop(corio::testing::virtual_time());
+  elh::error_log errors;
+  errors.attach(loop);
+  log_t log;
+  auto first = with_awaiting_cleanup(log, "first");
+  auto second = with_awaiting_cleanup(log, "second");
+  loop.run_until_complete([](async_generator<int>& a, async_generator<int>& b) -> task<> {
+    (void)co_await a.next();
+    (void)co_await b.next();
+  }(first, second));
+  auto shutdown = loop.create_task(loop.shutdown_asyncgens());
+  corio::testing::run_briefly(loop);  // second's cleanup sleeps
+  shutdown.cancel();
+  corio::testing::run_briefly(loop);
+  ASSERT_TRUE(shutdown.done());
+  EXPECT_TRUE(shutdown.cancelled());
+  EXPECT_TRUE(errors.items.empty());
+  EXPECT_TRUE(log.empty());
+  EXPECT_EQ(second.state(), generator_state::closed);   // the cancellation escaped its cleanup
+  EXPECT_EQ(first.state(), generator_state::suspended);  // not reached
 }

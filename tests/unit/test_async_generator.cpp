@@ -300,3 +300,70 @@ TEST(AsyncGenerator, for_each_closes_the_generator_when_the_callback_throws) {
     EXPECT_EQ(log, std::vector<std::string>{"cleaned up at 5"});
   }());
 }
+
+// -- the loop's list of async generators (shutdown_asyncgens) ------------------------------
+
+TEST(AsyncGenerator, a_generator_that_outlives_its_loop_is_destroyed_without_touching_it) {
+  counted::reset();
+  std::optional<async_generator<int>> g;
+  {
+    corio::event_loop loop(corio::testing::virtual_time());
+    g.emplace([](counted) -> async_generator<int> { co_yield 1; }(counted(1)));
+    auto v = loop.run_until_complete([](async_generator<int>& gen) -> task<std::optional<int>> {
+      co_return co_await gen.next();
+    }(*g));
+    EXPECT_EQ(v, std::optional<int>(1));
+  }  // closed and destroyed with the generator linked to it
+  EXPECT_EQ(counted::alive(), 1u);
+  g.reset();
+  EXPECT_EQ(counted::alive(), 0u);
+}
+
+TEST(AsyncGenerator, a_generator_owned_by_a_task_destroyed_at_close_goes_with_it) {
+  counted::reset();
+  {
+    corio::event_loop loop(corio::testing::virtual_time());
+    loop.set_exception_handler([](corio::event_loop&, const corio::exception_context&) {});  // "destroyed but pending"
+    loop.create_task([]() -> task<> {
+      auto g = [](counted) -> async_generator<int> {
+        co_yield 1;
+        co_yield 2;
+      }(counted(1));
+      (void)co_await g.next();
+      co_await corio::sleep(24h);
+    }());
+    corio::testing::run_briefly(loop);
+    EXPECT_EQ(counted::alive(), 1u);
+    loop.close();
+    EXPECT_EQ(counted::alive(), 0u);
+  }
+}
+
+TEST(AsyncGenerator, shutdown_asyncgens_closes_generators_of_every_value_type) {
+  std::vector<std::string> log;
+  auto numbers = [](std::vector<std::string>& l) -> async_generator<int> {
+    try {
+      co_yield 1;
+    } catch (const corio::generator_exit&) {
+      l.push_back("numbers closed");
+      throw;
+    }
+  }(log);
+  auto words = [](std::vector<std::string>& l) -> async_generator<std::string> {
+    try {
+      co_yield std::string("one");
+    } catch (const corio::generator_exit&) {
+      l.push_back("words closed");
+      throw;
+    }
+  }(log);
+  corio::event_loop loop(corio::testing::virtual_time());
+  loop.run_until_complete([](async_generator<int>& n, async_generator<std::string>& w) -> task<> {
+    (void)co_await w.next();
+    (void)co_await n.next();
+  }(numbers, words));
+  loop.run_until_complete(loop.shutdown_asyncgens());
+  EXPECT_EQ(log, (std::vector<std::string>{"numbers closed", "words closed"}));
+  EXPECT_EQ(numbers.state(), generator_state::closed);
+  EXPECT_EQ(words.state(), generator_state::closed);
+}

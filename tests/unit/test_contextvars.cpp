@@ -24,6 +24,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "error_util.hpp"
 #include "loop_util.hpp"
 #include "counted.hpp"
 
@@ -234,6 +235,17 @@ TEST(Context, a_new_context_is_empty_and_copies_are_independent) {
   alias = ctx;
   alias.run([] { v.set(3); });
   EXPECT_EQ(ctx.get(v), std::optional<int>(3));
+}
+
+TEST(Context, at_gives_the_value_or_throws_lookup_error_naming_the_variable) {
+  // Python: ctx[var], KeyError (a LookupError) when the context has no value;
+  // the variable's default does not count.
+  static corio::context_var<std::string> v("request_id", "default");
+  corio::context ctx;
+  EXPECT_EQ(corio_test::what_of<corio::lookup_error>([&] { (void)ctx.at(v); }),
+            "context variable 'request_id' is not set in this context");
+  ctx.run([] { v.set("r-1"); });
+  EXPECT_EQ(ctx.at(v), "r-1");
 }
 
 TEST(Context, run_forwards_arguments_returns_and_restores_the_previous_context) {

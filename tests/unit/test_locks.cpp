@@ -330,6 +330,37 @@ TEST(LockGuard, a_guard_can_be_moved_reset_early_and_reports_ownership) {
   loop.run_until_complete(bounded(main()));
 }
 
+TEST(LockGuard, a_guard_adopts_an_acquire_made_apart_and_releases_it_on_exception) {
+  // Python: await lock.acquire(); try: ... finally: lock.release()
+  corio::event_loop loop(corio::testing::virtual_time());
+  corio::lock lk;
+  auto main = [&]() -> corio::task<> {
+    try {
+      co_await lk.acquire();
+      corio::scoped_guard g(lk, corio::adopt_lock);
+      EXPECT_TRUE(g.owns());
+      co_await yield_once();
+      EXPECT_TRUE(lk.locked());
+      throw std::logic_error("inside");
+    } catch (const std::logic_error&) {
+      EXPECT_FALSE(lk.locked());
+    }
+    corio::semaphore sem(2);
+    co_await sem.acquire();
+    {
+      corio::scoped_guard g(sem, corio::adopt_lock);
+      EXPECT_FALSE(sem.locked());
+    }
+    co_await sem.acquire();
+    co_await sem.acquire();
+    EXPECT_TRUE(sem.locked());
+    sem.release();
+    sem.release();
+  };
+  loop.run_until_complete(bounded(main()));
+  EXPECT_FALSE(lk.locked());
+}
+
 TEST(LockGuard, the_guard_releases_when_an_exception_leaves_the_scope) {
   corio::event_loop loop(corio::testing::virtual_time());
   corio::lock lk;

@@ -191,6 +191,29 @@ TEST(ThreadingLock, scoped_guard_releases_at_scope_exit_and_on_exception) {
   EXPECT_FALSE(lk.locked());
 }
 
+TEST(ThreadingLock, scoped_guard_adopts_an_acquisition_made_apart_and_releases_it_on_exception) {
+  // Python: if lock.acquire(timeout=1): try: ... finally: lock.release()
+  lock lk;
+  ASSERT_TRUE(lk.acquire(1s));
+  try {
+    scoped_guard g(lk, corio::threading::adopt_lock);  // CTAD: scoped_guard<lock>
+    EXPECT_TRUE(g.owns());
+    EXPECT_TRUE(lk.locked());
+    throw std::runtime_error("x");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_FALSE(lk.locked());
+  corio::threading::rlock r;
+  ASSERT_TRUE(r.acquire());
+  ASSERT_TRUE(r.acquire());
+  {
+    scoped_guard g(r, std::adopt_lock);  // the standard tag is the same
+    EXPECT_EQ(r.recursion_count(), 2u);
+  }
+  EXPECT_EQ(r.recursion_count(), 1u);  // one release per guard
+  r.release();
+}
+
 TEST(ThreadingLock, scoped_guard_moves_and_resets) {
   lock lk;
   auto g = lk.scoped();

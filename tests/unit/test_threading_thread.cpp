@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -21,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "threading_util.hpp"
 #include "unit/watchdog.hpp"
@@ -442,6 +445,168 @@ TEST(ThreadingThread, set_excepthook_returns_the_previous_hook) {
   EXPECT_EQ(calls, 1);
   auto mine = corio::threading::set_excepthook(std::move(prev));
   EXPECT_TRUE(mine);
+}
+
+// -- start_thread: threads no object owns ----------------------------------------------
+
+TEST(ThreadingStartThread, runs_the_target_with_copies_of_its_arguments_and_the_handle_joins_it) {
+  // Python: threading.Thread(target=f, args=(x,)).start(), the object dropped.
+  corio_test::watchdog guard(30s, "start_thread");
+  std::atomic<int> got{0};
+  std::thread::id ran_on;
+  int x = 20;
+  thread_handle h = corio::threading::start_thread(
+      [&](int a, int b) {
+        ran_on = std::this_thread::get_id();
+        got = a + b;
+      },
+      x, 22);
+  x = 0;  // the thread has its own copy
+  EXPECT_TRUE(h.ident().has_value());
+  h.join();
+  EXPECT_EQ(got.load(), 42);
+  EXPECT_NE(ran_on, std::this_thread::get_id());
+  EXPECT_FALSE(h.is_alive());
+  EXPECT_FALSE(listed(h));
+  h.join();  // again: harmless
+}
+
+TEST(ThreadingStartThread, takes_a_name_and_a_daemon_flag_and_the_handle_renames_it) {
+  corio_test::watchdog guard(30s, "start_thread options");
+  event renamed, release;
+  std::string name_inside, os_name_inside;
+  thread_handle h = corio::threading::start_thread(thread_options{"fetcher", true}, [&] {
+    renamed.wait();
+    name_inside = current_thread().name();
+    os_name_inside = this_thread_name();
+    release.wait();
+  });
+  EXPECT_EQ(h.name(), "fetcher");
+  EXPECT_TRUE(h.daemon());
+  EXPECT_TRUE(h.is_alive());
+  EXPECT_TRUE(listed(h));
+  h.set_name("fetcher-2");
+  renamed.set();
+  release.set();
+  EXPECT_TRUE(h.join(10s));
+  EXPECT_EQ(name_inside, "fetcher-2");
+  EXPECT_EQ(os_name_inside, "fetcher-2");
+  EXPECT_EQ(corio::threading::start_thread([] {}).name().rfind("Thread-", 0), 0u);
+}
+
+TEST(ThreadingStartThread, a_timed_join_through_the_handle_returns_false_while_it_runs) {
+  corio_test::watchdog guard(30s, "handle timed join");
+  event release;
+  thread_handle h = corio::threading::start_thread([&] { release.wait(); });
+  EXPECT_FALSE(h.join(20ms));
+  EXPECT_THROW(h.join(-1ms), std::invalid_argument);
+  release.set();
+  EXPECT_TRUE(h.join(10s));
+}
+
+TEST(ThreadingStartThread, an_exception_from_the_target_goes_to_the_excepthook) {
+  corio_test::watchdog guard(30s, "start_thread excepthook");
+  std::string seen;
+  hook_scope hook([&](const corio::threading::excepthook_args& a) {
+    seen = a.thread.name() + ": " + corio_test::message_of(a.exc);
+  });
+  corio::threading::start_thread(thread_options{"thrower", std::nullopt}, [] {
+    throw std::runtime_error("boom");
+  }).join();
+  EXPECT_EQ(seen, "thrower: boom");
+}
+
+TEST(ThreadingStartThread, a_handle_joins_threads_of_thread_objects_too_and_refuses_the_others) {
+  corio_test::watchdog guard(30s, "handle join errors");
+  thread t([] {});
+  EXPECT_EQ(what_of<std::runtime_error>([&] { t.handle().join(); }), "cannot join thread before it is started");
+  t.start();
+  t.handle().join();
+  EXPECT_FALSE(t.is_alive());
+  EXPECT_EQ(what_of<std::runtime_error>([] { corio::threading::main_thread().join(); }),
+            "cannot join current thread");
+  std::string from_other, dummy_join, self_join;
+  std::thread foreign([&] {
+    from_other = what_of<std::runtime_error>([] { corio::threading::main_thread().join(); });
+    dummy_join = what_of<std::runtime_error>([] { current_thread().join(); });
+  });
+  foreign.join();
+  EXPECT_EQ(from_other, "cannot join the main thread");
+  EXPECT_EQ(dummy_join, "cannot join a dummy thread");
+  corio::threading::start_thread([&] {
+    self_join = what_of<std::runtime_error>([] { current_thread().join(); });
+  }).join();
+  EXPECT_EQ(self_join, "cannot join current thread");
+}
+
+TEST(ThreadingStartThread, a_subclass_joined_through_its_handle_counts_as_joined) {
+  struct worker : thread {
+    void run() override { ran = true; }
+    bool ran = false;
+  };
+  worker w;
+  w.start();
+  w.handle().join();  // no settle() in ~worker: the destructor must not stop the process
+  EXPECT_TRUE(w.ran);
+}
+
+namespace {
+thread_handle* kept_handle = nullptr;  // reachable: exit tests below never drop it
+
+[[noreturn]] void start_400_threads_in_little_address_space() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t pages = 0;
+  statm >> pages;
+  const rlim_t limit = pages * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE)) + (rlim_t{512} << 20);
+  const rlimit rl{limit, limit};
+  if (::setrlimit(RLIMIT_AS, &rl) != 0) std::exit(2);
+  for (int i = 0; i < 400; ++i) {
+    thread_handle h = corio::threading::start_thread([] {});
+    while (h.is_alive()) std::this_thread::yield();
+  }
+  std::fputs("400 started\n", stderr);
+  std::exit(0);
+}
+}  // namespace
+
+TEST(ThreadingStartThreadDeathTest, finished_threads_nobody_joined_are_reclaimed_by_the_next_start) {
+  // Each unjoined thread keeps its stack until it is joined: with the
+  // address space limited to 512 MiB more than the process uses, 400
+  // threads of at least 2 MiB each fit only if the finished ones are
+  // reclaimed (Python's re-armed Timer idiom starts one per tick).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "sanitizers reserve more address space than the limit allows";
+#else
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(start_400_threads_in_little_address_space(), testing::ExitedWithCode(0), "400 started");
+#endif
+}
+
+TEST(ThreadingStartThreadDeathTest, exit_waits_for_a_non_daemon_thread_nobody_joined) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        kept_handle = new thread_handle(corio::threading::start_thread([] {
+          std::this_thread::sleep_for(50ms);
+          std::fputs("worker finished\n", stderr);
+        }));
+        std::exit(0);
+      },
+      testing::ExitedWithCode(0), "worker finished");
+}
+
+TEST(ThreadingStartThreadDeathTest, exit_does_not_wait_for_a_daemon_started_so) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        corio::threading::start_thread(thread_options{"", true}, [] {
+          event never;
+          never.wait();
+        });
+        std::fputs("main leaving\n", stderr);
+        std::exit(0);
+      },
+      testing::ExitedWithCode(0), "main leaving");
 }
 
 namespace {

@@ -1,10 +1,14 @@
 // Unit tests for <corio/threading/timer.hpp>: timer (threading.Timer).
 #include <corio/threading/timer.hpp>
 
+#include <corio/threading/event.hpp>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -93,4 +97,61 @@ TEST(ThreadingTimer, destroying_a_pending_non_daemon_timer_waits_for_it_to_fire)
     t.start();
   }
   EXPECT_TRUE(fired.load());
+}
+
+// -- start_timer: timers no object owns --------------------------------------------------
+
+TEST(ThreadingStartTimer, fires_after_the_interval_with_its_arguments_and_the_handle_joins_it) {
+  // Python: threading.Timer(0.05, f, args=(7,)).start(), the object dropped.
+  corio_test::watchdog guard(30s, "start_timer fires");
+  std::atomic<int> arg{0};
+  steady::time_point fired_at;
+  const auto t0 = steady::now();
+  corio::threading::timer_handle h = corio::threading::start_timer(
+      50ms,
+      [&](int x) {
+        fired_at = steady::now();
+        arg = x;
+      },
+      7);
+  EXPECT_EQ(h.interval(), 50ms);
+  EXPECT_TRUE(h.is_alive());
+  h.join();
+  EXPECT_EQ(arg.load(), 7);
+  EXPECT_TRUE(on_time(fired_at - t0, 50ms));
+}
+
+TEST(ThreadingStartTimer, cancelled_through_its_handle_it_never_fires_and_its_thread_ends) {
+  corio_test::watchdog guard(30s, "start_timer cancel");
+  std::atomic<bool> fired{false};
+  auto h = corio::threading::start_timer(thread_options{"reminder", std::nullopt}, 10s, [&] { fired = true; });
+  EXPECT_EQ(h.name(), "reminder");
+  const auto t0 = steady::now();
+  h.cancel();
+  h.join();
+  EXPECT_LT(steady::now() - t0, 5s);  // did not wait out the interval
+  EXPECT_FALSE(fired.load());
+  h.cancel();  // again: harmless
+}
+
+TEST(ThreadingStartTimer, a_timer_re_armed_from_its_own_function_ticks_without_owning_objects) {
+  // Python's periodic idiom: def tick(n): ...; Timer(0.01, tick, (n + 1,)).start()
+  corio_test::watchdog guard(30s, "start_timer re-armed");
+  std::atomic<int> ticks{0};
+  corio::threading::event done;
+  std::function<void(int)> tick = [&](int n) {
+    ticks = n;
+    if (n == 5) {
+      done.set();
+      return;
+    }
+    corio::threading::start_timer(1ms, tick, n + 1);
+  };
+  corio::threading::start_timer(1ms, tick, 1);
+  EXPECT_TRUE(done.wait(20s));
+  EXPECT_EQ(ticks.load(), 5);
+}
+
+TEST(ThreadingStartTimer, negative_interval_throws_invalid_argument) {
+  EXPECT_THROW(corio::threading::start_timer(-1ms, [] {}), std::invalid_argument);
 }

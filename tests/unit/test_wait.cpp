@@ -1,5 +1,5 @@
 // Unit tests for <corio/wait.hpp>: wait (with return_when and timeout) and
-// as_completed.
+// as_completed, over one handle type or a mix through any_future.
 #include <corio/wait.hpp>
 
 #include <corio/testing/loop.hpp>
@@ -137,6 +137,80 @@ TEST(Wait, an_unscheduled_coroutine_throws_invalid_argument) {
   EXPECT_FALSE(ran);
 }
 
+TEST(Wait, the_timeout_may_come_first_as_in_pythons_keyword_order) {
+  // Python: asyncio.wait(fs, timeout=2) and wait(fs, timeout=2, return_when=FIRST_COMPLETED).
+  corio::event_loop loop(corio::testing::virtual_time());
+  auto ts = schedule(loop, {1, 5});
+  auto r = loop.run_until_complete(corio::wait(ts, 2s));
+  EXPECT_EQ(loop.time().time_since_epoch(), 2s);
+  EXPECT_EQ(values(r.done), std::vector<int>{1});
+  EXPECT_EQ(r.pending.size(), 1u);
+  auto more = schedule(loop, {4, 3});
+  auto first = loop.run_until_complete(corio::wait(more, 10s, corio::first_completed));
+  EXPECT_EQ(loop.time().time_since_epoch(), 5s);  // 2 s + the 3 s one
+  EXPECT_EQ(values(first.done), std::vector<int>{3});
+  auto none = loop.run_until_complete(corio::wait(more, std::chrono::milliseconds(0), corio::all_completed));
+  EXPECT_EQ(none.pending.size(), 1u);
+  loop.run_until_complete(corio::wait(std::vector{ts[1], more[0]}));
+}
+
+TEST(Wait, a_mix_of_tasks_and_futures_of_different_types_through_any_future) {
+  // Python: asyncio.wait([task, fut]) over any awaitables of any result type.
+  corio::event_loop loop(corio::testing::virtual_time());
+  corio::task<int> number = loop.create_task(value_after(1s, 7));
+  corio::future<std::string> word = loop.create_future<std::string>();
+  corio::task<> failing = loop.create_task([]() -> corio::task<> {
+    co_await corio::sleep(2s);
+    throw std::runtime_error("bad");
+  }());
+  loop.call_later(3s, [word]() mutable { word.set_result("late"); });
+  std::vector<corio::any_future> fs{number, word, failing};
+  auto r = loop.run_until_complete(corio::wait(fs, 2500ms));
+  ASSERT_EQ(r.done.size(), 2u);
+  EXPECT_TRUE(r.done[0] == number);  // in the order given
+  EXPECT_TRUE(r.done[1] == failing);
+  EXPECT_EQ(number.result(), 7);     // the typed handle reads the value
+  EXPECT_THROW(r.done[1].result(), std::runtime_error);
+  ASSERT_EQ(r.pending.size(), 1u);
+  EXPECT_TRUE(r.pending[0] == word);
+  auto rest = loop.run_until_complete(corio::wait(r.pending, corio::first_exception));
+  EXPECT_EQ(rest.done.size(), 1u);
+  EXPECT_EQ(word.result(), "late");
+}
+
+TEST(Wait, any_future_refuses_a_coroutine_not_scheduled) {
+  corio::event_loop loop(corio::testing::virtual_time());
+  bool ran = false;
+  corio::task<> coro = [](bool& r) -> corio::task<> {
+    r = true;
+    co_return;
+  }(ran);
+  EXPECT_THROW(corio::any_future{coro}, std::invalid_argument);
+  loop.run_until_complete(std::move(coro));  // still usable as a coroutine
+  EXPECT_TRUE(ran);
+}
+
+TEST(Wait, any_future_sees_what_every_future_has) {
+  corio::event_loop loop(corio::testing::virtual_time());
+  corio::future<int> f = loop.create_future<int>();
+  corio::any_future a = f;
+  EXPECT_FALSE(a.done());
+  EXPECT_THROW(a.result(), corio::invalid_state_error);
+  EXPECT_EQ(&a.get_loop(), &loop);
+  EXPECT_TRUE(a.cancel("stop"));
+  EXPECT_TRUE(f.cancelled());
+  EXPECT_THROW(a.exception(), corio::cancelled_error);
+  corio::task<int> t = loop.create_task(value_after(1s, 1));
+  corio::any_future at = t;
+  EXPECT_TRUE(at.cancel());
+  loop.run_until_complete(corio::wait(std::vector{at}));
+  EXPECT_TRUE(t.cancelled());
+  corio::future<int> ok = loop.create_future<int>();
+  ok.set_result(3);
+  loop.run_until_complete([](corio::any_future x) -> corio::task<> { co_await x; }(ok));  // awaitable
+  EXPECT_EQ(corio::any_future(ok).exception(), nullptr);
+}
+
 TEST(Wait, cancelling_the_waiting_task_leaves_the_awaited_ones_alone) {
   corio::event_loop loop(corio::testing::virtual_time());
   auto ts = schedule(loop, {5, 6});
@@ -221,4 +295,27 @@ TEST(AsCompleted, duplicates_count_once_and_done_ones_come_first) {
     co_return out;
   }());
   EXPECT_EQ(order, (std::vector<int>{0, 1, 2}));
+}
+
+TEST(AsCompleted, over_a_mix_each_await_gives_the_handle_that_finished_or_throws_its_exception) {
+  corio::event_loop loop(corio::testing::virtual_time());
+  std::vector<std::string> seen = loop.run_until_complete([]() -> corio::task<std::vector<std::string>> {
+    corio::task<int> number = corio::create_task(value_after(2s, 7));
+    corio::future<std::string> word = corio::create_future<std::string>();
+    corio::get_running_loop().call_later(1s, [word]() mutable { word.set_result("one"); });
+    corio::task<int> failing = corio::create_task(fail_after(3s, "bad"));
+    std::vector<corio::any_future> fs{number, word, failing};
+    std::vector<std::string> out;
+    for (auto next : corio::as_completed(std::move(fs), 10s)) {
+      try {
+        corio::any_future f = co_await next;
+        if (f == number) out.push_back("number " + std::to_string(number.result()));
+        if (f == word) out.push_back("word " + word.result());
+      } catch (const std::runtime_error& e) {
+        out.push_back(e.what());
+      }
+    }
+    co_return out;
+  }());
+  EXPECT_EQ(seen, (std::vector<std::string>{"word one", "number 7", "bad"}));
 }

@@ -114,6 +114,17 @@ struct loop_resource {
   ~loop_resource() = default;
 };
 
+// An async generator first iterated on a loop, in that loop's list until it
+// finishes or is destroyed (Python: the loop's _asyncgens weak set, filled by
+// the firstiter hook). Loop thread only; close() unlinks what is left.
+struct asyncgen_link {
+  asyncgen_link* asyncgen_prev = nullptr;
+  asyncgen_link* asyncgen_next = nullptr;
+  loop_core* asyncgen_loop = nullptr;  // null: not in a list
+  bool asyncgen_to_close = false;      // in shutdown_asyncgens' snapshot, not closed yet
+};
+void unregister_asyncgen(asyncgen_link* g) noexcept;
+
 // What outlives a loop for the threads that post to it: the loop's address
 // while it exists. Posting holds the mutex, so the loop cannot be destroyed
 // (nor its backend, which the post wakes) in the middle of a post.
@@ -305,6 +316,10 @@ class loop_core {
   // first use by the futures layer; shut down by shutdown_default_executor.
   std::shared_ptr<void> default_executor_;
   bool executor_shutdown_called_ = false;
+  // Async generators first iterated here and not finished, newest first
+  // (async_generator.cpp); shutdown_asyncgens() closes them.
+  asyncgen_link* asyncgens_ = nullptr;
+  bool asyncgens_shutdown_called_ = false;
 };
 
 // The loop table: a future names its loop by (generation << 14 | slot), so a

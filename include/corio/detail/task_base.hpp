@@ -79,6 +79,10 @@ void write_task(std::ostream& os, const task_base* t, void (*result)(std::ostrea
 // " wait=..." for what suspended task `t` waits on, if that can be told
 // (a friend of the awaiters whose cancel hooks it compares).
 void write_task_wait(std::ostream& os, const task_base* t);
+// The same in two steps, for a frame that may finish in between: its resume
+// function, read while it has not finished, then that function's name.
+void* coroutine_resume_fn(std::coroutine_handle<> frame) noexcept;
+std::string coroutine_name_of(void* resume);
 std::uint32_t task_uncancel(task_base* t) noexcept;
 const std::string& task_name(task_base* t);
 void task_set_name(task_base* t, std::string name);

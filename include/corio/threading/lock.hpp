@@ -20,8 +20,11 @@ namespace corio::threading {
 
 /// Holds one acquisition of a threading lock, rlock, condition or semaphore
 /// and releases it when destroyed, also when an exception passes through
-/// (Python: `with lock:`). Move-only. The same template as corio::scoped_guard.
+/// (Python: `with lock:`). Move-only. The same template as corio::scoped_guard;
+/// scoped_guard(lk, adopt_lock) adopts an acquisition made apart (a timed
+/// acquire that succeeded), Python's `try: ... finally: lk.release()`.
 using corio::scoped_guard;
+using corio::adopt_lock;
 
 /// Python: threading.Lock. Not reentrant: a second acquire by the holder
 /// blocks (or fails, with blocking=false or a timeout). Any thread may release

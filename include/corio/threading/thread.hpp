@@ -14,7 +14,9 @@
 // - daemon: the destructor detaches the thread, which runs on with its own
 //   copy of the target and arguments, and the process does not wait for it
 //   at exit (it is stopped, mid-work, when the process ends).
-// The wait at exit is an atexit handler registered by the first start(), so
+// start_thread() and start_timer() start a thread no object owns; unless
+// it is a daemon, it is waited for at exit like a non-daemon thread whose
+// object still exists. The wait at exit is an atexit handler registered by the first start(), so
 // std::quick_exit and _exit skip it, and a thread calling exit() does not
 // wait for itself.
 //
@@ -78,6 +80,21 @@ class thread_handle {
   bool is_alive() const noexcept;
   /// Python: Thread.daemon.
   bool daemon() const noexcept;
+  /// Python: Thread.join(): waits until the thread has ended, and reclaims
+  /// it. For threads corio started (by a thread object, start_thread or
+  /// start_timer): std::runtime_error for a thread not started yet, for the
+  /// calling thread itself, for the main thread and for a thread corio did
+  /// not start (Python: "cannot join a dummy thread").
+  void join();
+  /// Python: Thread.join(timeout). True if the thread has ended. Throws as
+  /// join(), and std::invalid_argument if `timeout` is negative.
+  template <class Rep, class Period>
+  bool join(std::chrono::duration<Rep, Period> timeout) {
+    return join_until(detail::deadline_after(timeout, "thread_handle.join"));
+  }
+  // A bare number is neither a flag nor a timeout: say std::chrono::milliseconds(n).
+  template <detail::plain_number N>
+  bool join(N) = delete;
 
   friend bool operator==(const thread_handle& a, const thread_handle& b) noexcept { return a.state_ == b.state_; }
   /// Python: repr(thread): `<Thread(Thread-1, started 140234)>`,
@@ -90,6 +107,7 @@ class thread_handle {
  private:
   friend struct detail::handle_access;
   explicit thread_handle(std::shared_ptr<detail::thread_state> s) noexcept : state_(std::move(s)) {}
+  bool join_until(detail::clock::time_point deadline);
   std::shared_ptr<detail::thread_state> state_;
 };
 
@@ -129,6 +147,11 @@ struct thread_options {
   std::string name = {};            ///< empty: "Thread-N"
   std::optional<bool> daemon = {};  ///< empty: inherited from the creating thread
 };
+
+namespace detail {
+// Starts a thread no object owns (start_thread, start_timer).
+thread_handle start_owned(thread_options opts, std::unique_ptr<thread_target> target);
+}  // namespace detail
 
 /// Python: threading.Thread. Either runs a target with arguments, copied
 /// into the thread like std::thread's, or is subclassed with run()
@@ -209,13 +232,34 @@ class thread {
   /// always joined before), see the header. Idempotent; nothing for a
   /// thread never started.
   void settle() noexcept;
+  /// A thread whose target is made already (for timer).
+  thread(detail::adopt_target_t, thread_options opts, std::unique_ptr<detail::thread_target> target);
 
  private:
-  thread(detail::adopt_target_t, thread_options opts, std::unique_ptr<detail::thread_target> target);
   bool join_until(detail::clock::time_point deadline);
   static void bootstrap(thread* self, std::shared_ptr<detail::thread_state> st);
 
   std::shared_ptr<detail::thread_state> state_;
 };
+
+/// Python: `threading.Thread(target=f, args=args).start()`, keeping no
+/// Thread object. Starts `f(args...)` (copied in, as for thread) on a thread
+/// the library owns and returns once it runs; the handle joins it, names it
+/// and tells whether it is alive, and may be dropped. A non-daemon thread
+/// is still waited for at exit, as Python waits for it at shutdown; its OS
+/// thread is reclaimed by join() or, once it has finished, by a later
+/// start_thread or start_timer, so starting threads without joining them
+/// does not accumulate finished ones. A daemon is not waited for. Throws
+/// std::system_error if no thread can be started.
+template <class F, class... Args>
+  requires(!std::is_same_v<std::remove_cvref_t<F>, thread_options>)
+thread_handle start_thread(F&& f, Args&&... args) {
+  return detail::start_owned(thread_options{}, detail::make_target(std::forward<F>(f), std::forward<Args>(args)...));
+}
+/// The same with a name and daemon flag (Python: Thread(name=, daemon=)).
+template <class F, class... Args>
+thread_handle start_thread(thread_options opts, F&& f, Args&&... args) {
+  return detail::start_owned(std::move(opts), detail::make_target(std::forward<F>(f), std::forward<Args>(args)...));
+}
 
 }  // namespace corio::threading
