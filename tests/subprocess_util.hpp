@@ -1,0 +1,58 @@
+// Helpers for the tests that start processes (sync and asyncio
+// subprocesses): a scratch directory, and checks that nothing is left
+// behind: no child, reaped or not.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+namespace corio_test {
+
+// True if this process has no child at all, running or zombie: every child
+// a test started was reaped.
+inline bool no_children() {
+  siginfo_t si{};
+  return ::waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD;
+}
+
+// A scratch directory, removed with what it holds.
+class temp_dir {
+ public:
+  temp_dir() {
+    char tmpl[] = "/tmp/corio-subprocess-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  // Writes `name` in the directory with `mode`; its path.
+  std::string write(const std::string& name, const std::string& text, mode_t mode = 0644) const {
+    const std::string p = path_ + "/" + name;
+    std::ofstream(p, std::ios::binary) << text;
+    ::chmod(p.c_str(), mode);
+    return p;
+  }
+  // Makes the subdirectory `name`; its path.
+  std::string mkdir(const std::string& name) const {
+    const std::string p = path_ + "/" + name;
+    ::mkdir(p.c_str(), 0755);
+    return p;
+  }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace corio_test
