@@ -22,6 +22,10 @@ namespace corio::subprocess {
 /// not offered: decode the bytes where text is wanted).
 using bytes = std::string;
 
+/// What communicate returns: (stdout, stderr), each none unless that stream
+/// is a pipe (Python: the tuple of Popen.communicate and Process.communicate).
+using communicate_result = std::pair<std::optional<bytes>, std::optional<bytes>>;
+
 /// Python: an `env` mapping (NAME -> value).
 using environment = std::map<std::string, std::string>;
 

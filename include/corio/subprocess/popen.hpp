@@ -19,10 +19,6 @@
 
 namespace corio::subprocess {
 
-/// What communicate returns: (stdout, stderr), each none unless it is a pipe
-/// (Python: the tuple of Popen.communicate).
-using communicate_result = std::pair<std::optional<bytes>, std::optional<bytes>>;
-
 /// A timeout in seconds (Python's float): any std::chrono duration.
 using timeout_duration = std::chrono::duration<double>;
 
