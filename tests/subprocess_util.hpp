@@ -3,8 +3,10 @@
 // behind: no child, reaped or not.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -52,6 +54,30 @@ class temp_dir {
   }
 
  private:
+  std::string path_;
+};
+
+// A FIFO a child blocks on (`read _ < "$0"` with the path as $0) until
+// release() writes a line: keeps a child busy without a timed sleep. Give
+// such a child no inherited stdout or stderr: if a failed test aborts, it
+// stays blocked, and must not hold the test runner's output open.
+class gate {
+ public:
+  gate() : path_(dir_.path() + "/gate") {
+    if (::mkfifo(path_.c_str(), 0600) < 0) throw std::runtime_error("mkfifo failed");
+  }
+  const std::string& path() const { return path_; }
+  // Blocks until the child has opened the FIFO, then lets it read a line.
+  void release() const {
+    const int fd = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error("open of the gate failed");
+    const bool ok = ::write(fd, "go\n", 3) == 3;
+    ::close(fd);
+    if (!ok) throw std::runtime_error("write to the gate failed");
+  }
+
+ private:
+  temp_dir dir_;
   std::string path_;
 };
 

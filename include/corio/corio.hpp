@@ -27,6 +27,7 @@
 #include <corio/stream_reader.hpp>
 #include <corio/stream_writer.hpp>
 #include <corio/streams.hpp>
+#include <corio/subprocess.hpp>
 #include <corio/taskgroups.hpp>
 #include <corio/tasks.hpp>
 #include <corio/threads.hpp>

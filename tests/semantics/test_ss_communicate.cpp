@@ -39,27 +39,7 @@ namespace sp = corio::subprocess;
 using corio_test::no_children;
 using corio_test::temp_dir;
 
-namespace {
-
-// A FIFO a child blocks on ("read _ < fifo") until release() writes a line.
-class gate {
- public:
-  gate() : path_(dir_.path() + "/gate") { ::mkfifo(path_.c_str(), 0600); }
-  const std::string& path() const { return path_; }
-  // Blocks until the child has opened the FIFO, then lets it read a line.
-  void release() {
-    const int fd = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
-    ASSERT_GE(fd, 0);
-    ASSERT_EQ(::write(fd, "go\n", 3), 3);
-    ::close(fd);
-  }
-
- private:
-  temp_dir dir_;
-  std::string path_;
-};
-
-}  // namespace
+using corio_test::gate;
 
 // == SS-15 ==========================================================================
 
@@ -156,7 +136,7 @@ TEST(SS, SS_16_a_timeout_leaves_the_child_running_and_a_later_call_resumes) {
 TEST(SS, SS_16_a_repeated_call_after_stdout_closed_returns) {
   // Python: POSIXProcessTestCase.test_communicate_repeated_call_after_stdout_close.
   gate g;
-  sp::popen p({"sh", "-c", "exec 1>&-; read _ < \"$0\"", g.path()}, {.stdout = sp::pipe});
+  sp::popen p({"sh", "-c", "exec 1>&-; read _ < \"$0\"", g.path()}, {.stdout = sp::pipe, .stderr = sp::devnull});
   EXPECT_THROW(p.communicate(std::nullopt, 20ms), sp::timeout_expired);
   EXPECT_THROW(p.communicate(std::nullopt, 20ms), sp::timeout_expired);
   g.release();
@@ -170,7 +150,8 @@ TEST(SS, SS_17_run_kills_on_timeout_and_passes_on_the_output_read) {
   // enough for the child to print on a loaded machine).
   gate g;
   try {
-    sp::run({"sh", "-c", "echo BDFL; read _ < \"$0\"", g.path()}, {.stdout = sp::pipe, .timeout = 3s});
+    sp::run({"sh", "-c", "echo BDFL; read _ < \"$0\"", g.path()},
+            {.stdout = sp::pipe, .stderr = sp::devnull, .timeout = 3s});
     FAIL() << "no timeout";
   } catch (const sp::timeout_expired& e) {
     EXPECT_EQ(e.output(), "BDFL\n");
