@@ -8,6 +8,7 @@
 #   make test-tsan   the test-suite under ThreadSanitizer
 #   make fuzz        the libFuzzer targets (clang), FUZZ_TIME seconds each
 #   make bench       every workload beside the peers; W=W1,W3 picks a subset
+#                    (the native peers need SHARED, below)
 #   make install     cmake --install (PREFIX=/usr/local)
 
 BUILD      ?= build
@@ -20,11 +21,16 @@ PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc)
 CTEST_JOBS ?= $(JOBS)
 W          ?=
+# Optional: a checkout of the peers' implementations (Go, Tokio, Asio, libuv,
+# the Python scripts of the workloads bench/python does not cover, and the
+# network peers with their load generator), kept beside the repository. Only
+# `make bench` uses it; without it, corio runs alone except for CPython
+# asyncio and uvloop on W1, W2a and W3 (bench/python).
 SHARED     ?= $(abspath ../shared)
 
 # Debian packages each goal needs.
-PKGS_BUILD = g++ cmake ninja-build pkg-config libgtest-dev libgmock-dev liburing-dev libssl-dev
-PKGS_RUN   = python3 util-linux
+PKGS_BUILD = g++ cmake ninja-build pkg-config libgtest-dev libgmock-dev liburing-dev libssl-dev python3
+PKGS_RUN   = util-linux
 PKGS_FUZZ  = clang-14 libclang-rt-14-dev
 
 .PHONY: all deps deps-run deps-fuzz build build-asan build-tsan build-fuzz run test test-asan test-tsan fuzz bench install clean
@@ -48,7 +54,7 @@ build: deps $(BUILD)/build.ninja
 
 run: deps-run $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target corio_examples corio_benchmarks
-	./tools/run-main.sh $(BUILD) $(SHARED)
+	./tools/run-main.sh $(BUILD)
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(CTEST_JOBS)

@@ -1,5 +1,5 @@
 // Timing, memory and output helpers shared by the benchmark programs
-// (shared/bench/WORKLOADS.md). Each program measures only its workload and
+// (docs/benchmarks.md). Each program measures only its workload and
 // prints one `W<id> <name> impl=corio key=value ...` line.
 #pragma once
 
@@ -74,7 +74,7 @@ class line {
     return *this;
   }
   line& num(const char* k, std::int64_t v) { return str(k, std::to_string(v)); }
-  /// Like the Python anchors: integers above 100, else 3 or 6 decimals.
+  /// Like the Python scripts: integers above 100, else 3 or 6 decimals.
   line& num(const char* k, double v) {
     char buf[64];
     const double a = v < 0 ? -v : v;

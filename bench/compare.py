@@ -1,21 +1,30 @@
 #!/usr/bin/env python3
-"""Runs corio's benchmarks (shared/bench/WORKLOADS.md W1, W2a, W2b, W3, W4, W8a,
-W8b, W10, W11) and, in the same run, the peers: CPython asyncio, uvloop and
-concurrent.futures, and the native anchors (Go, Tokio, Boost.Asio, libuv, the
-C++ floor). Prints every one-line result, then the ratios corio vs each peer,
-then the project's targets.
+"""Runs corio's benchmarks (the workloads of docs/benchmarks.md: W1, W2a, W2b,
+W3, W4, W8a, W8b, W10, W11) and, in the same run, the peers: CPython asyncio,
+uvloop and concurrent.futures, and the native ones (Go, Tokio, Boost.Asio,
+libuv, the C++ floor). Prints every one-line result, then the ratios corio
+vs each peer, then the project's targets.
+
+Where the peers come from:
+  - CPython asyncio (and uvloop) for W1, W2a and W3: bench/python/, in this
+    repository, so the headline comparison runs on any machine with python3.
+  - Everything else (the Python scripts of the other workloads and the Go,
+    Tokio, Asio, libuv and C programs) lives in a checkout of the peers'
+    implementations, kept beside the repository as ../shared by default
+    (--shared DIR for another place; it holds bench/anchors). It is
+    optional: without it those rows are skipped and corio's run alone.
 
 Usage (from the repository root; `make bench` and `make run` call it):
-  bench/compare.py --build BUILD --shared SHARED [--workloads W1,W3] [--reps 3]
-  bench/compare.py --build BUILD --shared SHARED --workloads W8,W11   # W8 = W8a,W8b
-  bench/compare.py --build BUILD --shared SHARED --headline   # W1, W2a, W3 vs asyncio
+  bench/compare.py --build BUILD [--shared PEERS] [--workloads W1,W3] [--reps 3]
+  bench/compare.py --build BUILD [--shared PEERS] --workloads W8,W11   # W8 = W8a,W8b
+  bench/compare.py --build BUILD --headline   # W1, W2a, W3 vs CPython asyncio (bench/python)
 
 Method: everything single-threaded is pinned to CPU 0 (taskset -c 0; Go with
 GOMAXPROCS=1). The multi-threaded workloads are not: W8a (2 pool threads and
 the submitter) and W8b (the loop and its executor's threads) use both CPUs
-(Go with GOMAXPROCS=2); W11's programs, corio's and the native anchors, pin
+(Go with GOMAXPROCS=2); W11's programs, corio's and the native peers, pin
 their own threads (loop on CPU 0, poster on CPU 1), while the Python W11 runs
-pinned to CPU 0 as its anchors' runner (python/run_all.sh) runs it. Each row
+pinned to CPU 0 as the peers' own runner runs it. Each row
 runs --reps times, in interleaved passes so that a burst of load from other
 jobs hits every row alike, and the median is kept. Each raw line carries the
 1-minute load average and the CPU time other processes used while it ran
@@ -40,14 +49,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
 # Workload ids: figure name in the one-line format, whether higher is better,
-# corio's program, the Python anchor and its N (scaled as run_all.sh does),
+# corio's program, the Python script and its N (scaled down from the
+# workload's N where a full run would take minutes; figures are per item),
 # and the variants: (name, corio's extra arguments, the Python script's, or
-# None where the Python anchor has no such variant).
+# None where the Python script has no such variant). The scripts are looked
+# up in bench/python first, then in the peers' checkout.
 # Optional keys: "wall": figures on wall time only (several threads, or
 # sleeping); "pin": False runs corio's program and the native peers without
 # taskset (multi-threaded, or pinning their own threads); "python_pin": the
-# same for the Python anchor (default: as "pin"); "python_impl": the name of
-# a Python anchor that uses no event loop (no uvloop row).
+# same for the Python script (default: as "pin"); "python_impl": the name of
+# a Python script that uses no event loop (no uvloop row).
 WORKLOADS = {
     "W1": {"name": "spawn", "fig": "tasks_per_s", "higher": True, "corio": "w1_spawn",
            "python": ("w1_spawn.py", 1_000_000), "variants": [(None, [], [])]},
@@ -68,7 +79,7 @@ WORKLOADS = {
             "wall": True, "pin": False, "variants": [(None, [], [])]},
     "W8b": {"name": "to_thread", "fig": "us_per_roundtrip", "higher": False, "corio": "w8b_to_thread",
             "python": ("w8b_to_thread.py", 10_000), "wall": True, "pin": False, "variants": [(None, [], [])]},
-    # W10's Python anchor runs without an event loop and prints no wall_s; its
+    # W10's Python script runs without an event loop and prints no wall_s; its
     # variants are the corio ones without the "corio:" prefix. The delegate
     # rows (next() through `depth` levels of yield_from) have no Python peer.
     "W10": {"name": "generator", "fig": "ns_per_send", "higher": False, "corio": "w10_generator",
@@ -85,8 +96,9 @@ WORKLOADS = {
 }
 ORDER = ["W1", "W2a", "W2b", "W3", "W4", "W8a", "W8b", "W10", "W11"]
 
-# Native anchors (shared/bench/anchors/native/runbench.py), as (impl, workload,
-# binary relative to the anchors folder, argument, is a physical floor, variant).
+# Native peers, from the peers' checkout (bench/anchors/native, built by its
+# run_all.sh), as (impl, workload, binary relative to that folder, argument,
+# is a physical floor, variant). Each prints "RESULT <wall s> <N> <cpu s>".
 NATIVE = [
     ("go", "W1", "build/go_anchor", "w1", False, None),
     ("tokio", "W1", "tokio/target/release/tokio_anchor", "w1", False, None),
@@ -183,7 +195,7 @@ def run_process(argv, env, timeout, cwd=None):
     Peak RSS comes from GNU time when installed: Linux carries a process's
     peak RSS across exec, so a program started straight from this (larger)
     Python process would inherit its footprint as a floor. time forks the
-    program from a small process instead, as the native anchors' runner does.
+    program from a small process instead, as the native peers' runner does.
     """
     e = dict(os.environ)
     e.update(env)
@@ -228,7 +240,7 @@ def fmt_num(v):
 
 
 def native_line(job, m, rss):
-    """The native RESULT line in the one-line format (as anchors/native/lines.py)."""
+    """A native peer's RESULT line turned into the one-line format."""
     wall, n, cpu = float(m.group(1)), int(m.group(2)), float(m.group(3))
     w = WORKLOADS[job.wid]
     # pinned, never-blocking rows are quoted on process CPU time, W3 and the
@@ -304,7 +316,7 @@ def figures(line):
     """The numbers the comparison uses, from one result line."""
     f = parse_fields(line)
     n = int(float(f["N"]))
-    # W10's Python anchor reports only ns_per_send (wall time per send)
+    # W10's Python script reports only ns_per_send (wall time per send)
     wall = float(f["wall_s"]) if "wall_s" in f else float(f["ns_per_send"]) * n / 1e9
     cpu = float(f["cpu_s"]) if "cpu_s" in f else None
     return {"n": n, "wall": wall, "cpu": cpu, "rss": float(f.get("peak_rss_kb", "nan")),
@@ -564,8 +576,9 @@ def newest_mtime(root, skip=("build", "target", "results")):
 
 
 def prepare_native(shared_native, scratch, rebuild):
-    """Copies the anchors to a scratch folder (their runner builds in place)
-    and builds them there. Returns the folder, or None with a note."""
+    """Copies the native peers from the peers' checkout to a scratch folder
+    (their runner builds in place) and builds them there. Returns the
+    folder, or None with a note."""
     if not os.path.isdir(shared_native):
         note("native peers skipped: %s not found" % shared_native)
         return None
@@ -592,6 +605,16 @@ def prepare_native(shared_native, scratch, rebuild):
         for t in tail:
             note("  " + t)
     return dst
+
+
+def python_script(name, anchors):
+    """The Python peer script `name`: this repository's (bench/python) if it
+    has one, else the peers' checkout's (anchors/python), else None."""
+    for folder in [os.path.join(HERE, "python")] + ([os.path.join(anchors, "python")] if anchors else []):
+        path = os.path.join(folder, name)
+        if os.path.exists(path):
+            return path
+    return None
 
 
 def uvloop_python():
@@ -624,7 +647,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default="build", help="corio build folder (holds bench/w1_spawn ...)")
     ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"),
-                    help="folder holding bench/anchors (the peers)")
+                    help="a checkout of the peers' implementations, holding bench/anchors (optional; "
+                         "default: ../shared beside the repository); not used with --headline")
     ap.add_argument("--workloads", default=None,
                     help="comma-separated: W1,W2 (= W2a,W2b),W2a,W2b,W3,W4,W8 (= W8a,W8b),W8a,W8b,W10,W11 "
                          "(default: all of them)")
@@ -633,7 +657,7 @@ def main():
     ap.add_argument("--headline", action="store_true",
                     help="W1, W2a, W3 for corio and CPython asyncio only (what `make run` shows)")
     ap.add_argument("--no-native", action="store_true", help="skip Go, Tokio, Asio, libuv, baseline")
-    ap.add_argument("--no-python", action="store_true", help="skip the Python anchors (asyncio, uvloop, threadpool)")
+    ap.add_argument("--no-python", action="store_true", help="skip the Python peers (asyncio, uvloop, threadpool)")
     ap.add_argument("--no-uvloop", action="store_true", help="skip uvloop")
     ap.add_argument("--rebuild-peers", action="store_true", help="rebuild the native peers even if built")
     ap.add_argument("--timeout", type=float, default=300, help="seconds before a run is killed")
@@ -690,52 +714,56 @@ def main():
             jobs.append(Job(impl, wid, (pin if pinned else []) + [exe] + cargs, "corio", variant=variant,
                             pinned=pinned and bool(pin)))
 
-    shared = os.path.abspath(args.shared)
-    anchors = os.path.join(shared, "bench", "anchors")
-    if not os.path.isdir(anchors):
-        note("peers skipped: %s not found (pass --shared DIR); corio runs alone" % anchors)
-    else:
-        if not args.no_python:
-            pydir = os.path.join(anchors, "python")
-            py = shutil.which("python3")
-            if not py:
-                note("asyncio skipped: no python3 on PATH")
-            uv = None if (args.headline or args.no_uvloop) else uvloop_python()
-            for wid in wids:
-                w = WORKLOADS[wid]
-                script, n = w["python"]
-                path = os.path.join(pydir, script)
-                plain = w.get("python_impl")  # no event loop: one row, no uvloop
-                if not os.path.exists(path):
-                    note("%s %s skipped: %s not found" % (plain or "asyncio", wid, path))
+    # The peers' checkout is optional; the headline needs only bench/python.
+    anchors = None
+    if not args.headline:
+        anchors = os.path.join(os.path.abspath(args.shared), "bench", "anchors")
+        if not os.path.isdir(anchors):
+            note("peers from a checkout of the peers' implementations skipped: %s not found (pass --shared DIR)."
+                 " Only bench/python's CPython asyncio and uvloop rows (W1, W2a, W3) run beside corio" % anchors)
+            anchors = None
+    if not args.no_python:
+        py = shutil.which("python3")
+        if not py:
+            note("asyncio skipped: no python3 on PATH")
+        uv = None if (args.headline or args.no_uvloop) else uvloop_python()
+        for wid in wids:
+            w = WORKLOADS[wid]
+            script, n = w["python"]
+            path = python_script(script, anchors)
+            plain = w.get("python_impl")  # no event loop: one row, no uvloop
+            if not path:
+                if anchors:
+                    note("%s %s skipped: %s is neither in bench/python nor in %s/python"
+                         % (plain or "asyncio", wid, script, anchors))
+                continue
+            pinned = w.get("python_pin", w.get("pin", True))
+            ppin = pin if pinned else []
+            for variant, _, extra in w["variants"]:
+                if extra is None:
+                    continue  # no Python counterpart
+                if py:
+                    jobs.append(Job(plain or "asyncio", wid, ppin + [py, path, str(n)] + extra, "python",
+                                    variant=variant, pinned=pinned and bool(pin)))
+                if uv and not plain:
+                    jobs.append(Job("uvloop", wid, ppin + [uv, path, str(n)] + extra + ["--uvloop"], "python",
+                                    variant=variant, pinned=pinned and bool(pin)))
+    if anchors and not args.no_native and any(row[1] in wids for row in NATIVE):
+        scratch = os.path.join(build, "bench-peers")
+        os.makedirs(scratch, exist_ok=True)
+        ndir = prepare_native(os.path.join(anchors, "native"), scratch, args.rebuild_peers)
+        if ndir:
+            for impl, wid, binary, arg, floor, variant in NATIVE:
+                if wid not in wids:
                     continue
-                pinned = w.get("python_pin", w.get("pin", True))
-                ppin = pin if pinned else []
-                for variant, _, extra in w["variants"]:
-                    if extra is None:
-                        continue  # no Python counterpart
-                    if py:
-                        jobs.append(Job(plain or "asyncio", wid, ppin + [py, path, str(n)] + extra, "python",
-                                        variant=variant, pinned=pinned and bool(pin)))
-                    if uv and not plain:
-                        jobs.append(Job("uvloop", wid, ppin + [uv, path, str(n)] + extra + ["--uvloop"], "python",
-                                        variant=variant, pinned=pinned and bool(pin)))
-        if not args.headline and not args.no_native and any(row[1] in wids for row in NATIVE):
-            scratch = os.path.join(build, "bench-peers")
-            os.makedirs(scratch, exist_ok=True)
-            ndir = prepare_native(os.path.join(anchors, "native"), scratch, args.rebuild_peers)
-            if ndir:
-                for impl, wid, binary, arg, floor, variant in NATIVE:
-                    if wid not in wids:
-                        continue
-                    exe = os.path.join(ndir, binary)
-                    if not os.access(exe, os.X_OK):
-                        note("%s %s skipped: %s was not built" % (impl, wid, binary))
-                        continue
-                    pinned = WORKLOADS[wid].get("pin", True)
-                    env = {"GOMAXPROCS": "1" if pinned else "2"} if impl.startswith("go") else {}
-                    jobs.append(Job(impl, wid, (pin if pinned else []) + [exe] + ([arg] if arg else []), "native",
-                                    env, floor, variant=variant, pinned=pinned and bool(pin)))
+                exe = os.path.join(ndir, binary)
+                if not os.access(exe, os.X_OK):
+                    note("%s %s skipped: %s was not built" % (impl, wid, binary))
+                    continue
+                pinned = WORKLOADS[wid].get("pin", True)
+                env = {"GOMAXPROCS": "1" if pinned else "2"} if impl.startswith("go") else {}
+                jobs.append(Job(impl, wid, (pin if pinned else []) + [exe] + ([arg] if arg else []), "native",
+                                env, floor, variant=variant, pinned=pinned and bool(pin)))
 
     say("")
     say("== one line per run")

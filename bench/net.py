@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
-"""Network workloads (shared/bench/WORKLOADS.md W5 echo, W6 HTTP hello) and
-the memory an idle connection costs, for corio beside the peers in one run.
+"""Network workloads (docs/benchmarks.md: W5 echo, W6 HTTP hello) and the
+memory an idle connection costs, for corio beside the peers in one run.
 
-The peers' runners, shared/bench/anchors/net/run_echo.sh and run_http.sh, do
-the measuring: each server pinned to CPU 0, the load (echo_load, wrk) pinned
+The peers and their runners come from a checkout of the peers'
+implementations, kept beside the repository as ../shared by default
+(--shared DIR for another place): its bench/anchors/net holds the peers'
+servers (raw C, Go, Tokio, Asio, Beast, libuv, asyncio, uvloop, aiohttp) and
+run_echo.sh / run_http.sh, and its bench/tools the load generator echo_load.
+It is optional: without it W5 and W6 are skipped (they need that runner and
+load generator) and only the idle-connection memory is measured. The runners
+do the measuring: each server pinned to CPU 0, the load (echo_load, wrk) pinned
 to CPU 1, a wait for a quiet machine before each run and a retry when other
 processes disturbed it. corio's servers join their run through EXTRA, so
 every figure comes from the same runner in the same session. The runners
@@ -15,7 +21,7 @@ server's process time plus CPU 0's softirq time, which is where loopback TCP
 work lands), as the I/O issue's targets are.
 
 Usage (from the repository root; `make bench W=W5,W6` calls it):
-  bench/net.py --build BUILD --shared SHARED [--workloads W5,W6] [--secs 10] [--rounds 1] [--no-idle]
+  bench/net.py --build BUILD [--shared PEERS] [--workloads W5,W6] [--secs 10] [--rounds 1] [--no-idle]
 
 W5 includes the memory an idle connection costs (bench/idle_connections,
 10,000 connections on each backend) unless --no-idle.
@@ -55,8 +61,9 @@ def num(v):
 
 
 def prepare(shared, scratch):
-    """Copies the net anchors and the load generator into scratch (sources
-    only: earlier builds there are kept). Returns the runners' folder."""
+    """Copies the network peers and the load generator from the peers'
+    checkout into scratch (sources only: earlier builds there are kept).
+    Returns the runners' folder."""
     src = os.path.join(shared, "bench")
     for sub in ("anchors/net", "tools"):
         shutil.copytree(os.path.join(src, sub), os.path.join(scratch, sub), dirs_exist_ok=True,
@@ -162,7 +169,9 @@ def report_w6(lines):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default="build")
-    ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"))
+    ap.add_argument("--shared", default=os.path.join(REPO, "..", "shared"),
+                    help="a checkout of the peers' implementations, holding bench/anchors/net and "
+                         "bench/tools (optional; default: ../shared beside the repository)")
     ap.add_argument("--workloads", default="W5,W6", help="W5 (echo, and memory per idle connection), W6")
     ap.add_argument("--no-idle", action="store_true", help="W5 without the idle-connection memory figure")
     ap.add_argument("--secs", type=int, default=10, help="measured seconds per server (the runners' SECS)")
@@ -185,7 +194,10 @@ def main():
     if "W5" in want or "W6" in want:
         anchors = os.path.join(os.path.abspath(args.shared), "bench", "anchors", "net")
         if not os.path.isdir(anchors):
-            sys.exit("net.py: %s not found (pass --shared DIR)" % anchors)
+            say("# W5 and W6 skipped: %s not found. They run through the peers' runners and load generator,"
+                " from a checkout of the peers' implementations (pass --shared DIR)" % anchors)
+            want = [w for w in want if w not in ("W5", "W6")] + (["IDLE"] if "W5" in want else [])
+    if "W5" in want or "W6" in want:
         install_peer_packages()
         netdir = prepare(os.path.abspath(args.shared), os.path.join(build, "bench-peers", "net"))
         build_peers(netdir)
@@ -208,7 +220,7 @@ def main():
         say("== W6 HTTP hello (run_http.sh, %d s measured per server)" % args.secs)
         w6 = [l for r in range(args.rounds) for l in run_runner(netdir, "run_http.sh", extra, e)]
     idle_lines = []
-    if "W5" in want and not args.no_idle:
+    if ("W5" in want or "IDLE" in want) and not args.no_idle:
         say("== memory per idle connection (10,000 connections, target <= 4096 bytes)")
         for backend in ("io_uring", "epoll"):
             r = subprocess.run([idle, "10000"], env=dict(os.environ, CORIO_BACKEND=backend), capture_output=True,

@@ -1,7 +1,7 @@
-// W10 generator (shared/bench/WORKLOADS.md): the grep pipeline. The line
+// W10 generator (docs/benchmarks.md): the grep pipeline. The line
 // "python is nice" is sent N times through grep("python") into a null sink,
-// built three ways as the Python peer builds it
-// (anchors/python/w10_generator.py): generator coroutines driven by send()
+// built three ways as the Python peer builds it (w10_generator.py, in the
+// peers' checkout): generator coroutines driven by send()
 // (impl=corio:generator), objects with a virtual send (impl=corio:object),
 // closures in std::function (impl=corio:closure).
 //

@@ -1,8 +1,8 @@
-// W11 cross-thread (shared/bench/WORKLOADS.md): another thread posts N
-// callbacks into a running loop with call_soon_threadsafe; timed from the
-// poster's start until the last callback has run. As the native anchors do,
-// the loop thread is pinned to CPU 0 and the poster to CPU 1 (when the
-// machine has two CPUs). Python peer: anchors/python/w11_cross_thread.py.
+// W11 cross-thread (docs/benchmarks.md): another thread posts N callbacks
+// into a running loop with call_soon_threadsafe; timed from the poster's
+// start until the last callback has run. As the native peers do, the loop
+// thread is pinned to CPU 0 and the poster to CPU 1 (when the machine has
+// two CPUs). Python peer: w11_cross_thread.py, in the peers' checkout.
 #include "bench_util.hpp"
 
 #include <corio/corio.hpp>

@@ -1,6 +1,6 @@
-// W1 spawn (shared/bench/WORKLOADS.md): create N tasks of a coroutine that
+// W1 spawn (docs/benchmarks.md): create N tasks of a coroutine that
 // returns its argument + 1, gather them all, sum the results.
-// Python peer: anchors/python/w1_spawn.py.
+// Python peer: bench/python/w1_spawn.py.
 #include "bench_util.hpp"
 
 #include <corio/corio.hpp>
@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
       .num("cpu_s", t.cpu_s)
       .num("peak_rss_kb", std::int64_t{peak_kb})
       // Same definition as the native peers (whole-process peak / N), and
-      // the Python anchors' (growth over the start-up footprint / N).
+      // the Python scripts' (growth over the start-up footprint / N).
       .num("bytes_per_task", double(peak_kb) * 1024.0 / dn)
       .num("bytes_per_task_net", double(peak_kb - base_kb) * 1024.0 / dn)
       .print();

@@ -1,5 +1,5 @@
-// W2a switch (shared/bench/WORKLOADS.md): one task yields to the loop with
-// sleep(0) N times. Python peer: anchors/python/w2a_yield.py.
+// W2a switch (docs/benchmarks.md): one task yields to the loop with
+// sleep(0) N times. Python peer: bench/python/w2a_yield.py.
 #include "bench_util.hpp"
 
 #include <corio/corio.hpp>

@@ -1,7 +1,7 @@
-// W2b switch (shared/bench/WORKLOADS.md): two tasks ping-pong N round trips,
+// W2b switch (docs/benchmarks.md): two tasks ping-pong N round trips,
 // through a fresh pair of futures per round trip (--mode future) or through
-// two events (--mode event), as the Python anchor does
-// (anchors/python/w2b_pingpong.py). One line per mode; default: both.
+// two events (--mode event), as the Python peer does (w2b_pingpong.py, in
+// the peers' checkout). One line per mode; default: both.
 #include "bench_util.hpp"
 
 #include <corio/corio.hpp>

@@ -1,7 +1,7 @@
-// W3 sleepers (shared/bench/WORKLOADS.md): N tasks each sleep a deterministic
+// W3 sleepers (docs/benchmarks.md): N tasks each sleep a deterministic
 // pseudo-random time in [0, 1 s) (LCG x = x*1103515245+12345 mod 2^31 from
 // x = 1, delay = x mod 1000 ms), gathered. Python peer:
-// anchors/python/w3_sleepers.py.
+// bench/python/w3_sleepers.py.
 #include "bench_util.hpp"
 
 #include <corio/corio.hpp>

@@ -1,7 +1,7 @@
-// W4 queue (shared/bench/WORKLOADS.md): a bounded corio::queue (maxsize 1024),
+// W4 queue (docs/benchmarks.md): a bounded corio::queue (maxsize 1024),
 // P producers and P consumers move N integers in total; P = 1 and P = 4.
-// Python peer: anchors/python/w4_queue.py (same shape: consumers stop at a
-// sentinel, one per consumer). Usage: w4_queue [N] [P] (default: both P).
+// Python peer: w4_queue.py in the peers' checkout (same shape: consumers
+// stop at a sentinel, one per consumer). Usage: w4_queue [N] [P] (default: both P).
 #include "bench_util.hpp"
 
 #include <corio/corio.hpp>

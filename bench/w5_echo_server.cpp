@@ -1,7 +1,8 @@
-// W5: the echo server of shared/bench/WORKLOADS.md, written as an asyncio
-// user would write it: start_server, and per connection read -> write ->
-// drain. Driven by shared/bench/tools/echo_load through
-// shared/bench/anchors/net/run_echo.sh (EXTRA="corio|<this> [mode]").
+// W5: the echo server of docs/benchmarks.md, written as an asyncio user
+// would write it: start_server, and per connection read -> write -> drain.
+// Driven by the load generator echo_load through the peers' runner
+// run_echo.sh (EXTRA="corio|<this> [mode]"), both from the peers' checkout;
+// bench/net.py runs them.
 //
 //   w5_echo_server PORT            streams: read(n) returning a string
 //   w5_echo_server into PORT       streams: read_into a buffer (no allocation)

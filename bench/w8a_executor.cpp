@@ -1,9 +1,9 @@
-// W8a executor (shared/bench/WORKLOADS.md): submit N no-op callables to a
+// W8a executor (docs/benchmarks.md): submit N no-op callables to a
 // thread_pool_executor with 2 workers, collecting the futures, then wait for
 // all of them. The workers are started outside the timed part (one job
 // submitted and waited for first), as the Python peer does. Not pinned: the
 // 2 workers and the submitting thread share the machine's CPUs.
-// Python peer: anchors/python/w8a_executor.py (concurrent.futures).
+// Python peer: w8a_executor.py in the peers' checkout (concurrent.futures).
 #include "bench_util.hpp"
 
 #include <corio/corio.hpp>

@@ -1,10 +1,10 @@
-// W8b to_thread (shared/bench/WORKLOADS.md): from a running loop, N
+// W8b to_thread (docs/benchmarks.md): from a running loop, N
 // sequential `co_await corio::to_thread(noop)` round trips (loop thread ->
 // default executor's worker -> back to the loop through
 // call_soon_threadsafe). The executor is started outside the timed part by
 // a first round trip, as the Python peer does. Not pinned: the loop thread
 // and the worker share the machine's CPUs.
-// Python peer: anchors/python/w8b_to_thread.py.
+// Python peer: w8b_to_thread.py in the peers' checkout.
 #include "bench_util.hpp"
 
 #include <corio/corio.hpp>

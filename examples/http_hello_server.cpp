@@ -1,5 +1,5 @@
 // A small HTTP/1.1 keep-alive "Hello, World!" server built on streams (the
-// W6 workload of shared/bench/WORKLOADS.md), and a client that sends it a
+// W6 workload of docs/benchmarks.md), and a client that sends it a
 // few requests over one connection.
 //
 //   async def handle(reader, writer):

@@ -167,7 +167,7 @@ void task_fail_dangling(task_base* t) noexcept {
         "corio debug: task " + task_name(t) + " (" + coroutine_name(t->frame()) +
         ") was given a reference to stack memory that was released before its first step: a temporary, or a "
         "local of a function that has returned, bound to a reference parameter or the lambda of a coroutine "
-        "lambda. create_task runs the coroutine later; pass such arguments by value (docs/guide.md, Lifetimes)");
+        "lambda. create_task runs the coroutine later; pass such arguments by value (docs/guide.md, \"Lambda coroutines and lifetimes\")");
   } catch (...) {
     e = std::current_exception();
   }

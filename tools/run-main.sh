@@ -2,14 +2,13 @@
 # `make run`, after the build: the examples gallery (asyncio's classic
 # scenarios from the Python docs, on the real clock, one delay unit = 0.2 s),
 # then the headline benchmark: W1, W2a, W3 for corio and CPython asyncio,
-# measured side by side in this run (bench/compare.py --headline).
+# measured side by side in this run (bench/compare.py --headline; the asyncio
+# side is bench/python, so python3 is all it needs).
 #
-# Usage: tools/run-main.sh BUILD [SHARED]
-#   SHARED holds bench/anchors (the Python peers); without it corio runs alone.
+# Usage: tools/run-main.sh BUILD
 set -uo pipefail
 
-BUILD=${1:?usage: tools/run-main.sh BUILD [SHARED]}
-SHARED=${2:-}
+BUILD=${1:?usage: tools/run-main.sh BUILD}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCALE=0.2
 failed=""
@@ -53,16 +52,10 @@ run_example generator_grep_pipeline "Beazley's grep pipeline: send(), close() an
 run_example async_generator_lines "an async generator of lines consumed with for_each, then cut by a timeout"
 
 banner "headline benchmark: corio vs CPython asyncio (W1 spawn, W2a yield, W3 sleepers)"
-bench_args=(--build "$BUILD" --headline)
-if [ -n "$SHARED" ] && [ -d "$SHARED/bench/anchors/python" ]; then
-  bench_args+=(--shared "$SHARED")
-else
-  echo "peers skipped: no shared bench/anchors at '${SHARED:-<not given>}'; corio runs alone"
-  bench_args+=(--shared /nonexistent)
-fi
-python3 "$ROOT/bench/compare.py" "${bench_args[@]}" || failed="$failed benchmark"
+python3 "$ROOT/bench/compare.py" --build "$BUILD" --headline || failed="$failed benchmark"
 echo
-echo "all workloads beside every peer (Go, Tokio, Asio, uvloop, ...): make bench   (docs/benchmarks.md)"
+echo "all workloads beside every peer (Go, Tokio, Asio, uvloop, ...): make bench   (docs/benchmarks.md;"
+echo "the native peers come from a checkout of the peers' implementations beside the repository)"
 
 if [ -n "$failed" ]; then
   echo "FAILED:$failed" >&2

@@ -81,7 +81,7 @@ class timer_handle : public handle {
 };
 
 /// Python: asyncio event loop. One loop per thread, used from that thread
-/// only (DESIGN.md principle 2); call_soon_threadsafe is the door in from
+/// only (docs/design.md, principle 2); call_soon_threadsafe is the door in from
 /// other threads.
 class event_loop : private detail::loop_core {
  public:

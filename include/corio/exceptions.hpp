@@ -4,7 +4,7 @@
 // Ordinary errors derive from std::exception, as C++ code expects. The few
 // that must not be swallowed by `catch (const std::exception&)` derive only
 // from corio::base_exception, as Python's CancelledError, KeyboardInterrupt
-// and SystemExit derive only from BaseException (SEMANTICS.md CX-17).
+// and SystemExit derive only from BaseException (docs/semantics.md CX-17).
 #pragma once
 
 #include <cstddef>
@@ -37,7 +37,7 @@ class cancelled_error : public base_exception {
 };
 
 /// Python: KeyboardInterrupt. Escapes the event loop instead of being stored
-/// (SEMANTICS.md EL-12, TK-15).
+/// (docs/semantics.md EL-12, TK-15).
 class keyboard_interrupt : public base_exception {
  public:
   keyboard_interrupt() : base_exception("keyboard interrupt") {}
@@ -117,7 +117,7 @@ class queue_shut_down : public std::runtime_error {
 };
 
 /// Python: asyncio.IncompleteReadError: the stream ended before a read got
-/// what it needed (readexactly, readuntil; SEMANTICS.md ST-08, ST-10).
+/// what it needed (readexactly, readuntil; docs/semantics.md ST-08, ST-10).
 /// Python derives it from EOFError; corio has no eof_error, so it is a
 /// std::runtime_error (a condition of the data, not a bug of the caller).
 class incomplete_read_error : public std::runtime_error {

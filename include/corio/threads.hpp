@@ -5,7 +5,7 @@
 // Whatever crosses back into a loop goes through its call_soon_threadsafe
 // queue and runs on the loop's thread: a coroutine is never resumed on a
 // foreign thread, and loop futures and tasks, which are not thread-safe, are
-// only ever touched there (SEMANTICS.md section 10).
+// only ever touched there (docs/semantics.md section 10).
 #pragma once
 
 #include <corio/contextvars.hpp>

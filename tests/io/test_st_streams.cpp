@@ -1,5 +1,5 @@
-// Semantic tests for SEMANTICS.md section 8, the rules of the writer and the
-// server (ST-14..ST-22), over real sockets on both backends. ST-01..ST-13
+// Semantic tests for docs/semantics.md section 8, the rules of the writer and
+// the server (ST-14..ST-22), over real sockets on both backends. ST-01..ST-13
 // (the reader alone) are in tests/semantics/test_st_reader.cpp.
 //
 // Parts of rules with nothing to test in C++:

@@ -1,4 +1,4 @@
-// Semantic tests for SEMANTICS.md section 5, shield (CB-30..CB-32) and
+// Semantic tests for docs/semantics.md section 5, shield (CB-30..CB-32) and
 // as_completed (CB-33..CB-35).
 //
 // Rules without a runtime test here:

@@ -1,4 +1,5 @@
-// Semantic tests for SEMANTICS.md section 5, sleep and gather (CB-01..CB-11).
+// Semantic tests for docs/semantics.md section 5, sleep and gather
+// (CB-01..CB-11).
 //
 // Rules without a runtime test here:
 //   CB-11  A non-awaitable argument to gather is a TypeError in Python; in

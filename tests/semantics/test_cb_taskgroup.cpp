@@ -1,4 +1,4 @@
-// Semantic tests for SEMANTICS.md section 5, TaskGroup (CB-36..CB-46).
+// Semantic tests for docs/semantics.md section 5, TaskGroup (CB-36..CB-46).
 //
 // Partly without a runtime test:
 //   CB-46 (context=)  Task contexts (contextvars, section CV) are not part of

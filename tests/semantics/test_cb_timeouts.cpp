@@ -1,4 +1,4 @@
-// Semantic tests for SEMANTICS.md section 5, wait_for (CB-16..CB-21) and
+// Semantic tests for docs/semantics.md section 5, wait_for (CB-16..CB-21) and
 // timeout / timeout_at (CB-22..CB-29).
 //
 // Every rule of these two groups has a run-time test here. Where the C++ form

@@ -1,4 +1,4 @@
-// Semantic tests for SEMANTICS.md section 5, wait (CB-12..CB-15).
+// Semantic tests for docs/semantics.md section 5, wait (CB-12..CB-15).
 //
 // Not tested at run time:
 //   CB-14 (invalid return_when)  return_when is an enum class in corio, so a

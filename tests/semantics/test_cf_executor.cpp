@@ -1,8 +1,8 @@
-// Semantic tests for SEMANTICS.md section 11, concurrent.futures: executors
-// (CF-10..CF-15), on thread_pool_executor. Scenarios follow CPython's
+// Semantic tests for docs/semantics.md section 11, concurrent.futures:
+// executors (CF-10..CF-15), on thread_pool_executor. Scenarios follow CPython's
 // Lib/test/test_concurrent_futures.py (ExecutorTest, ExecutorShutdownTest,
-// ThreadPoolShutdownTest, FailingInitializerMixin); where Python sleeps to
-// keep a call running, these tests block the call on a gate.
+// ThreadPoolShutdownTest, FailingInitializerMixin); where Python sleeps to keep
+// a call running, these tests block the call on a gate.
 //
 // Parts of rules with nothing to test in C++:
 //   CF-10  submit(fn, **kwargs) (test_submit_keyword): C++ has no keyword

@@ -1,8 +1,8 @@
-// Semantic tests for SEMANTICS.md section 11, concurrent.futures: the Future
-// itself (CF-01..CF-07). Scenarios follow CPython's
+// Semantic tests for docs/semantics.md section 11, concurrent.futures: the
+// Future itself (CF-01..CF-07). Scenarios follow CPython's
 // Lib/test/test_concurrent_futures.py (FutureTests), whose create_future()
-// builds futures in each state; make() below does the same through the
-// public API.
+// builds futures in each state; make() below does the same through the public
+// API.
 //
 // Parts of rules with nothing to test in C++:
 //   CF-04  Python's message repeats the state and repr ("FINISHED: <Future at

@@ -1,8 +1,8 @@
-// Semantic tests for SEMANTICS.md section 11, concurrent.futures: wait() and
-// as_completed() (CF-08, CF-09). Scenarios follow CPython's
+// Semantic tests for docs/semantics.md section 11, concurrent.futures: wait()
+// and as_completed() (CF-08, CF-09). Scenarios follow CPython's
 // Lib/test/test_concurrent_futures.py (WaitTests, AsCompletedTests); where
-// Python sleeps to keep a future pending, these tests block the call on a
-// gate instead, so nothing depends on speed.
+// Python sleeps to keep a future pending, these tests block the call on a gate
+// instead, so nothing depends on speed.
 //
 // Differences kept on purpose (see docs/python-mapping.md):
 //   CF-08/09  Python's wait() and as_completed() count a CANCELLED future as

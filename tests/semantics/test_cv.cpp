@@ -1,4 +1,4 @@
-// Semantic tests for SEMANTICS.md section 13: contextvars (CV-01..CV-10).
+// Semantic tests for docs/semantics.md section 13: contextvars (CV-01..CV-10).
 // Scenarios follow CPython's Lib/test/test_context.py and the context tests
 // of Lib/test/test_asyncio/test_tasks.py and test_taskgroups.py.
 //

@@ -1,10 +1,10 @@
-// Semantic tests for SEMANTICS.md section 4: cancellation (CX-01..CX-20).
+// Semantic tests for docs/semantics.md section 4: cancellation (CX-01..CX-20).
 //
 // Rules without a runtime test here:
 //   CX-18  Cancellation of Lock/Event/Condition/Semaphore/Queue waits is
-//          specified by SY-06, SY-12, SY-17 and QU-09; those primitives
-//          belong to the synchronization and queue sections and are tested
-//          with them.
+//          specified by SY-06, SY-12, SY-17 and QU-06..QU-08; those
+//          primitives belong to the synchronization and queue sections and
+//          are tested with them.
 #include "cb_util.hpp"
 
 #include <corio/timeouts.hpp>

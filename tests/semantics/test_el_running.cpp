@@ -1,4 +1,4 @@
-// Semantic tests for SEMANTICS.md section 1, the event loop: running,
+// Semantic tests for docs/semantics.md section 1, the event loop: running,
 // stopping, closing, loops per thread, task factories, run/Runner
 // (EL-13..EL-28). Scheduling and errors: test_el_scheduling.cpp.
 //

@@ -1,4 +1,4 @@
-// Semantic tests for SEMANTICS.md section 1, the event loop: scheduling,
+// Semantic tests for docs/semantics.md section 1, the event loop: scheduling,
 // timers and errors (EL-01..EL-12). Running and stopping: test_el_running.cpp.
 //
 // Rules with nothing observable left in C++:

@@ -1,4 +1,4 @@
-// Semantic tests for SEMANTICS.md section 2: futures (FU-01..FU-18).
+// Semantic tests for docs/semantics.md section 2: futures (FU-01..FU-18).
 //
 // Rules with nothing observable left in C++:
 //   FU-05 (exception class / StopIteration parts): set_exception takes an

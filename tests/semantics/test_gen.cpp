@@ -1,8 +1,9 @@
 // Semantic tests for generators: PEP 255 (generators), PEP 342 (send, throw,
 // close), PEP 380 (yield from), as CPython implements them
 // (Objects/genobject.c; Lib/test/test_generators.py, test_pep380.py).
-// SEMANTICS.md has no generator section, so the tests are named GEN_<rule>
-// after the Python behaviour they pin down.
+// The rules are GEN-01..GEN-15 of docs/semantics.md (section 17); each test is
+// named GEN_<rule> after the behaviour it pins down, and the rule lists the
+// names of its tests.
 //
 // corio's choices, asserted here:
 //   - StopIteration is an empty optional from next()/send()/throw_(), every

@@ -1,8 +1,9 @@
 // Semantic tests for asynchronous generators: PEP 525 as CPython implements
 // it (Objects/genobject.c async_gen_*; Lib/test/test_asyncgen.py), and how
-// they meet asyncio tasks and cancellation. SEMANTICS.md has no generator
-// section, so the tests are named GEN_async_<rule> after the Python
-// behaviour they pin down. Loops run on virtual time.
+// they meet asyncio tasks and cancellation. The rules are GEN-16..GEN-22 of
+// docs/semantics.md (section 17); each test is named GEN_async_<rule> after
+// the behaviour it pins down, and the rule lists the names of its tests.
+// Loops run on virtual time.
 //
 // corio's choices, asserted here:
 //   - StopAsyncIteration is an empty optional from next()/athrow(), every

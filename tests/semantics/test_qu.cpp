@@ -1,7 +1,7 @@
-// Semantic tests for SEMANTICS.md section 7: asyncio queues (QU-01..QU-12).
-// Scenarios follow CPython's Lib/test/test_asyncio/test_queues.py (3.13,
-// with shutdown); each `co_await syt::yield_once()` stands for the test's
-// `await asyncio.sleep(0)`.
+// Semantic tests for docs/semantics.md section 7: asyncio queues
+// (QU-01..QU-12). Scenarios follow CPython's
+// Lib/test/test_asyncio/test_queues.py (3.13, with shutdown); each `co_await
+// syt::yield_once()` stands for the test's `await asyncio.sleep(0)`.
 //
 // Parts of rules with nothing to test in C++:
 //   QU-01  Non-integer maxsize (test_float_maxsize): maxsize is an integer.

@@ -1,4 +1,4 @@
-// Semantic tests for SEMANTICS.md section 8, the reading half of streams:
+// Semantic tests for docs/semantics.md section 8, the reading half of streams:
 // StreamReader reads and framing (ST-01..ST-07); EOF, limits, errors,
 // cancellation and the one-waiter rule are in test_st_reader_errors.cpp.
 // Scenarios follow CPython's Lib/test/test_asyncio/test_streams.py;

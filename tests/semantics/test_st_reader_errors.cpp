@@ -1,4 +1,4 @@
-// Semantic tests for SEMANTICS.md section 8, the reading half of streams:
+// Semantic tests for docs/semantics.md section 8, the reading half of streams:
 // StreamReader at EOF and over the limit, exceptions, cancellation and the
 // one-waiter rule (ST-08..ST-13). Scenarios follow CPython's
 // Lib/test/test_asyncio/test_streams.py (see test_st_reader.cpp).

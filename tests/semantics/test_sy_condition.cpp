@@ -1,4 +1,4 @@
-// Semantic tests for SEMANTICS.md section 6, synchronization primitives:
+// Semantic tests for docs/semantics.md section 6, synchronization primitives:
 // Condition (SY-09..SY-14). Scenarios follow CPython's Lib/test/test_asyncio/
 // test_locks.py; each `co_await syt::yield_once()` stands for the test's
 // `await asyncio.sleep(0)`.

@@ -1,4 +1,4 @@
-// SEMANTICS.md section 10: the threads bridge (TH-01..TH-10).
+// docs/semantics.md section 10: the threads bridge (TH-01..TH-10).
 #include <corio/corio.hpp>
 #include <corio/futures/thread_pool_executor.hpp>
 #include <corio/threads.hpp>

@@ -1,4 +1,4 @@
-// Semantic tests for SEMANTICS.md section 3: tasks (TK-01..TK-18).
+// Semantic tests for docs/semantics.md section 3: tasks (TK-01..TK-18).
 //
 // Rules with nothing observable left in C++:
 //   TK-01 (TypeError parts): create_task only accepts a corio::task<T>

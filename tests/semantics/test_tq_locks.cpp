@@ -1,4 +1,4 @@
-// Semantic tests for SEMANTICS.md section 12, the threading primitives:
+// Semantic tests for docs/semantics.md section 12, the threading primitives:
 // Lock, RLock, Condition, Event, Semaphore, BoundedSemaphore, Barrier
 // (TQ-08..TQ-13). Scenarios follow CPython's Lib/test/lock_tests.py; every
 // blocking wait is bounded so that a lost wake-up fails instead of hanging.

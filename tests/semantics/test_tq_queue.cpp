@@ -1,8 +1,8 @@
-// Semantic tests for SEMANTICS.md section 12, the queue module (TQ-01..TQ-07):
-// corio::threading::queue, lifo_queue, priority_queue, simple_queue.
-// Scenarios follow CPython's Lib/test/test_queue.py (3.13, with shutdown);
-// Python's do_blocking_test (a trigger run by another thread after a pause,
-// while this thread blocks) is `blocking_test` below.
+// Semantic tests for docs/semantics.md section 12, the queue module
+// (TQ-01..TQ-07): corio::threading::queue, lifo_queue, priority_queue,
+// simple_queue. Scenarios follow CPython's Lib/test/test_queue.py (3.13, with
+// shutdown); Python's do_blocking_test (a trigger run by another thread after a
+// pause, while this thread blocks) is `blocking_test` below.
 //
 // Parts of rules with nothing to test in C++:
 //   TQ-02  A float or None timeout: a timeout is a std::chrono duration, and

@@ -1,7 +1,7 @@
 // A per-thread recycling allocator for coroutine frames and other small
 // loop objects (future states, callback handles). Not for users.
 //
-// Why: a task's frame is its only allocation (DESIGN.md principle 4), and
+// Why: a task's frame is its only allocation (docs/design.md, principle 4), and
 // malloc costs several times more than popping a thread-local free list.
 // Blocks come in 16-byte size classes up to kMaxBlock; bigger requests go to
 // operator new. Memory is carved from slabs that live until process exit; a

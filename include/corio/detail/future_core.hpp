@@ -47,7 +47,7 @@ struct runnable {
   explicit runnable(node_kind k) noexcept : kind(k) {}
 };
 
-// Intrusive FIFO of runnables (SEMANTICS.md EL-01).
+// Intrusive FIFO of runnables (docs/semantics.md EL-01).
 struct ready_queue {
   runnable* head = nullptr;
   runnable* tail = nullptr;

@@ -1,11 +1,11 @@
 // One I/O operation as the loop's backends see it. Not for users.
 //
-// The design is completion-based (DESIGN.md principle 3): the caller fills an
-// io_op, hands it to the backend, and the backend calls `done` on the loop's
-// thread when the operation has finished. io_uring runs the operation in the
-// kernel; epoll waits for readiness and then makes the system call itself.
-// Either way the caller sees the same thing: `res` is the system call's
-// result (>= 0) or -errno.
+// The design is completion-based (docs/design.md, principle 3): the caller
+// fills an io_op, hands it to the backend, and the backend calls `done` on
+// the loop's thread when the operation has finished. io_uring runs the
+// operation in the kernel; epoll waits for readiness and then makes the
+// system call itself. Either way the caller sees the same thing: `res` is the
+// system call's result (>= 0) or -errno.
 //
 // Multishot operations (a stream of received chunks, a stream of accepted
 // connections) call `done` once per result with `more` set, and a last time

@@ -8,7 +8,7 @@
 // from "nobody is waiting" (Python keeps done futures in its deques for the
 // same reason). A cancel that arrives before the wake-up removes the node at
 // once; one that arrives after it is delivered when the task resumes, and
-// the primitive then passes the wake-up on (SEMANTICS.md SY-06, SY-17,
+// the primitive then passes the wake-up on (docs/semantics.md SY-06, SY-17,
 // QU-06, QU-07).
 #pragma once
 

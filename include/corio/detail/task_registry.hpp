@@ -1,7 +1,7 @@
 // The set of a loop's pending tasks (Python: asyncio.tasks._all_tasks).
 // Not for users.
 //
-// The loop owns a reference to every pending task (SEMANTICS.md TK-13: a
+// The loop owns a reference to every pending task (docs/semantics.md TK-13: a
 // dropped handle must not kill a running task), so this is both the
 // all_tasks() set and the ownership record. Slots live in fixed chunks and
 // freed slots form a free list through the slots themselves: adding and

@@ -3,18 +3,18 @@
 // A hierarchical timing wheel (ticks of 2^20 ns, about a millisecond; a first
 // level of 1024 slots, about a second, then five levels of 64) holds timers
 // that are far away; each tick's timers move into a small binary heap ordered
-// by the exact deadline and then by arrival (SEMANTICS.md EL-06, EL-07). The
-// wide first level means a timer due within a second is touched once before
-// it fires, not twice (a cascade from a higher level costs a cache miss into
-// the sleeping task's frame). A million sleepers thus cost O(1) each to arm
-// and to expire, and the heap stays as small as one tick's worth of timers,
-// which is what keeps W3 near its ideal wall time. Nodes are intrusive (a
-// sleeping task's node lives in its frame), so arming a timer allocates
-// nothing; cancelling one unlinks it at once, so a destroyed frame never
-// leaves a dangling entry behind. A timer due at kNeverNs (a saturated
-// deadline, see saturate.hpp) waits in a list of its own that nothing
-// expires: it can be cancelled, but it never fires and never makes the loop
-// wake up or a virtual clock jump.
+// by the exact deadline and then by arrival (docs/semantics.md EL-06, EL-07).
+// The wide first level means a timer due within a second is touched once
+// before it fires, not twice (a cascade from a higher level costs a cache
+// miss into the sleeping task's frame). A million sleepers thus cost O(1)
+// each to arm and to expire, and the heap stays as small as one tick's worth
+// of timers, which is what keeps W3 near its ideal wall time. Nodes are
+// intrusive (a sleeping task's node lives in its frame), so arming a timer
+// allocates nothing; cancelling one unlinks it at once, so a destroyed frame
+// never leaves a dangling entry behind. A timer due at kNeverNs (a
+// saturated deadline, see saturate.hpp) waits in a list of its own that
+// nothing expires: it can be cancelled, but it never fires and never makes
+// the loop wake up or a virtual clock jump.
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 // Suspends the current task until a condition over a set of futures holds,
 // without ever cancelling them: cancelling the waiting task only stops the
-// wait (SEMANTICS.md CX-20). The engine of wait(), wait_for's
+// wait (docs/semantics.md CX-20). The engine of wait(), wait_for's
 // cancel-and-wait, and task_group's exit. Not for users.
 #pragma once
 
