@@ -44,7 +44,6 @@ struct child_plan {
   int stdio[3];     // each >= 3, or its own target, or -1
   const int* keep;  // pass_fds, sorted, unique
   std::size_t nkeep;
-  unsigned max_fd;  // close_range's fallback: close up to this
   bool close_fds;
   bool restore_signals;
   bool setsid;
@@ -65,13 +64,16 @@ struct child_plan {
   for (;;) ::syscall(SYS_exit, 127);
 }
 
-// Closes [lo, hi] (hi may be ~0u), with close_range where the kernel has it.
-CORIO_CHILD_CODE void close_span(const child_plan* p, unsigned lo, unsigned hi) {
+// Closes [lo, hi] (hi may be ~0u), with close_range where the kernel has it
+// (5.9), else one by one up to the fd limit.
+CORIO_CHILD_CODE void close_span(unsigned lo, unsigned hi) {
 #ifdef SYS_close_range
   if (::syscall(SYS_close_range, lo, hi, 0) == 0) return;
 #endif
-  const unsigned end = hi < p->max_fd ? hi : p->max_fd - 1;
-  for (unsigned fd = lo; fd <= end && fd >= lo; ++fd) ::syscall(SYS_close, fd);
+  unsigned long lim[2] = {1ul << 20, 1ul << 20};  // struct rlimit: cur, max
+  ::syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, nullptr, lim);
+  const unsigned long end = hi < lim[0] ? hi : lim[0] - 1;
+  for (unsigned long fd = lo; fd <= end; ++fd) ::syscall(SYS_close, fd);
 }
 
 CORIO_CHILD_CODE int child_main(void* arg) {
@@ -114,10 +116,10 @@ CORIO_CHILD_CODE int child_main(void* arg) {
     for (std::size_t k = 0; k < p->nkeep; ++k) {
       const auto fd = static_cast<unsigned>(p->keep[k]);
       if (fd < lo) continue;
-      if (fd > lo) close_span(p, lo, fd - 1);
+      if (fd > lo) close_span(lo, fd - 1);
       lo = fd + 1;
     }
-    close_span(p, lo, ~0u);
+    close_span(lo, ~0u);
   }
   if (p->setsid && ::syscall(SYS_setsid) < 0) child_fail(p, kStageSetup, errno);
   if (p->pgid >= 0 && ::syscall(SYS_setpgid, 0, p->pgid) < 0) child_fail(p, kStageSetup, errno);
@@ -176,6 +178,27 @@ struct moved_fds {
 
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
+// The stack children run on until execve (a few hundred bytes are used).
+// One per thread, kept: the thread sleeps while its child uses it
+// (CLONE_VFORK), so two children never share one, and keeping it spares
+// each spawn an mmap, its page faults and an munmap.
+char* child_stack_top() noexcept {
+  constexpr std::size_t kStack = 64 * 1024;
+  struct cached {
+    void* mem = nullptr;
+    ~cached() {
+      if (mem) ::munmap(mem, kStack);
+    }
+  };
+  static thread_local cached stack;
+  if (!stack.mem) {
+    void* m = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (m == MAP_FAILED) return nullptr;
+    stack.mem = m;
+  }
+  return static_cast<char*>(stack.mem) + kStack;
+}
+
 }  // namespace
 
 spawned_child spawn(const spawn_request& r) {
@@ -224,18 +247,13 @@ spawned_child spawn(const spawn_request& r) {
   }
   plan.keep = keep.data();
   plan.nkeep = keep.size();
-  plan.max_fd = 1u << 20;
-  if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < plan.max_fd)
-    plan.max_fd = static_cast<unsigned>(rl.rlim_cur);
   plan.close_fds = r.close_fds;
   plan.restore_signals = r.restore_signals;
   plan.setsid = r.start_new_session;
   plan.pgid = r.process_group;
 
-  // The child's stack. It runs until execve; a few hundred bytes are used.
-  constexpr std::size_t kStack = 64 * 1024;
-  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) throw_errno("cannot start " + quoted(r.program) + ": mmap of the child's stack");
+  char* const stack_top = child_stack_top();
+  if (!stack_top) throw_errno("cannot start " + quoted(r.program) + ": mmap of the child's stack");
 
   // Block every signal, glibc's internal ones too (hence the raw call), so
   // no handler runs in the child before it has reset them.
@@ -243,11 +261,9 @@ spawned_child spawn(const spawn_request& r) {
   ::sigfillset(&all);
   ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &plan.mask, kSigsetSize);
   int pidfd = -1;
-  const pid_t pid = ::clone(&child_main, static_cast<char*>(stack) + kStack,
-                            CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &plan, &pidfd);
+  const pid_t pid = ::clone(&child_main, stack_top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &plan, &pidfd);
   const int clone_err = errno;
   ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &plan.mask, nullptr, kSigsetSize);
-  ::munmap(stack, kStack);
 
   if (pid < 0) {
     if (clone_err == EINVAL)
