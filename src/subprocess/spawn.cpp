@@ -20,6 +20,12 @@
 
 extern char** environ;
 
+// glibc's clone under its other exported name. ThreadSanitizer intercepts
+// `clone` and runs its fork bookkeeping in the child, which with CLONE_VM
+// rewrites the parent's own state (it then refuses to start threads);
+// `__clone` is the same function, not intercepted.
+extern "C" int __clone(int (*fn)(void*), void* stack, int flags, void* arg, ...);
+
 namespace corio::detail {
 
 namespace {
@@ -261,7 +267,7 @@ spawned_child spawn(const spawn_request& r) {
   ::sigfillset(&all);
   ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &plan.mask, kSigsetSize);
   int pidfd = -1;
-  const pid_t pid = ::clone(&child_main, stack_top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &plan, &pidfd);
+  const pid_t pid = ::__clone(&child_main, stack_top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &plan, &pidfd);
   const int clone_err = errno;
   ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &plan.mask, nullptr, kSigsetSize);
 
