@@ -32,16 +32,16 @@ void pipe_file::check_open(const char* call, bool want_readable) const {
 }
 
 bool pipe_file::fill() {
-  char buf[kChunk];
   for (;;) {
-    const ssize_t r = ::read(fd_.get(), buf, sizeof buf);
-    if (r > 0) {
-      buf_.append(buf, static_cast<std::size_t>(r));
-      return true;
-    }
+    const std::size_t old = buf_.size();
+    buf_.resize(old + kChunk);  // read straight into the buffer
+    const ssize_t r = ::read(fd_.get(), buf_.data() + old, kChunk);
+    const int err = errno;
+    buf_.resize(old + (r > 0 ? static_cast<std::size_t>(r) : 0));
+    if (r > 0) return true;
     if (r == 0) return false;
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) throw_errno("read from " + name_);
+    if (err == EINTR) continue;
+    if (err != EAGAIN) throw_os_error(err, "read from " + name_);
     pollfd p{fd_.get(), POLLIN, 0};
     detail::poll_until(&p, 1, std::nullopt);
   }

@@ -1,5 +1,5 @@
-// Semantic tests for asyncio subprocesses, rules SP-01..SP-11, on both I/O
-// backends. Scenarios follow CPython's Lib/test/test_asyncio/
+// Semantic tests for docs/semantics.md section 9, asyncio subprocesses
+// (SP-01..SP-11), on both I/O backends. Scenarios follow CPython's Lib/test/test_asyncio/
 // test_subprocess.py (SubprocessMixin) and test_events.py
 // (SubprocessTestsMixin), with /bin/sh and coreutils for sys.executable.
 // Children that must stay alive block on their stdin until the test closes

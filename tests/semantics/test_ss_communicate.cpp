@@ -1,4 +1,5 @@
-// Semantic tests for the subprocess module, rules SS-15..SS-24:
+// Semantic tests for docs/semantics.md section 14, the subprocess module,
+// rules SS-15..SS-24:
 // communicate, timeouts, wait and poll, returncodes, signals, threads and
 // the end of a Popen's scope. Scenarios follow CPython's
 // Lib/test/test_subprocess.py; where CPython sleeps to keep a child busy,

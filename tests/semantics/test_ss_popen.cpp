@@ -1,4 +1,5 @@
-// Semantic tests for the subprocess module, rules SS-08..SS-14: how Popen
+// Semantic tests for docs/semantics.md section 14, the subprocess module,
+// rules SS-08..SS-14: how Popen
 // finds the program, runs a shell, sets up the working directory, the
 // environment, the standard streams, the other fds, the session and the
 // signals, and how a child that cannot start is reported. Scenarios follow

@@ -1,6 +1,6 @@
-// Semantic tests for the subprocess module, rules SS-01..SS-07: run,
-// CompletedProcess, call, check_call, check_output, getstatusoutput and the
-// errors they raise. Scenarios follow CPython's Lib/test/test_subprocess.py
+// Semantic tests for docs/semantics.md section 14, the subprocess module,
+// rules SS-01..SS-07: run, CompletedProcess, call, check_call, check_output,
+// getstatusoutput and the errors they raise. Scenarios follow CPython's Lib/test/test_subprocess.py
 // (RunFuncTestCase, ProcessTestCase, POSIXProcessTestCase, MiscTests), with
 // /bin/sh and coreutils where CPython runs sys.executable.
 //
