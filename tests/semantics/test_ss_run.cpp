@@ -1,8 +1,9 @@
 // Semantic tests for docs/semantics.md section 14, the subprocess module,
 // rules SS-01..SS-07: run, CompletedProcess, call, check_call, check_output,
-// getstatusoutput and the errors they raise. Scenarios follow CPython's Lib/test/test_subprocess.py
-// (RunFuncTestCase, ProcessTestCase, POSIXProcessTestCase, MiscTests), with
-// /bin/sh and coreutils where CPython runs sys.executable.
+// getstatusoutput and the errors they raise. Scenarios follow CPython's
+// Lib/test/test_subprocess.py (RunFuncTestCase, ProcessTestCase,
+// POSIXProcessTestCase, MiscTests), with /bin/sh and coreutils where CPython
+// runs sys.executable.
 //
 // Parts of rules with nothing to test in C++ (departures, see
 // docs/python-mapping.md):
