@@ -305,8 +305,12 @@ detail::datagram_core& datagram_endpoint::core() const {
   return *c_;
 }
 
-detail::dgram_recv_call<true> datagram_endpoint::recvfrom(std::size_t max_size) const { return {&core(), max_size}; }
-detail::dgram_recv_call<false> datagram_endpoint::recv(std::size_t max_size) const { return {&core(), max_size}; }
+detail::dgram_recv_call<true> datagram_endpoint::recvfrom(std::size_t max_size) const {
+  return {detail::core_hold(&core()), max_size};
+}
+detail::dgram_recv_call<false> datagram_endpoint::recv(std::size_t max_size) const {
+  return {detail::core_hold(&core()), max_size};
+}
 
 std::any datagram_endpoint::get_extra_info(std::string_view name, std::any fallback) const {
   if (!c_) return fallback;

@@ -1,5 +1,7 @@
 #include <corio/detail/context.hpp>
 #include <corio/detail/frame_pool.hpp>
+#include <corio/detail/repr.hpp>
+#include <corio/detail/symbolize.hpp>
 #include <corio/events.hpp>
 #include <corio/tasks.hpp>
 
@@ -9,6 +11,8 @@
 #include <deque>
 #include <mutex>
 #include <new>
+#include <ostream>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -80,6 +84,7 @@ bool debug_env() noexcept {
 loop_core::loop_core(const loop_options& opts)
     : virtual_clock_(opts.clock == clock_kind::virtual_), timers_(now_ns()), backend_(make_default_backend()) {
   set_debug(opts.debug.value_or(debug_env()));
+  if (debug()) note_backend_choice(*backend_);
   ref_ = acquire_loop_ref();
   publish_loop(ref_, this);
   link_ = std::make_shared<loop_link>();
@@ -611,6 +616,66 @@ void handle::cancel() {
 
 time_point timer_handle::when() const noexcept {
   return time_point(duration(static_cast<const detail::timer_handle_node*>(n_)->when));
+}
+
+namespace {
+
+// The type of the callable a handle runs, read from the name of its invoker,
+// "corio::detail::callable_node<Base, F>::callable_node(F&&)::{lambda...}";
+// "callback" where the symbol table does not know it (a stripped program).
+std::string callback_name(const detail::handle_node* n) {
+  const std::string s = detail::symbol_name(reinterpret_cast<const void*>(n->invoke));
+  // The template arguments of the first `key<` in `s`, split at depth 0.
+  const auto template_args = [&s](std::size_t from, const char* key) {
+    std::vector<std::string> args;
+    const std::size_t at = s.find(key, from);
+    if (at == std::string::npos) return args;
+    int depth = 0;
+    std::size_t start = at + std::strlen(key);
+    for (std::size_t i = start; i < s.size(); ++i) {
+      const char c = s[i];
+      if (c == '<' || c == '(' || c == '[' || c == '{') {
+        ++depth;
+      } else if (c == '>' || c == ')' || c == ']' || c == '}') {
+        if (depth-- == 0) {
+          args.push_back(s.substr(start, i - start));
+          return args;
+        }
+      } else if (c == ',' && depth == 0) {
+        args.push_back(s.substr(start, i - start));
+        start = i + 2;  // ", "
+      }
+    }
+    return std::vector<std::string>{};
+  };
+  std::vector<std::string> args = template_args(0, "callable_node<");
+  if (args.size() != 2) return "callback";
+  std::string f = args[1];
+  while (!f.empty() && f.back() == ' ') f.pop_back();
+  // call_soon(fn, args...) runs a lambda of event_loop::bind<F, A...>: name F.
+  if (f.rfind("corio::event_loop::bind<", 0) == 0) {
+    const std::size_t at = s.find("corio::event_loop::bind<");
+    std::vector<std::string> bound = template_args(at, "corio::event_loop::bind<");
+    if (!bound.empty()) f = bound[0];
+  }
+  return f.empty() ? std::string("callback") : f;
+}
+
+}  // namespace
+
+std::ostream& operator<<(std::ostream& os, const handle& h) {
+  const detail::handle_node* n = h.n_;
+  if (n == nullptr) return os << "<Handle (empty)>";
+  // Python: events.Handle._repr_info and TimerHandle._repr_info.
+  const bool timer = n->kind == detail::node_kind::timer_handle;
+  os << (timer ? "<TimerHandle" : "<Handle");
+  if (n->cancelled()) os << " cancelled";
+  if (timer) {
+    os << " when=";
+    detail::write_seconds(os, static_cast<const detail::timer_handle_node*>(n)->when);
+  }
+  if (!n->cancelled()) os << ' ' << callback_name(n);
+  return os << '>';
 }
 
 event_loop& get_running_loop() {

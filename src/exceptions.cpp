@@ -1,10 +1,13 @@
 #include <corio/exceptions.hpp>
 
+#include <corio/detail/repr.hpp>
+
 #include <cxxabi.h>
 
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <ostream>
 #include <typeinfo>
 
 namespace corio {
@@ -72,18 +75,58 @@ void throw_exception_group(std::string msg, std::vector<std::exception_ptr> excs
   throw base_exception_group(std::move(msg), std::move(excs));
 }
 
+namespace {
+// "type: message", or the type alone for an empty message (a bare
+// cancelled_error), as Python's traceback prints "CancelledError".
+std::string with_message(std::string type, const char* what) {
+  if (what == nullptr || *what == '\0') return type;
+  return type + ": " + what;
+}
+}  // namespace
+
 std::string describe_exception(const std::exception_ptr& e) {
   if (!e) return "(none)";
   try {
     std::rethrow_exception(e);
   } catch (const std::exception& x) {
-    return demangle(typeid(x).name()) + ": " + x.what();
+    return with_message(demangle(typeid(x).name()), x.what());
   } catch (const base_exception& x) {
-    return demangle(typeid(x).name()) + ": " + x.what();
+    return with_message(demangle(typeid(x).name()), x.what());
   } catch (...) {
     const std::type_info* ti = abi::__cxa_current_exception_type();
     return ti ? demangle(ti->name()) : std::string("unknown exception");
   }
+}
+
+namespace {
+
+// Python: ExceptionGroup('msg', [ValueError('a'), TypeError('b')]).
+void write_group(std::ostream& os, const std::type_info& t, const base_exception_group& g) {
+  os << detail::type_name(t) << '(';
+  detail::write_quoted(os, g.message());
+  os << ", [";
+  const auto& excs = g.exceptions();
+  for (std::size_t i = 0; i < excs.size(); ++i) {
+    if (i != 0) os << ", ";
+    detail::write_exception(os, excs[i]);
+  }
+  os << "])";
+}
+
+}  // namespace
+
+std::ostream& operator<<(std::ostream& os, const base_exception& e) {
+  if (const auto* g = dynamic_cast<const base_exception_group*>(&e)) {
+    write_group(os, typeid(e), *g);
+  } else {
+    detail::write_exception_object(os, typeid(e), e.what());
+  }
+  return os;
+}
+
+std::ostream& operator<<(std::ostream& os, const exception_group& e) {
+  write_group(os, typeid(e), e);
+  return os;
 }
 
 }  // namespace corio

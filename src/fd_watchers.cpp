@@ -108,11 +108,11 @@ class fd_watch_set final : public loop_resource {
     ++d.gen;
     if (d.op.in_flight()) loop_->backend().cancel(&d.op);
     if (!w->active()) {
-      // Python's selector unregisters an fd nobody watches; the epoll
-      // backend must not keep a registration for an fd number the caller
-      // may close and reuse.
+      // Python's selector unregisters an fd nobody watches. The backend
+      // keeps nothing for it once its poll has ended (see epoll_backend.cpp),
+      // and forget_fd would also stop the operations of a socket corio owns
+      // that shares the fd.
       map_.erase(it);
-      loop_->backend().forget_fd(fd);
       w->release();
     }
     return true;

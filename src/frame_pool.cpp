@@ -210,6 +210,7 @@ void pool_free_slow(void* p, std::size_t cls) {
 
 // -- trimming ----------------------------------------------------------------------
 
+#if !CORIO_ASAN
 namespace {
 
 // Gives back the pages covered entirely by runs of contiguous free blocks of
@@ -271,6 +272,7 @@ std::size_t trim_class(depot& d, std::size_t cls, std::size_t& keep, std::size_t
 }
 
 }  // namespace
+#endif
 
 std::size_t pool_trim(std::size_t keep_bytes) noexcept {
 #if CORIO_ASAN

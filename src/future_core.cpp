@@ -4,7 +4,10 @@
 #include <corio/futures.hpp>
 #include <corio/tasks.hpp>
 
+#include <corio/detail/repr.hpp>
+
 #include <cstdio>
+#include <ostream>
 
 namespace corio::detail {
 
@@ -301,6 +304,31 @@ bool is_fatal(const std::exception_ptr& e) noexcept {
   } catch (...) {
     return false;
   }
+}
+
+void write_future(std::ostream& os, const future_core* f, void (*result)(std::ostream&, const future_core*)) {
+  if (f == nullptr) {
+    os << "<Future (empty)>";
+    return;
+  }
+  // Python: base_futures._future_repr_info.
+  switch (f->state()) {
+    case future_core::st_pending:
+      os << "<Future pending>";
+      return;
+    case future_core::st_cancelled:
+      os << "<Future cancelled>";
+      return;
+    case future_core::st_exception:
+      os << "<Future finished exception=";
+      write_exception(os, const_cast<future_core*>(f)->exc_slot());
+      break;
+    default:
+      os << "<Future finished result=";
+      result(os, f);
+      break;
+  }
+  os << '>';
 }
 
 [[noreturn]] void throw_cancelled(const std::string& msg) { throw cancelled_error(msg); }

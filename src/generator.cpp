@@ -1,11 +1,26 @@
 #include <corio/generator.hpp>
 
+#include <corio/detail/repr.hpp>
+#include <corio/detail/task_base.hpp>
+
+#include <ostream>
 #include <stdexcept>
 #include <string>
 
 namespace corio::detail {
 
 void throw_generator_running(const char* msg) { throw generator_running(msg); }
+
+void write_generator(std::ostream& os, const char* kind, std::coroutine_handle<> frame, generator_state s) {
+  if (!frame) {
+    os << '<' << kind << " (empty)>";
+    return;
+  }
+  static constexpr const char* kStates[] = {"CREATED", "RUNNING", "SUSPENDED", "CLOSED"};
+  os << '<' << kind << " object " << coroutine_function(frame) << " at ";
+  write_address(os, frame.address());
+  os << " [" << (kind[0] == 'a' ? "AGEN_" : "GEN_") << kStates[static_cast<int>(s)] << "]>";
+}
 
 void throw_generator_not_started() {
   throw generator_not_started(

@@ -1,6 +1,9 @@
 #include <corio/locks.hpp>
 
+#include <corio/detail/repr.hpp>
+
 #include <limits>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 
@@ -16,6 +19,22 @@ void bind_primitive(std::uint32_t& bound, std::uint32_t loop_ref, const char* wh
   if (bound != loop_ref) throw std::runtime_error(std::string(what) + " is bound to a different event loop");
 }
 
+namespace {
+using cancel_hook = bool (*)(suspend_point*, task_base*, const std::string&);
+cancel_hook hook_of(wait_kind k) noexcept {
+  switch (k) {
+    case wait_kind::lock: return &sync_waiter::on_cancel_in<wait_kind::lock>;
+    case wait_kind::event: return &sync_waiter::on_cancel_in<wait_kind::event>;
+    case wait_kind::condition: return &sync_waiter::on_cancel_in<wait_kind::condition>;
+    case wait_kind::semaphore: return &sync_waiter::on_cancel_in<wait_kind::semaphore>;
+    case wait_kind::queue_get: return &sync_waiter::on_cancel_in<wait_kind::queue_get>;
+    case wait_kind::queue_put: return &sync_waiter::on_cancel_in<wait_kind::queue_put>;
+    case wait_kind::stream_reader: return &sync_waiter::on_cancel_in<wait_kind::stream_reader>;
+  }
+  return nullptr;
+}
+}  // namespace
+
 bool sync_waiter::on_cancel(suspend_point* sp, task_base* t, const std::string&) {
   auto* w = static_cast<sync_waiter*>(sp);
   // Already woken: the wake-up stands (Python: cancelling a done future
@@ -25,6 +44,17 @@ bool sync_waiter::on_cancel(suspend_point* sp, task_base* t, const std::string&)
   w->cancelled = true;
   t->loop()->wake(t);
   return true;
+}
+
+bool sync_wait_kind(bool (*cancel)(suspend_point*, task_base*, const std::string&), wait_kind& out) noexcept {
+  for (wait_kind k : {wait_kind::lock, wait_kind::event, wait_kind::condition, wait_kind::semaphore,
+                      wait_kind::queue_get, wait_kind::queue_put, wait_kind::stream_reader}) {
+    if (cancel == hook_of(k)) {
+      out = k;
+      return true;
+    }
+  }
+  return false;
 }
 
 void sync_waiter::throw_cancel() const {
@@ -69,7 +99,7 @@ struct condition::notified : detail::sync_waiter {
   ~notified() { owner->waiters_.remove(this); }
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) {
-    detail::wait_on(owner->waiters_, this, h, owner->loop_ref_, "Condition");
+    detail::wait_on<detail::wait_kind::condition>(owner->waiters_, this, h, owner->loop_ref_, "Condition");
   }
   void await_resume() {
     owner->waiters_.remove(this);
@@ -248,6 +278,59 @@ task<> barrier::abort() {
   auto guard = co_await cond_.scoped();
   state_ = state::broken;
   cond_.notify_all();
+}
+
+// -- text forms (Python: the __repr__ of asyncio/locks.py) -------------------
+
+namespace {
+
+std::size_t count_waiters(const detail::waiter_list& l) noexcept {
+  std::size_t n = 0;
+  for (const detail::sync_waiter* w = l.head; w; w = w->next) ++n;
+  return n;
+}
+
+// `<name object at 0x... [state, waiters:n]>`; waiters only if there are some.
+std::ostream& write_primitive(std::ostream& os, const char* name, const void* self, const char* state,
+                              std::int64_t value, std::size_t waiters) {
+  os << '<' << name << " object at ";
+  detail::write_address(os, self);
+  os << " [" << state;
+  if (value >= 0) os << ", value:" << value;
+  if (waiters != 0) os << ", waiters:" << waiters;
+  return os << "]>";
+}
+
+}  // namespace
+
+std::ostream& operator<<(std::ostream& os, const lock& l) {
+  return write_primitive(os, "corio::lock", &l, l.locked_ ? "locked" : "unlocked", -1, count_waiters(l.waiters_));
+}
+
+std::ostream& operator<<(std::ostream& os, const event& e) {
+  return write_primitive(os, "corio::event", &e, e.value_ ? "set" : "unset", -1, count_waiters(e.waiters_));
+}
+
+std::ostream& operator<<(std::ostream& os, const condition& c) {
+  return write_primitive(os, "corio::condition", &c, c.locked() ? "locked" : "unlocked", -1,
+                         count_waiters(c.waiters_));
+}
+
+std::ostream& operator<<(std::ostream& os, const semaphore& s) {
+  const char* name =
+      s.bound_ == std::numeric_limits<std::int64_t>::max() ? "corio::semaphore" : "corio::bounded_semaphore";
+  const bool locked = s.locked();
+  return write_primitive(os, name, &s, locked ? "locked" : "unlocked", locked ? -1 : s.value_,
+                         count_waiters(s.waiters_));
+}
+
+std::ostream& operator<<(std::ostream& os, const barrier& b) {
+  static constexpr const char* kStates[] = {"filling", "draining", "resetting", "broken"};
+  os << "<corio::barrier object at ";
+  detail::write_address(os, &b);
+  os << " [" << kStates[static_cast<int>(b.state_)];
+  if (!b.broken()) os << ", waiters:" << b.n_waiting() << '/' << b.parties_;
+  return os << "]>";
 }
 
 }  // namespace corio

@@ -1,5 +1,7 @@
 #include <corio/queues.hpp>
 
+#include <ostream>
+
 namespace corio::detail {
 
 void queue_core::reserve_for(waiter_list& list, std::size_t& reserved_count) noexcept {
@@ -48,6 +50,29 @@ void queue_core::shutdown_waiters(bool immediate_drained, std::size_t drained) n
   }
   while (putters_.pop_and_wake()) {
   }
+}
+
+namespace {
+std::size_t count_waiters(const waiter_list& l) noexcept {
+  std::size_t n = 0;
+  for (const sync_waiter* w = l.head; w; w = w->next) ++n;
+  return n;
+}
+}  // namespace
+
+void queue_core::write_head(std::ostream& os, int order, std::size_t qsize) const {
+  static constexpr const char* kNames[] = {"Queue", "LifoQueue", "PriorityQueue"};
+  os << '<' << kNames[order] << " maxsize=" << maxsize_ << " qsize=" << qsize;
+}
+
+void queue_core::write_tail(std::ostream& os) const {
+  // Woken waiters have left the lists (their reservations keep their
+  // places), so these are the tasks still waiting.
+  if (const std::size_t n = count_waiters(getters_)) os << " getters=" << n;
+  if (const std::size_t n = count_waiters(putters_)) os << " putters=" << n;
+  if (unfinished_ != 0) os << " tasks=" << unfinished_;
+  if (shutdown_) os << " shutdown";
+  os << '>';
 }
 
 }  // namespace corio::detail

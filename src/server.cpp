@@ -233,13 +233,13 @@ detail::server_core& server::core() const {
 
 const std::vector<socket>& server::sockets() const { return core().sockets(); }
 
-task<void> server::wait_closed() {
-  server keep = *this;  // the core stays while we wait
-  co_await keep.core().idle().wait();
-}
+task<void> server::wait_closed() const { return wait_closed_with(*this); }
 
-task<void> server::serve_forever() {
-  server keep = *this;
+task<void> server::serve_forever() const { return serve_forever_with(*this); }
+
+task<void> server::wait_closed_with(server keep) { co_await keep.core().idle().wait(); }
+
+task<void> server::serve_forever_with(server keep) {
   detail::server_core& c = keep.core();
   if (c.serving_forever) throw std::runtime_error("corio: serve_forever: the server is already being served forever");
   if (c.is_closed()) throw std::runtime_error("corio: serve_forever: the server is closed");

@@ -31,6 +31,14 @@ task<void> sock_sendall(socket& s, std::string_view data) {
   }
 }
 
+task<void> detail::sock_sendall_owned(socket& s, std::string data) {
+  std::string_view rest = data;
+  while (!rest.empty()) {
+    const std::size_t n = co_await sock_send(s, rest);
+    rest.remove_prefix(n);
+  }
+}
+
 namespace {
 
 // Leaves the file's position where the sending stopped (Python seeks in a

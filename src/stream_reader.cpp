@@ -128,7 +128,7 @@ void reader_core::wait(reader_waiter* w, std::coroutine_handle<> h, const char* 
     throw std::runtime_error(std::string(method) +
                              "() called while another coroutine is already waiting for incoming data");
   w->by_error = false;
-  wait_on(waiters_, w, h, loop_ref_, "StreamReader");
+  wait_on<wait_kind::stream_reader>(waiters_, w, h, loop_ref_, "StreamReader");
   retain();  // the suspended read keeps the reader alive
   // Python's _wait_for_data: waiting while paused would deadlock.
   if (paused_) resume_transport();

@@ -1,10 +1,15 @@
 #include <corio/detail/context.hpp>
 #include <corio/tasks.hpp>
 
+#include <corio/detail/io_await.hpp>
+#include <corio/detail/repr.hpp>
 #include <corio/detail/symbolize.hpp>
+#include <corio/detail/sync_waiter.hpp>
+#include <corio/detail/wait_set.hpp>
 
 #include <atomic>
 #include <cstring>
+#include <ostream>
 
 namespace corio {
 namespace detail {
@@ -131,14 +136,23 @@ void task_cancel_unstarted(task_base* t) noexcept {
   task_complete(t);
 }
 
-std::string coroutine_name(std::coroutine_handle<> frame) {
-  // GCC and Clang both start a coroutine frame with its resume function,
-  // which is named after the coroutine ("f(int) [clone .actor]" with GCC,
-  // "f(int) (.resume)" with Clang).
-  void* resume = nullptr;
-  std::memcpy(&resume, frame.address(), sizeof resume);
-  std::string name = symbol_name(resume);
-  if (name.empty()) return "coroutine at " + code_location(resume);
+namespace {
+
+// What a frame's function is called: its resume function, named after the
+// coroutine ("f(int) [clone .actor]" with GCC, "f(int) (.resume)" with
+// Clang), and once it has finished (both compilers clear the resume pointer
+// at the final suspend), its destroy function, which is named likewise.
+const void* frame_function(std::coroutine_handle<> frame) noexcept {
+  void* fns[2] = {};
+  std::memcpy(fns, frame.address(), sizeof fns);
+  return fns[0] ? fns[0] : fns[1];
+}
+
+// The demangled coroutine function of `fn` ("f(int)"); empty if the symbol
+// tables do not know it.
+std::string function_name(const void* fn) {
+  std::string name = symbol_name(fn);
+  if (name.empty()) return name;
   // GCC's actor demangles as "f(f(int)::_Z1fi.Frame*)": keep "f(int)".
   if (const std::size_t z = name.find("::_Z"); z != std::string::npos) {
     for (std::size_t k = name.find('(', 1); k < z; k = name.find('(', k + 1)) {
@@ -148,7 +162,7 @@ std::string coroutine_name(std::coroutine_handle<> frame) {
       }
     }
   }
-  for (const char* suffix : {" [clone .resume]", " [clone .actor]", " (.resume)"}) {
+  for (const char* suffix : {" [clone .resume]", " [clone .actor]", " (.resume)", " [clone .destroy]", " (.destroy)"}) {
     const std::size_t n = std::strlen(suffix);
     if (name.size() > n && name.compare(name.size() - n, n, suffix) == 0) {
       name.resize(name.size() - n);
@@ -157,7 +171,22 @@ std::string coroutine_name(std::coroutine_handle<> frame) {
   }
   static const std::string long_string = "std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >";
   for (std::size_t p; (p = name.find(long_string)) != std::string::npos;) name.replace(p, long_string.size(), "std::string");
+  return name;
+}
+
+}  // namespace
+
+std::string coroutine_name(std::coroutine_handle<> frame) {
+  const void* fn = frame_function(frame);
+  std::string name = function_name(fn);
+  if (name.empty()) return "coroutine at " + code_location(fn);
   return "coroutine " + name;
+}
+
+std::string coroutine_function(std::coroutine_handle<> frame) {
+  const void* fn = frame_function(frame);
+  std::string name = function_name(fn);
+  return name.empty() ? code_location(fn) : name;
 }
 
 void task_fail_dangling(task_base* t) noexcept {
@@ -203,6 +232,70 @@ void task_set_name(task_base* t, std::string name) {
   e.named = true;
 }
 
+void write_task_wait(std::ostream& os, const task_base* t) {
+  const suspend_point* sp = t->awaiting;
+  if (sp == nullptr) return;
+  const auto hook = sp->cancel;
+  if (hook == &sleep_awaiter::cancel_sleep) {
+    os << " wait=sleep";
+  } else if (hook == &core_waiter::cancel_awaited) {
+    future_core* c = static_cast<const core_waiter*>(sp)->core;
+    if (c->is_task()) {
+      os << " wait=task ";
+      write_quoted(os, task_name(static_cast<task_base*>(c)));
+    } else {
+      os << " wait=future";
+    }
+  } else if (hook == &wait_set::on_cancel) {
+    os << " wait=futures";  // wait(), wait_for's cancel-and-wait, a task_group's exit
+  } else if (hook == &io_awaiter::on_cancel) {
+    static constexpr const char* kOps[] = {"recv", "send", "recvmsg", "sendmsg", "accept",
+                                           "connect", "poll", "recv", "accept"};
+    const io_op& op = static_cast<const io_awaiter*>(sp)->op;
+    os << " wait=" << kOps[static_cast<unsigned>(op.kind)] << "(fd=" << op.fd << ')';
+  } else if (wait_kind k; sync_wait_kind(hook, k)) {
+    static constexpr const char* kKinds[] = {"Lock", "Event", "Condition", "Semaphore",
+                                             "Queue.get", "Queue.put", "StreamReader"};
+    os << " wait=" << kKinds[static_cast<unsigned>(k)];
+  }
+}
+
+void write_task(std::ostream& os, const task_base* t, void (*result)(std::ostream&, const task_base*)) {
+  if (t == nullptr) {
+    os << "<Task (empty)>";
+    return;
+  }
+  if (!t->has(future_core::f_root)) {
+    // Not scheduled: Python's coroutine object, `<coroutine object f at 0x...>`.
+    os << "<coroutine object " << coroutine_function(t->frame()) << " at ";
+    write_address(os, t->frame().address());
+    os << '>';
+    return;
+  }
+  // Python: base_tasks._task_repr_info.
+  auto* mt = const_cast<task_base*>(t);  // the name is made on first use, as get_name() makes it
+  const char* state = "pending";
+  if (t->state() == future_core::st_cancelled)
+    state = "cancelled";
+  else if (t->done())
+    state = "finished";
+  else if (task_cancelling(t) != 0)
+    state = "cancelling";
+  os << "<Task " << state << " name=";
+  write_quoted(os, task_name(mt));
+  os << " coro=<" << coroutine_function(t->frame()) << '>';
+  if (t->state() == future_core::st_exception) {
+    os << " exception=";
+    write_exception(os, mt->exc_slot());
+  } else if (t->state() == future_core::st_result && result != nullptr) {
+    os << " result=";
+    result(os, t);
+  } else if (!t->done() && t->has(future_core::f_suspended)) {
+    write_task_wait(os, t);
+  }
+  os << '>';
+}
+
 void core_waiter::check_awaitable(task_base* t) const {
   if (static_cast<future_core*>(t) == core) throw std::runtime_error("Task cannot await on itself");  // TK-09
   throw std::runtime_error("corio: task " + task_name(t) +
@@ -215,6 +308,11 @@ event_loop& any_task::get_loop() const {
   detail::loop_core* l = t_->loop();
   if (!l) throw std::runtime_error("corio: the task's event loop is gone");
   return detail_loop(*l);
+}
+
+std::ostream& operator<<(std::ostream& os, const any_task& t) {
+  detail::write_task(os, t.base(), nullptr);
+  return os;
 }
 
 any_task current_task() {

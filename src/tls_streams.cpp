@@ -97,8 +97,7 @@ task<bool> tls_server_handshake(stream_writer w) {
 
 }  // namespace detail
 
-task<void> start_tls(stream_writer& writer, ssl_context ctx, start_tls_options opts) {
-  stream_writer w = writer;  // the connection stays while we wait
+task<void> start_tls(stream_writer w, ssl_context ctx, start_tls_options opts) {
   detail::stream_transport* t = w.transport();
   if (!t) throw std::invalid_argument("corio: start_tls: an empty stream_writer");
   const bool server_side = opts.server_side.value_or(detail::tls_layer::accepted(t));
@@ -110,14 +109,14 @@ task<void> start_tls(stream_writer& writer, ssl_context ctx, start_tls_options o
   co_await detail::tls_handshake(w);
 }
 
-task<void> start_tls(stream_writer& writer, ssl_context ctx, std::string server_hostname) {
+task<void> start_tls(stream_writer writer, ssl_context ctx, std::string server_hostname) {
   start_tls_options o;
   o.server_hostname = std::move(server_hostname);
-  return start_tls(writer, std::move(ctx), std::move(o));
+  return start_tls(std::move(writer), std::move(ctx), std::move(o));
 }
 
-task<void> start_tls(stream_writer& writer, ssl_context ctx) {
-  return start_tls(writer, std::move(ctx), start_tls_options{});
+task<void> start_tls(stream_writer writer, ssl_context ctx) {
+  return start_tls(std::move(writer), std::move(ctx), start_tls_options{});
 }
 
 }  // namespace corio

@@ -252,6 +252,13 @@ class [[nodiscard]] async_generator {
   /// Python: inspect.getasyncgenstate(agen). An empty (moved-from) generator is closed.
   generator_state state() const noexcept { return h_ ? h_.promise().state_ : generator_state::closed; }
 
+  /// Python: repr(agen) with inspect.getasyncgenstate(agen):
+  /// `<async_generator object ticks() at 0x... [AGEN_SUSPENDED]>`.
+  friend std::ostream& operator<<(std::ostream& os, const async_generator& g) {
+    detail::write_generator(os, "async_generator", g.h_, g.state());
+    return os;
+  }
+
  private:
   friend struct detail::agen_promise<T>;
   explicit async_generator(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}

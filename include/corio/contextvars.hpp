@@ -9,9 +9,11 @@
 #pragma once
 
 #include <corio/detail/context.hpp>
+#include <corio/detail/repr.hpp>
 
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -124,6 +126,13 @@ class token {
     if (!old_) return std::nullopt;
     return static_cast<const detail::typed_value<T>*>(old_)->value;
   }
+  /// Python: repr(token): `<Token var=<ContextVar name='x' at 0x...> at 0x...>`,
+  /// `<Token used var=...>` once reset() used it.
+  friend std::ostream& operator<<(std::ostream& os, const token& t) {
+    os << (t.used_ ? "<Token used var=" : "<Token var=") << *t.var_ << " at ";
+    detail::write_address(os, &t);
+    return os << '>';
+  }
 
  private:
   friend class context_var<T>;
@@ -147,6 +156,19 @@ class context_var {
 
   /// Python: ContextVar.name.
   const std::string& name() const noexcept { return name_; }
+  /// Python: repr(var): `<ContextVar name='request_id' default=0 at 0x...>`
+  /// (no default= without one; a default with no text form shows its type).
+  friend std::ostream& operator<<(std::ostream& os, const context_var& v) {
+    os << "<ContextVar name=";
+    detail::write_quoted(os, v.name_);
+    if (v.default_) {
+      os << " default=";
+      detail::write_value(os, *v.default_);
+    }
+    os << " at ";
+    detail::write_address(os, &v);
+    return os << '>';
+  }
 
   /// Python: ContextVar.get(): the value in the current context, else the
   /// variable's default, else throws lookup_error (CV-01).

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <corio/detail/io_await.hpp>
+#include <corio/detail/owned_bytes.hpp>
 #include <corio/detail/user_counted.hpp>
 #include <corio/socket.hpp>
 #include <corio/tasks.hpp>
@@ -178,22 +179,46 @@ struct dgram_send_awaiter : dgram_waiter {
   void await_resume();
 };
 
+// sendto(std::string&&, ...): the bytes live in the awaiter.
+struct dgram_send_owned_awaiter : dgram_send_awaiter {
+  std::string bytes;
+  dgram_send_owned_awaiter(datagram_core* c, std::string d, const socket_address& a) noexcept
+      : dgram_send_awaiter(c, {}, a), bytes(std::move(d)) {
+    data = bytes;
+  }
+};
+
+// What recvfrom() and sendto() return. Each holds the endpoint's state (not
+// as a user: the last handle still closes the endpoint), so one scheduled
+// after every handle has gone raises "closed" instead of touching freed
+// memory.
 template <bool WithSender>
 struct dgram_recv_call {
-  datagram_core* core;
+  core_hold<datagram_core> core;
   std::size_t max;
   using corio_awaitable = void;
   dgram_recv_result_awaiter<WithSender> operator co_await() const {
-    return dgram_recv_result_awaiter<WithSender>(core, max);
+    return dgram_recv_result_awaiter<WithSender>(core.get(), max);
   }
 };
 
 struct dgram_send_call {
-  datagram_core* core;
+  core_hold<datagram_core> core;
   std::string_view data;
   socket_address to;
   using corio_awaitable = void;
-  dgram_send_awaiter operator co_await() const { return dgram_send_awaiter(core, data, to); }
+  dgram_send_awaiter operator co_await() const { return dgram_send_awaiter(core.get(), data, to); }
+};
+
+struct dgram_send_owned_call {
+  core_hold<datagram_core> core;
+  std::string data;
+  socket_address to;
+  using corio_awaitable = void;
+  dgram_send_owned_awaiter operator co_await() const& { return dgram_send_owned_awaiter(core.get(), data, to); }
+  dgram_send_owned_awaiter operator co_await() && {
+    return dgram_send_owned_awaiter(core.get(), std::move(data), to);
+  }
 };
 
 }  // namespace detail
@@ -218,23 +243,35 @@ class datagram_endpoint {
   /// Python: transport.sendto(data, addr). Sends one datagram to `addr`;
   /// suspends only while the send buffer is full (see the file comment). On
   /// a connected endpoint `addr` must be the peer (std::invalid_argument
-  /// otherwise). `data` must stay valid until the await ends.
+  /// otherwise). `data` must stay valid until the await ends, unless it is
+  /// a std::string rvalue, which the returned awaitable owns (so it may be
+  /// scheduled, through wait_for for instance, after the statement).
   detail::dgram_send_call sendto(std::string_view data, const socket_address& addr) const {
-    return {&core(), data, addr};
+    return {detail::core_hold(&core()), data, addr};
+  }
+  template <class S>
+    requires detail::string_rvalue<S>
+  detail::dgram_send_owned_call sendto(S&& data, const socket_address& addr) const {
+    return {detail::core_hold(&core()), std::string(std::move(data)), addr};
   }
   /// Python: transport.sendto(data) on a connected endpoint: to the peer.
   /// std::invalid_argument if the endpoint is not connected.
-  detail::dgram_send_call send(std::string_view data) const { return {&core(), data, {}}; }
+  detail::dgram_send_call send(std::string_view data) const { return {detail::core_hold(&core()), data, {}}; }
+  template <class S>
+    requires detail::string_rvalue<S>
+  detail::dgram_send_owned_call send(S&& data) const {
+    return {detail::core_hold(&core()), std::string(std::move(data)), {}};
+  }
   /// Python: protocol.datagram_received(data, addr), awaited: the next
   /// datagram and its sender. A datagram longer than `max_size` is
   /// discarded and reported as os_error EMSGSIZE (with its size and
   /// sender); the endpoint stays usable. On a connected endpoint an ICMP
   /// error for an earlier datagram (port unreachable) is thrown here, as
   /// connection_refused_error (Python: protocol.error_received).
-  detail::dgram_recv_call<true> recvfrom() const { return {&core(), default_recv_size}; }
+  detail::dgram_recv_call<true> recvfrom() const { return {detail::core_hold(&core()), default_recv_size}; }
   detail::dgram_recv_call<true> recvfrom(std::size_t max_size) const;
   /// As recvfrom, without the sender (for connected endpoints, mostly).
-  detail::dgram_recv_call<false> recv() const { return {&core(), default_recv_size}; }
+  detail::dgram_recv_call<false> recv() const { return {detail::core_hold(&core()), default_recv_size}; }
   detail::dgram_recv_call<false> recv(std::size_t max_size) const;
 
   /// Python: transport.close(). Closes at once (nothing is buffered); tasks

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <string>
@@ -67,6 +68,14 @@ class handle {
   /// Python: Handle.cancelled().
   bool cancelled() const noexcept { return n_ && n_->cancelled(); }
   explicit operator bool() const noexcept { return n_ != nullptr; }
+
+  /// Python: repr(handle): `<Handle cb>` and `<TimerHandle when=1.5 cb>`,
+  /// where cb is the callable's type (a function pointer type, or the
+  /// lambda's name, `main()::{lambda()#1}`), or "callback" where the
+  /// program's symbol table cannot say; `<Handle cancelled>` and
+  /// `<TimerHandle cancelled when=1.5>` once cancelled. `when` is loop time
+  /// in seconds ("never" for a deadline past loop time's range).
+  friend std::ostream& operator<<(std::ostream& os, const handle& h);
 
  protected:
   detail::handle_node* n_ = nullptr;

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <exception>
+#include <iosfwd>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -209,6 +210,13 @@ class exception_group : public base_exception_group, public std::exception {
   const char* what() const noexcept override { return base_exception_group::what(); }
 };
 
+/// Python: repr(exc): the dynamic type and the message,
+/// `corio::cancelled_error('shutting down')` (`corio::cancelled_error()`
+/// without one); a group lists its members,
+/// `corio::exception_group('2 failed', [std::runtime_error('a'), ...])`.
+std::ostream& operator<<(std::ostream& os, const base_exception& e);
+std::ostream& operator<<(std::ostream& os, const exception_group& e);
+
 /// Builds exception_group if every member is a std::exception, else
 /// base_exception_group (Python's BaseExceptionGroup.__new__ rule), and throws it.
 [[noreturn]] void throw_exception_group(std::string msg, std::vector<std::exception_ptr> excs);
@@ -221,7 +229,8 @@ bool is_exit_request(const std::exception_ptr& e) noexcept;
 bool is_std_exception(const std::exception_ptr& e) noexcept;
 /// True if `e` holds a corio::cancelled_error.
 bool is_cancelled_error(const std::exception_ptr& e) noexcept;
-/// One line describing `e`: its type and what().
+/// One line describing `e`: its type and what() ("std::runtime_error: boom"),
+/// the type alone when what() is empty.
 std::string describe_exception(const std::exception_ptr& e);
 
 namespace detail {

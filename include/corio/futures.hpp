@@ -3,6 +3,7 @@
 
 #include <corio/detail/core_waiter.hpp>
 #include <corio/detail/coroutine_callback.hpp>
+#include <corio/detail/repr.hpp>
 #include <corio/detail/result_slot.hpp>
 #include <corio/events.hpp>
 
@@ -52,6 +53,18 @@ std::add_lvalue_reference_t<T> core_result(future_core* f, result_slot<T>& slot)
   if constexpr (!std::is_void_v<T>) return slot.get();
 }
 std::exception_ptr core_exception(future_core* f);
+
+// Python: repr(future) (future_core.cpp); `result` writes the value.
+void write_future(std::ostream& os, const future_core* f, void (*result)(std::ostream&, const future_core*));
+template <class T>
+void write_future_result(std::ostream& os, const future_core* f) {
+  if constexpr (std::is_void_v<T>) {
+    os << "None";
+  } else {
+    auto* st = const_cast<future_state<T>*>(static_cast<const future_state<T>*>(f));
+    write_value(os, st->slot.get());
+  }
+}
 
 }  // namespace detail
 
@@ -162,6 +175,16 @@ class future {
  private:
   state* s_ = nullptr;
 };
+
+/// Python: repr(future) / print(future): `<Future pending>`,
+/// `<Future finished result=42>`, `<Future finished
+/// exception=std::runtime_error('boom')>`, `<Future cancelled>`. Reading
+/// the outcome here does not count as retrieving it.
+template <class T>
+std::ostream& operator<<(std::ostream& os, const future<T>& f) {
+  detail::write_future(os, f.core(), &detail::write_future_result<T>);
+  return os;
+}
 
 template <class T>
 future<T> event_loop::create_future() {

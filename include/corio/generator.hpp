@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <iosfwd>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -55,6 +56,9 @@ namespace detail {
 [[noreturn]] void throw_generator_ignored_exit(const char* kind);
 [[noreturn]] void throw_no_return_value(generator_state s);
 std::exception_ptr generator_exit_ptr();
+// Python: repr(gen), `<generator object fib(int) at 0x... [GEN_SUSPENDED]>`;
+// `kind` is "generator" or "async_generator" (generator.cpp).
+void write_generator(std::ostream& os, const char* kind, std::coroutine_handle<> frame, generator_state s);
 
 template <class>
 inline constexpr bool always_false = false;
@@ -368,6 +372,14 @@ class [[nodiscard]] generator {
   /// Python: inspect.getgeneratorstate(gen). An empty (moved-from)
   /// generator is closed.
   generator_state state() const noexcept { return h_ ? h_.promise().state_ : generator_state::closed; }
+
+  /// Python: repr(gen) with inspect.getgeneratorstate(gen):
+  /// `<generator object fib(int) at 0x... [GEN_SUSPENDED]>` (GEN_CREATED,
+  /// GEN_RUNNING, GEN_CLOSED); `<generator (empty)>` when moved from.
+  friend std::ostream& operator<<(std::ostream& os, const generator& g) {
+    detail::write_generator(os, "generator", g.h_, g.state());
+    return os;
+  }
 
   /// Python: StopIteration.value: what the body returned with `co_return v`.
   /// Throws invalid_state_error unless the generator has finished by

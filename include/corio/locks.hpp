@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -64,7 +65,7 @@ class lock {
       if (!owner->locked_ && owner->waiters_.empty()) return owner->locked_ = true;
       return false;
     }
-    void await_suspend(std::coroutine_handle<> h) { detail::wait_on(owner->waiters_, this, h, owner->loop_ref_, "Lock"); }
+    void await_suspend(std::coroutine_handle<> h) { detail::wait_on<detail::wait_kind::lock>(owner->waiters_, this, h, owner->loop_ref_, "Lock"); }
     bool await_resume() {
       if (task) owner->after_wait(this);
       return true;
@@ -74,6 +75,9 @@ class lock {
   detail::op<lock, awaiter> acquire() noexcept { return {this}; }
   /// Python: `async with lock:` as `auto guard = co_await lk.scoped();`.
   detail::op<lock, detail::scoped_awaiter<lock, awaiter>> scoped() noexcept { return {this}; }
+
+  /// Python: repr(lock): `<corio::lock object at 0x... [locked, waiters:2]>`.
+  friend std::ostream& operator<<(std::ostream& os, const lock& l);
 
  private:
   void after_wait(awaiter* w);
@@ -108,7 +112,7 @@ class event {
     ~awaiter() { owner->waiters_.remove(this); }
     bool await_ready() const noexcept { return owner->value_; }
     void await_suspend(std::coroutine_handle<> h) {
-      detail::wait_on(owner->waiters_, this, h, owner->loop_ref_, "Event");
+      detail::wait_on<detail::wait_kind::event>(owner->waiters_, this, h, owner->loop_ref_, "Event");
     }
     bool await_resume() {
       if (task && CORIO_UNLIKELY(cancel_due())) throw_cancel();  // SY-08
@@ -118,6 +122,9 @@ class event {
   /// Python: `await event.wait()` (returns true). A cancellation point
   /// unless already set.
   detail::op<event, awaiter> wait() noexcept { return {this}; }
+
+  /// Python: repr(event): `<corio::event object at 0x... [unset, waiters:1]>`.
+  friend std::ostream& operator<<(std::ostream& os, const event& e);
 
  private:
   friend class detail::queue_core;  // its join event, checked by the queue
@@ -171,6 +178,9 @@ class condition {
   /// Python: Condition.notify_all().
   void notify_all();
 
+  /// Python: repr(cond): `<corio::condition object at 0x... [unlocked, waiters:1]>`.
+  friend std::ostream& operator<<(std::ostream& os, const condition& c);
+
  private:
   struct notified;     // the wait for a notify (locks.cpp)
   struct notified_op;  // what `co_await` takes for it
@@ -213,7 +223,7 @@ class semaphore {
       return true;
     }
     void await_suspend(std::coroutine_handle<> h) {
-      detail::wait_on(owner->waiters_, this, h, owner->loop_ref_, "Semaphore");
+      detail::wait_on<detail::wait_kind::semaphore>(owner->waiters_, this, h, owner->loop_ref_, "Semaphore");
     }
     bool await_resume() {
       if (task) owner->after_wait(this);
@@ -224,6 +234,10 @@ class semaphore {
   detail::op<semaphore, awaiter> acquire() noexcept { return {this}; }
   /// `async with sem:` as `auto guard = co_await sem.scoped();`.
   detail::op<semaphore, detail::scoped_awaiter<semaphore, awaiter>> scoped() noexcept { return {this}; }
+
+  /// Python: repr(sem): `<corio::semaphore object at 0x... [unlocked, value:2]>`,
+  /// `[locked, waiters:3]`; a bounded_semaphore says `corio::bounded_semaphore`.
+  friend std::ostream& operator<<(std::ostream& os, const semaphore& s);
 
  protected:
   /// A semaphore whose release() refuses to go above `bound`.
@@ -272,6 +286,10 @@ class barrier {
   /// Tasks waiting while it fills (Python: Barrier.n_waiting).
   std::size_t n_waiting() const noexcept { return state_ == state::filling ? count_ : 0; }
   bool broken() const noexcept { return state_ == state::broken; }
+
+  /// Python: repr(barrier): `<corio::barrier object at 0x... [filling, waiters:1/3]>`,
+  /// `[draining, waiters:0/3]`, `[broken]`.
+  friend std::ostream& operator<<(std::ostream& os, const barrier& b);
 
  private:
   enum class state { filling, draining, resetting, broken };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <corio/detail/queue_stores.hpp>
+#include <corio/detail/repr.hpp>
 #include <corio/detail/sync_waiter.hpp>
 #include <corio/exceptions.hpp>
 #include <corio/locks.hpp>
@@ -10,6 +11,7 @@
 #include <concepts>
 #include <cstddef>
 #include <functional>
+#include <iosfwd>
 #include <optional>
 #include <stdexcept>
 #include <type_traits>
@@ -61,6 +63,10 @@ class queue_core {
   // The loop this queue's waiters (getters, putters or joiners) belong to.
   std::uint32_t bound_loop() const noexcept { return loop_ref_ ? loop_ref_ : finished_.loop_ref_; }
   void shutdown_waiters(bool immediate_drained, std::size_t drained) noexcept;
+  // The text form around the items: `<Queue maxsize=0 qsize=2` and
+  // ` getters=1 putters=1 tasks=2 shutdown>` (queues.cpp).
+  void write_head(std::ostream& os, int order, std::size_t qsize) const;
+  void write_tail(std::ostream& os) const;
 
   std::size_t maxsize_;
   std::size_t reserved_items_ = 0;
@@ -141,7 +147,7 @@ class basic_queue : private detail::queue_core {
     bool await_ready() const noexcept { return q->shutdown_ || q->has_room(q->store_.size()); }
     void await_suspend(std::coroutine_handle<> h) {
       this->reserved = false;
-      detail::wait_on(q->putters_, this, h, q->loop_ref_, "Queue");
+      detail::wait_on<detail::wait_kind::queue_put>(q->putters_, this, h, q->loop_ref_, "Queue");
     }
     CORIO_ALWAYS_INLINE void await_resume() {
       if (CORIO_UNLIKELY(task != nullptr || q->shutdown_)) after_wait();
@@ -178,7 +184,7 @@ class basic_queue : private detail::queue_core {
     bool await_ready() const noexcept { return q->available(q->store_.size()) > 0 || q->shutdown_; }
     void await_suspend(std::coroutine_handle<> h) {
       this->reserved = false;
-      detail::wait_on(q->getters_, this, h, q->loop_ref_, "Queue");
+      detail::wait_on<detail::wait_kind::queue_get>(q->getters_, this, h, q->loop_ref_, "Queue");
     }
     CORIO_ALWAYS_INLINE T await_resume() {
       if (CORIO_UNLIKELY(task != nullptr)) after_wait();
@@ -219,6 +225,21 @@ class basic_queue : private detail::queue_core {
   }
   /// True after shutdown().
   bool is_shut_down() const noexcept { return shutdown_; }
+
+  /// Python: str(queue) / print(queue), after asyncio.Queue._format:
+  /// `<Queue maxsize=0 qsize=2 items=[1, 2] getters=1 tasks=2>` (LifoQueue,
+  /// PriorityQueue for the other orders). `items` lists the first six items
+  /// in storage order (a LifoQueue's next item is the last, a PriorityQueue's
+  /// are in heap order), only when T has a text form (an operator<<, a
+  /// string, a number, a container of those...); getters, putters (tasks
+  /// waiting), tasks (unfinished tasks) and shutdown only when there are.
+  friend std::ostream& operator<<(std::ostream& os, const basic_queue& q) {
+    q.write_head(os, detail::store_order<Store>, q.store_.size());
+    if constexpr (detail::has_text_form<T>())
+      detail::write_items_field(os, q.store_.size(), [&q](std::size_t i) -> const T& { return q.store_.at(i); });
+    q.write_tail(os);
+    return os;
+  }
 
  private:
   T take() {

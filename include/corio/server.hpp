@@ -107,14 +107,16 @@ class server {
     if (c_) c_->abort_clients();
   }
   /// Python: Server.wait_closed(). Completes once the server is closed and
-  /// all its connections are gone (ST-21).
-  task<void> wait_closed();
+  /// all its connections are gone (ST-21). The task holds a copy of this
+  /// handle (so it may be scheduled and outlive it).
+  task<void> wait_closed() const;
   /// Python: Server.start_serving().
   void start_serving() { core().start_serving(); }
   /// Python: Server.serve_forever(). Runs until cancelled, then closes the
   /// server (ST-20). std::runtime_error if the server is closed or another
-  /// serve_forever is running.
-  task<void> serve_forever();
+  /// serve_forever is running. The task holds a copy of this handle, so
+  /// `create_task(srv.serve_forever())` keeps serving after `srv` is gone.
+  task<void> serve_forever() const;
   /// Python: Server.is_serving().
   bool is_serving() const noexcept { return c_ && c_->is_serving(); }
   /// Python: Server.sockets: the listening sockets (empty once closed).
@@ -124,6 +126,11 @@ class server {
   explicit operator bool() const noexcept { return static_cast<bool>(c_); }
 
  private:
+  // The coroutines behind wait_closed and serve_forever take the handle by
+  // value: a member coroutine would keep only `this`, which a scheduled task
+  // may outlive.
+  static task<void> wait_closed_with(server keep);
+  static task<void> serve_forever_with(server keep);
   detail::server_core& core() const;
   detail::user_ref<detail::server_core> c_;
 };

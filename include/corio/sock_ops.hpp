@@ -9,9 +9,18 @@
 // bytes or a connection that arrived first are not lost (see
 // detail/io_await.hpp). Errors raise os_error subclasses naming the call,
 // the fd and the peer.
+//
+// Lifetimes, for a call scheduled rather than awaited at once (a task from
+// create_task, or an awaitable held or passed to wait_for): bytes given as a
+// std::string rvalue are moved into the task or the awaitable; a named
+// string, a literal or a view is not copied and must outlive the operation.
+// The socket is not owned either (corio::socket is a unique owner): it must
+// outlive the operation, and one moved from or closed meanwhile makes the
+// operation raise std::invalid_argument ("the socket is closed").
 #pragma once
 
 #include <corio/detail/io_await.hpp>
+#include <corio/detail/owned_bytes.hpp>
 #include <corio/socket.hpp>
 #include <corio/tasks.hpp>
 
@@ -97,6 +106,12 @@ struct send_awaiter : sock_awaiter<send_awaiter> {
   }
 };
 
+// sock_send(s, std::string&&): the bytes live in the awaiter.
+struct send_owned_awaiter : send_awaiter {
+  std::string bytes;
+  send_owned_awaiter(socket* s, std::string b) noexcept : send_awaiter(s, {}), bytes(std::move(b)) { buf = bytes; }
+};
+
 struct connect_awaiter : sock_awaiter<connect_awaiter> {
   static constexpr const char* call = "sock_connect";
   socket_address addr;
@@ -177,6 +192,15 @@ struct sendto_awaiter : sock_awaiter<sendto_awaiter> {
   }
 };
 
+// sock_sendto(s, std::string&&, to): the bytes live in the awaiter.
+struct sendto_owned_awaiter : sendto_awaiter {
+  std::string bytes;
+  sendto_owned_awaiter(socket* s, std::string b, const socket_address& a) noexcept
+      : sendto_awaiter(s, {}, a), bytes(std::move(b)) {
+    buf = bytes;
+  }
+};
+
 struct poll_awaiter : io_awaiter {
   static constexpr const char* call = "wait_readable/wait_writable";
   poll_awaiter(int fd, std::uint32_t mask) noexcept {
@@ -192,13 +216,19 @@ struct poll_awaiter : io_awaiter {
   }
 };
 
-// The value a sock_* call returns: its arguments, co_awaited at once.
+// The value a sock_* call returns: its arguments, co_awaited at once (an
+// rvalue hands its arguments over; a held one is copied, so it can be
+// awaited again).
 template <class Awaiter, class... Args>
 struct sock_call {
   std::tuple<Args...> args;
   using corio_awaitable = void;
-  Awaiter operator co_await() const { return std::make_from_tuple<Awaiter>(args); }
+  Awaiter operator co_await() const& { return std::make_from_tuple<Awaiter>(args); }
+  Awaiter operator co_await() && { return std::make_from_tuple<Awaiter>(std::move(args)); }
 };
+
+// sock_sendall(s, std::string&&): the task owns the bytes.
+task<void> sock_sendall_owned(socket& s, std::string data);
 
 }  // namespace detail
 
@@ -214,6 +244,12 @@ inline detail::sock_call<detail::recv_into_awaiter, socket*, std::span<char>, in
 /// Python: sock.send via the loop (one send call): how many bytes went.
 inline detail::sock_call<detail::send_awaiter, socket*, std::string_view> sock_send(socket& s, std::string_view data) {
   return {{&s, data}};
+}
+/// The same for a std::string rvalue, which the returned awaitable owns.
+template <class S>
+  requires detail::string_rvalue<S>
+detail::sock_call<detail::send_owned_awaiter, socket*, std::string> sock_send(socket& s, S&& data) {
+  return {{&s, std::string(std::move(data))}};
 }
 /// Python: loop.sock_connect(sock, address).
 inline detail::sock_call<detail::connect_awaiter, socket*, socket_address> sock_connect(socket& s,
@@ -232,8 +268,24 @@ inline detail::sock_call<detail::sendto_awaiter, socket*, std::string_view, sock
     socket& s, std::string_view data, const socket_address& to) {
   return {{&s, data, to}};
 }
-/// Python: loop.sock_sendall(sock, data): sends everything, or raises.
+/// The same for a std::string rvalue, which the returned awaitable owns.
+template <class S>
+  requires detail::string_rvalue<S>
+detail::sock_call<detail::sendto_owned_awaiter, socket*, std::string, socket_address> sock_sendto(
+    socket& s, S&& data, const socket_address& to) {
+  return {{&s, std::string(std::move(data)), to}};
+}
+/// Python: loop.sock_sendall(sock, data): sends everything, or raises. A
+/// task: scheduled with create_task, `data` must outlive it (see the top of
+/// this file), unless it is a std::string rvalue (next overload).
 task<void> sock_sendall(socket& s, std::string_view data);
+/// The same, the task owning the bytes: `create_task(sock_sendall(s,
+/// make_payload()))` is safe, as in Python.
+template <class S>
+  requires detail::string_rvalue<S>
+task<void> sock_sendall(socket& s, S&& data) {
+  return detail::sock_sendall_owned(s, std::string(std::move(data)));
+}
 /// Python: loop.sock_sendfile(sock, file, offset=0, count=None,
 /// fallback=True): sends `count` bytes (all, to the end of the file, when
 /// empty) of the open file `file_fd` from `offset` over the stream socket

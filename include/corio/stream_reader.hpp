@@ -9,7 +9,9 @@
 // (ST-12). Used from its loop's thread only, like every asyncio object.
 #pragma once
 
+#include <corio/detail/owned_bytes.hpp>
 #include <corio/detail/reader_core.hpp>
+#include <corio/detail/user_counted.hpp>
 #include <corio/exceptions.hpp>
 #include <corio/tasks.hpp>
 
@@ -122,13 +124,15 @@ struct until_awaiter : reader_awaiter_base {
   }
 };
 
-// What a read method returns: co_await builds the awaiter in the frame.
+// What a read method returns: co_await builds the awaiter in the frame. It
+// holds the reader, so one scheduled after every handle has gone (through
+// wait_for, say) still reads what was buffered.
 template <class Awaiter, class Arg>
 struct reader_op {
-  reader_core* c;
+  core_hold<reader_core> c;
   Arg arg;
   using corio_awaitable = void;
-  Awaiter operator co_await() const noexcept { return Awaiter(c, arg); }
+  Awaiter operator co_await() const noexcept { return Awaiter(c.get(), arg); }
 };
 
 }  // namespace detail
@@ -198,7 +202,7 @@ class stream_reader {
   /// "" at EOF. n == 0: "" at once (ST-02). n < 0: everything up to EOF
   /// (ST-04).
   detail::reader_op<detail::read_awaiter, std::ptrdiff_t> read(std::ptrdiff_t n = -1) const noexcept {
-    return {c_, n};
+    return {detail::core_hold(c_), n};
   }
 
   /// `co_await reader.read_into(buf)`: read(buf.size()) into `buf`, without
@@ -206,7 +210,7 @@ class stream_reader {
   /// buf.size() bytes and returns how many; 0 at EOF (or for an empty buf).
   /// `buf` must stay valid until the await completes.
   detail::reader_op<detail::read_into_awaiter, std::span<char>> read_into(std::span<char> buf) const noexcept {
-    return {c_, buf};
+    return {detail::core_hold(c_), buf};
   }
 
   /// Python: `await reader.readline()`: a line with its "\n", accumulated
@@ -214,7 +218,9 @@ class stream_reader {
   /// than the limit throws std::invalid_argument (Python: ValueError) after
   /// consuming through its "\n", or discarding the whole buffer if no "\n"
   /// came within the limit (ST-06).
-  detail::reader_op<detail::until_awaiter<true>, std::string_view> readline() const noexcept { return {c_, "\n"}; }
+  detail::reader_op<detail::until_awaiter<true>, std::string_view> readline() const noexcept {
+    return {detail::core_hold(c_), "\n"};
+  }
 
   /// Python: `await reader.readuntil(separator=b"\n")`: the data up to and
   /// including the separator, which may span chunks (ST-07). Throws
@@ -222,10 +228,17 @@ class stream_reader {
   /// emptied, ST-08), limit_overrun_error beyond the limit with the data
   /// left buffered (ST-09), std::invalid_argument for an empty separator.
   /// `separator` must stay valid until the await completes (a literal, or a
-  /// string that outlives the co_await expression).
+  /// string that outlives it), unless it is a std::string rvalue, which the
+  /// returned awaitable owns.
   detail::reader_op<detail::until_awaiter<false>, std::string_view> readuntil(std::string_view separator = "\n") const {
     if (separator.empty()) throw std::invalid_argument("Separator should be at least one-byte string");
-    return {c_, separator};
+    return {detail::core_hold(c_), separator};
+  }
+  template <class S>
+    requires detail::string_rvalue<S>
+  detail::reader_op<detail::until_awaiter<false>, std::string> readuntil(S&& separator) const {
+    if (separator.empty()) throw std::invalid_argument("Separator should be at least one-byte string");
+    return {detail::core_hold(c_), std::string(std::move(separator))};
   }
 
   /// Python: `await reader.readexactly(n)`: exactly n bytes; "" for 0; the
@@ -233,12 +246,12 @@ class stream_reader {
   /// with what was buffered, which is consumed (ST-10). A negative signed n
   /// throws std::invalid_argument.
   detail::reader_op<detail::readexactly_awaiter, std::size_t> readexactly(std::size_t n) const noexcept {
-    return {c_, n};
+    return {detail::core_hold(c_), n};
   }
   template <std::signed_integral I>
   detail::reader_op<detail::readexactly_awaiter, std::size_t> readexactly(I n) const {
     if (n < 0) throw std::invalid_argument("readexactly size can not be less than zero");
-    return {c_, static_cast<std::size_t>(n)};
+    return {detail::core_hold(c_), static_cast<std::size_t>(n)};
   }
 
  private:

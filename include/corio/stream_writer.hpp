@@ -30,10 +30,13 @@ struct drain_awaiter {
   }
 };
 
+// What drain() and wait_closed() return hold the transport (not as a user:
+// the last writer handle still closes it), so one scheduled after every
+// handle has gone sees the connection closed instead of freed memory.
 struct drain_op {
-  stream_transport* t;
+  core_hold<stream_transport> t;
   using corio_awaitable = void;
-  drain_awaiter operator co_await() const noexcept { return drain_awaiter(t); }
+  drain_awaiter operator co_await() const noexcept { return drain_awaiter(t.get()); }
 };
 
 struct closed_awaiter {
@@ -45,9 +48,9 @@ struct closed_awaiter {
 };
 
 struct closed_op {
-  stream_transport* t;
+  core_hold<stream_transport> t;
   using corio_awaitable = void;
-  closed_awaiter operator co_await() const noexcept { return closed_awaiter(t); }
+  closed_awaiter operator co_await() const noexcept { return closed_awaiter(t.get()); }
 };
 
 }  // namespace detail
@@ -66,21 +69,31 @@ class stream_writer {
   /// Python: write(data). Buffers the bytes and starts sending them.
   /// Dropped once the connection is closing or lost (drain() then raises);
   /// std::runtime_error after write_eof().
-  void write(std::string_view data) { t().write(data); }
+  void write(std::string_view data) {
+    detail::stream_transport& tr = t();
+    tr.check_confined("stream_writer.write");
+    tr.write(data);
+  }
   /// Python: writelines(data): every element of a range of byte strings.
   template <class Range>
   void writelines(const Range& lines) {
-    for (const auto& l : lines) t().write(std::string_view(l));
+    detail::stream_transport& tr = t();
+    tr.check_confined("stream_writer.writelines");
+    for (const auto& l : lines) tr.write(std::string_view(l));
   }
   /// Python: write_eof(): shuts the sending side once the buffer is sent.
   /// std::runtime_error over TLS (Python: NotImplementedError).
-  void write_eof() { t().write_eof(); }
+  void write_eof() {
+    detail::stream_transport& tr = t();
+    tr.check_confined("stream_writer.write_eof");
+    tr.write_eof();
+  }
   /// Python: can_write_eof(): false over TLS.
   bool can_write_eof() const noexcept { return t_ && t_->can_write_eof(); }
   /// Python: drain(). Returns at once while the buffer is below the
   /// high-water mark; raises the reader's exception, or connection_reset_error
   /// ("Connection lost") once the connection is closing or gone.
-  detail::drain_op drain() { return {&t()}; }
+  detail::drain_op drain() { return {detail::core_hold(&t())}; }
   /// Python: close(). Sends what is buffered, then closes; is_closing()
   /// is true at once.
   void close() noexcept {
@@ -93,7 +106,7 @@ class stream_writer {
   /// Python: is_closing().
   bool is_closing() const noexcept { return !t_ || t_->is_closing(); }
   /// Python: wait_closed(). Completes when the socket is closed.
-  detail::closed_op wait_closed() { return {&t()}; }
+  detail::closed_op wait_closed() { return {detail::core_hold(&t())}; }
 
   /// Python: get_extra_info(name, default): "peername" and "sockname"
   /// (socket_address), "socket" (the fd, int); over TLS also "sslcontext"

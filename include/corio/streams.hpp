@@ -103,13 +103,14 @@ task<server> start_server(client_connected_fn cb, socket sock, server_options op
 /// Python: StreamWriter.start_tls(sslcontext, server_hostname=...) (3.11):
 /// upgrades a plain connection to TLS in place. What was written before is
 /// sent in plaintext first; then the handshake runs, and the same reader
-/// and writer go on, encrypted. Raises as open_connection does for a failed
-/// or timed-out handshake (the connection is closed then);
-/// std::invalid_argument if the connection already uses TLS. Cancelled, it
-/// aborts the connection.
-task<void> start_tls(stream_writer& writer, ssl_context ctx, start_tls_options opts);
-task<void> start_tls(stream_writer& writer, ssl_context ctx, std::string server_hostname);
-task<void> start_tls(stream_writer& writer, ssl_context ctx);
+/// and writer (and every copy of them) go on, encrypted. Raises as
+/// open_connection does for a failed or timed-out handshake (the connection
+/// is closed then); std::invalid_argument if the connection already uses
+/// TLS. Cancelled, it aborts the connection. The task holds a copy of the
+/// writer handle, so it may be scheduled and outlive the caller's.
+task<void> start_tls(stream_writer writer, ssl_context ctx, start_tls_options opts);
+task<void> start_tls(stream_writer writer, ssl_context ctx, std::string server_hostname);
+task<void> start_tls(stream_writer writer, ssl_context ctx);
 
 /// Python: asyncio.open_unix_connection(path).
 task<stream_pair> open_unix_connection(std::string path, connection_options opts);

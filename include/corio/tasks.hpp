@@ -4,6 +4,7 @@
 
 #include <corio/detail/core_waiter.hpp>
 #include <corio/detail/coroutine_callback.hpp>
+#include <corio/detail/repr.hpp>
 #include <corio/detail/result_slot.hpp>
 #include <corio/detail/task_base.hpp>
 #include <corio/events.hpp>
@@ -246,6 +247,39 @@ class task : public any_task {
   promise_type* promise() const noexcept { return static_cast<promise_type*>(t_); }
 };
 
+/// Python: repr(task) / print(task), as CPython 3.11 writes it:
+/// `<Task pending name='Task-1' coro=<amain()> wait=sleep>`; when done,
+/// `finished` with `exception=std::runtime_error('boom')` (for any_task, whose
+/// result type is not known, the result is not shown), or `cancelled`;
+/// `cancelling` while a cancel request is pending. `wait=` says what a
+/// suspended task waits on: sleep, future, task 'name', futures (wait,
+/// wait_for, a task_group's end), Lock, Event, Condition, Semaphore,
+/// Queue.get, Queue.put, StreamReader, or an I/O operation with its fd
+/// (recv(fd=7)). A coroutine not scheduled as a task prints as Python's
+/// coroutine object, `<coroutine object amain() at 0x...>`. Printing a task
+/// gives it its "Task-<n>" name if it has none yet, as get_name() does.
+std::ostream& operator<<(std::ostream& os, const any_task& t);
+
+namespace detail {
+template <class T>
+void write_task_result(std::ostream& os, const task_base* t) {
+  if constexpr (std::is_void_v<T>) {
+    os << "None";
+  } else {
+    auto* p = const_cast<task_promise<T>*>(static_cast<const task_promise<T>*>(t));
+    write_value(os, p->slot.get());
+  }
+}
+}  // namespace detail
+
+/// Python: repr(task), with `result=` once it returned: any_task's form and
+/// the value (Python's reprlib shortens long values; see detail/repr.hpp).
+template <class T>
+std::ostream& operator<<(std::ostream& os, const task<T>& t) {
+  detail::write_task(os, t.base(), &detail::write_task_result<T>);
+  return os;
+}
+
 namespace detail {
 template <class T>
 task<T> task_promise<T>::get_return_object() noexcept {
@@ -356,6 +390,7 @@ struct sleep_awaiter : timer_node, suspend_point {
   }
 
  private:
+  friend void write_task_wait(std::ostream& os, const task_base* t);  // compares cancel_sleep
   static void on_fire(timer_node* n) noexcept { tls.running_loop->wake(static_cast<sleep_awaiter*>(n)->task); }
   static void on_cancelled(timer_node*) noexcept {}  // marker: the sleep was cancelled
   // CX-19: cancelling a sleep cancels its timer; the task sees cancelled_error.

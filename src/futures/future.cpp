@@ -3,7 +3,12 @@
 // and the lists of callbacks and wait registrations.
 #include <corio/futures/future.hpp>
 
+#include <corio/detail/repr.hpp>
+
+#include <cxxabi.h>
+
 #include <cstdio>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 
@@ -250,6 +255,32 @@ std::exception_ptr state_base::exception_of() const {
   if (st == st_cancelled || st == st_cancelled_notified) throw cancelled_error("the future was cancelled");
   if (st != st_finished) throw_invalid_state("the future is not done yet");
   return (w & f_exception) ? exc : nullptr;
+}
+
+void write_future(std::ostream& os, const state_base* s, const std::type_info& value_type) {
+  if (s == nullptr) {
+    os << "<Future (empty)>";
+    return;
+  }
+  static constexpr const char* kStates[] = {"pending", "running", "cancelled", "cancelled", "finished"};
+  const std::uint32_t w = s->word.load(std::memory_order_acquire);
+  os << "<Future at ";
+  corio::detail::write_address(os, s);
+  os << " state=" << kStates[w & state_base::st_mask];
+  if ((w & state_base::st_mask) == state_base::st_finished) {
+    if (w & state_base::f_exception) {
+      const std::type_info* t = nullptr;
+      try {
+        std::rethrow_exception(s->exc);
+      } catch (...) {
+        t = abi::__cxa_current_exception_type();
+      }
+      os << " raised " << (t ? corio::detail::type_name(*t) : std::string("exception"));
+    } else {
+      os << " returned " << (value_type == typeid(void) ? std::string("None") : corio::detail::type_name(value_type));
+    }
+  }
+  os << '>';
 }
 
 }  // namespace corio::futures::detail

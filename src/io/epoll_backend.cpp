@@ -5,6 +5,14 @@
 // edge retries the ops of that direction in order until one would block.
 // This is how Tokio and libuv use epoll: no epoll_ctl per operation.
 //
+// That registration outlives the operations only for fds corio owns (its
+// sockets), which tell the backend before they close (forget_fd). A bare fd
+// (wait_readable, add_reader) may be closed with ::close and its number
+// reused without a word: its readiness waits (io_kind::poll) register it for
+// as long as one of them waits and remove it when the last one ends, so no
+// state survives the fd. A wait on a socket corio owns uses the socket's
+// registration.
+//
 // Facts this relies on:
 // - With EPOLLET every new arrival of data (or of buffer space) makes a new
 //   edge, so an op that got EAGAIN after its fd was registered will be
@@ -77,7 +85,8 @@ struct op_list {
 struct fd_entry {
   op_list readers;
   op_list writers;
-  bool registered = false;
+  bool registered = false;  // in the epoll set
+  bool owned = false;       // kept there until forget_fd (a socket corio owns)
   bool retry = false;  // in the retry list
   bool hup = false;    // the peer's FIN (or an error) was seen: read to the end
 };
@@ -187,7 +196,17 @@ class epoll_backend final : public io_backend {
       }
     }
     fd_entry& fe = entry(op->fd);
-    if (!fe.registered) register_fd(op->fd, fe);
+    if (CORIO_UNLIKELY(!fe.owned)) {
+      if (op->kind == io_kind::poll) {  // a bare fd's wait: registered until the last one ends
+        if (!fe.registered) register_fd(op->fd, fe);
+      } else {
+        // A socket's first op: registered for good. Even if a wait on the
+        // number registered it (ADD then finds it and refreshes it), as that
+        // may have been a closed fd's.
+        register_fd(op->fd, fe);
+        fe.owned = true;
+      }
+    }
     (is_read_side(op) ? fe.readers : fe.writers).push(op);
     op->state = kWaiting;
     ++pending_;
@@ -223,6 +242,7 @@ class epoll_backend final : public io_backend {
     // say so explicitly for that case.
     if (fe.registered) ::epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
     fe.registered = false;
+    fe.owned = false;
     fe.hup = false;
   }
 
@@ -301,6 +321,16 @@ class epoll_backend final : public io_backend {
     (fe.readers.contains(op) ? fe.readers : fe.writers).remove(op);
     op->state = 0;
     --pending_;
+    if (CORIO_UNLIKELY(!fe.owned) && !fe.readers.head && !fe.writers.head) unregister_bare(op->fd, fe);
+  }
+
+  // The last wait on a bare fd ended: its registration goes, so that nothing
+  // is left if the fd is closed and its number reused. EBADF or ENOENT mean
+  // it was closed already (which removed it from the set).
+  void unregister_bare(int fd, fd_entry& fe) noexcept {
+    if (fe.registered) ::epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
+    fe.registered = false;
+    fe.hup = false;
   }
 
   void defer(io_op* op) noexcept {
@@ -416,7 +446,7 @@ class epoll_backend final : public io_backend {
   std::vector<fd_entry> fds_;
   std::vector<int> retry_;
   op_list deferred_;
-    std::unique_ptr<char[]> scratch_;
+  std::unique_ptr<char[]> scratch_;
   io_op* dispatching_ = nullptr;  // the multishot op whose done is running
   bool abandoned_in_done_ = false;
 };

@@ -26,18 +26,21 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace corio::detail {
 
 std::unique_ptr<io_backend> make_uring_backend();
-bool uring_available() noexcept;
+const char* uring_missing() noexcept;
+extern const char* const kUringUses;
 
 namespace {
 
@@ -60,6 +63,10 @@ struct cqe_copy {
 bool is_multi(const io_op* op) noexcept {
   return op->kind == io_kind::recv_multi || op->kind == io_kind::accept_multi;
 }
+
+// Ops whose result (res >= 0) is a new fd, which becomes the owner's only
+// when `done` hands it over.
+bool yields_fd(const io_op* op) noexcept { return op->kind == io_kind::accept || op->kind == io_kind::accept_multi; }
 
 class uring_backend final : public io_backend {
  public:
@@ -108,7 +115,7 @@ class uring_backend final : public io_backend {
       }
       const cqe_copy c = stash_[i];
       stash_.erase(stash_.begin() + static_cast<std::ptrdiff_t>(i));
-      recycle_if_buffer(c.flags);
+      drop_result(op, c.res, c.flags);
       if (!(c.flags & IORING_CQE_F_MORE)) return forget(op);
     }
     // Wait for it; other completions are kept for the next wait().
@@ -121,7 +128,7 @@ class uring_backend final : public io_backend {
       io_uring_for_each_cqe(&ring_, head, cqe) {
         ++seen;
         if (cqe->user_data == tag_of(op)) {
-          recycle_if_buffer(cqe->flags);
+          drop_result(op, cqe->res, cqe->flags);
           if (!(cqe->flags & IORING_CQE_F_MORE)) ended = true;
         } else {
           stash_.push_back({cqe->user_data, cqe->res, cqe->flags});
@@ -179,16 +186,11 @@ class uring_backend final : public io_backend {
     // are run when the loop enters the kernel anyway, and the TASKRUN flag
     // tells a polling loop when it must. DEFER_TASKRUN measured slower, and
     // its SINGLE_ISSUER would tie the loop to one thread.
+    // uring_missing() checked that the kernel takes these flags.
     io_uring_params p{};
     p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
     p.cq_entries = kCqEntries;
-    int r = ::io_uring_queue_init_params(kSqEntries, &ring_, &p);
-    if (r == -EINVAL) {  // kernels before 5.19
-      p = {};
-      p.flags = IORING_SETUP_CQSIZE;
-      p.cq_entries = kCqEntries;
-      r = ::io_uring_queue_init_params(kSqEntries, &ring_, &p);
-    }
+    const int r = ::io_uring_queue_init_params(kSqEntries, &ring_, &p);
     if (r < 0) throw_os_error(-r, "corio: io_uring_queue_init");
     ring_ready_ = true;
     ::io_uring_register_ring_fd(&ring_);  // optional: saves an fd lookup per enter
@@ -271,6 +273,13 @@ class uring_backend final : public io_backend {
       ::io_uring_buf_ring_add(br_, bufs_ + std::size_t{i} * kBufSize, kBufSize, static_cast<unsigned short>(i), mask,
                               static_cast<int>(i));
     ::io_uring_buf_ring_advance(br_, kBufCount);
+  }
+
+  // A result of an abandoned op, which nobody will take: its buffer goes
+  // back to the ring, and a connection it accepted is closed.
+  void drop_result(const io_op* op, std::int32_t res, std::uint32_t flags) noexcept {
+    recycle_if_buffer(flags);
+    if (res >= 0 && yields_fd(op)) ::close(res);
   }
 
   void recycle_if_buffer(std::uint32_t flags) noexcept {
@@ -397,15 +406,122 @@ class uring_backend final : public io_backend {
 
 std::unique_ptr<io_backend> make_uring_backend() { return std::make_unique<uring_backend>(); }
 
-// Whether this kernel and its limits let us make a ring: tried once per process.
-bool uring_available() noexcept {
-  static const bool ok = [] {
-    io_uring ring;
-    if (::io_uring_queue_init(2, &ring, 0) < 0) return false;
-    ::io_uring_queue_exit(&ring);
-    return true;
+const char* const kUringUses =
+    "multishot receive into provided-buffer rings, multishot accept, COOP_TASKRUN";
+
+namespace {
+
+// The opcodes the backend submits (prep(), the wake-up read, cancels).
+struct needed_op {
+  int op;
+  const char* name;
+};
+constexpr needed_op kNeededOps[] = {
+    {IORING_OP_RECV, "RECV"},         {IORING_OP_SEND, "SEND"},       {IORING_OP_RECVMSG, "RECVMSG"},
+    {IORING_OP_SENDMSG, "SENDMSG"},   {IORING_OP_ACCEPT, "ACCEPT"},   {IORING_OP_CONNECT, "CONNECT"},
+    {IORING_OP_POLL_ADD, "POLL_ADD"}, {IORING_OP_READ, "READ"},       {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+};
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+// Tries, on a small ring of its own, everything the backend relies on. An
+// io_uring that can make a ring may still lack the newer parts (older
+// kernels, or a seccomp profile that refuses some io_uring_register
+// opcodes), and streams would then fail on their first read; epoll serves
+// them instead. Returns what is missing, empty if nothing.
+std::string probe_uring() {
+  // A provided-buffer ring of one entry, its buffer in the same page,
+  // unmapped after the ring has gone.
+  const long page = ::sysconf(_SC_PAGESIZE);
+  const std::size_t len = page > 0 ? static_cast<std::size_t>(page) : 4096;
+  void* mem = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (mem == MAP_FAILED) return "mmap for the probe's buffer ring: " + errno_text(errno);
+  struct map_guard {
+    void* mem;
+    std::size_t len;
+    ~map_guard() { ::munmap(mem, len); }
+  } unmap{mem, len};
+
+  io_uring ring;
+  io_uring_params p{};
+  p.flags = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+  int r = ::io_uring_queue_init_params(4, &ring, &p);
+  if (r == -EINVAL) {
+    io_uring plain;
+    const int r2 = ::io_uring_queue_init(4, &plain, 0);
+    if (r2 < 0) return "io_uring_setup refuses: " + errno_text(-r2);
+    ::io_uring_queue_exit(&plain);
+    return "io_uring_setup refuses IORING_SETUP_COOP_TASKRUN (Linux 5.19)";
+  }
+  if (r < 0) return "io_uring_setup refuses: " + errno_text(-r);
+  struct ring_guard {
+    io_uring* ring;
+    ~ring_guard() { ::io_uring_queue_exit(ring); }
+  } ring_exit{&ring};
+
+  io_uring_probe* pr = ::io_uring_get_probe_ring(&ring);
+  if (!pr) return "IORING_REGISTER_PROBE is refused (Linux 5.6)";
+  std::string missing_ops;
+  for (const needed_op& n : kNeededOps)
+    if (!::io_uring_opcode_supported(pr, n.op)) missing_ops += std::string(missing_ops.empty() ? "" : ", ") + n.name;
+  ::io_uring_free_probe(pr);
+  if (!missing_ops.empty()) return "the kernel lacks the opcodes " + missing_ops;
+
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<std::uintptr_t>(mem);
+  reg.ring_entries = 1;
+  reg.bgid = kBufGroup;
+  r = ::io_uring_register_buf_ring(&ring, &reg, 0);
+  if (r < 0) return "io_uring_register_buf_ring refuses provided-buffer rings: " + errno_text(-r) + " (Linux 5.19)";
+  auto* br = static_cast<io_uring_buf_ring*>(mem);
+  ::io_uring_buf_ring_init(br);
+  ::io_uring_buf_ring_add(br, static_cast<char*>(mem) + len / 2, 64, 0, ::io_uring_buf_ring_mask(1), 0);
+  ::io_uring_buf_ring_advance(br, 1);
+
+  // Multishot receive is a flag of RECV, which no probe reports: a receive
+  // of one waiting byte must come back with IORING_CQE_F_MORE. (Multishot
+  // accept, 5.19, is older.)
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+    return "socketpair for the multishot receive probe: " + errno_text(errno);
+  struct fds_guard {
+    int* sv;
+    ~fds_guard() {
+      ::close(sv[0]);
+      ::close(sv[1]);
+    }
+  } close_fds{sv};
+  if (::write(sv[1], "x", 1) != 1) return "write for the multishot receive probe: " + errno_text(errno);
+  io_uring_sqe* sqe = ::io_uring_get_sqe(&ring);
+  ::io_uring_prep_recv_multishot(sqe, sv[0], nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kBufGroup;
+  ::io_uring_sqe_set_data64(sqe, 1);
+  do {
+    r = ::io_uring_submit_and_wait(&ring, 1);
+  } while (r == -EINTR);
+  io_uring_cqe* cqe = nullptr;
+  if (r < 0 || ::io_uring_peek_cqe(&ring, &cqe) < 0 || !cqe)
+    return "io_uring_enter for the multishot receive probe: " + errno_text(r < 0 ? -r : EAGAIN);
+  const int res = cqe->res;
+  const bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+  ::io_uring_cqe_seen(&ring, cqe);
+  if (res < 0) return "multishot receive is refused: " + errno_text(-res) + " (Linux 6.0)";
+  if (res != 1 || !more) return "multishot receive ends after one result (Linux 6.0)";
+  return {};
+}
+
+}  // namespace
+
+const char* uring_missing() noexcept {
+  static const std::string missing = [] {
+    try {
+      return probe_uring();
+    } catch (...) {
+      return std::string("probing io_uring failed");
+    }
   }();
-  return ok;
+  return missing.empty() ? nullptr : missing.c_str();
 }
 
 }  // namespace corio::detail

@@ -1,5 +1,8 @@
 #include <corio/threading/barrier.hpp>
 
+#include <corio/detail/repr.hpp>
+
+#include <ostream>
 #include <stdexcept>
 #include <utility>
 
@@ -99,6 +102,21 @@ std::size_t barrier::n_waiting() {
 bool barrier::broken() {
   auto guard = cond_.scoped();
   return state_ == state::broken;
+}
+
+std::ostream& operator<<(std::ostream& os, const barrier& b) {
+  // Python: threading.Barrier.__repr__.
+  bool broken = false;
+  std::size_t waiting = 0;
+  {
+    auto guard = const_cast<barrier&>(b).cond_.scoped();  // one snapshot under the internal lock
+    broken = b.state_ == barrier::state::broken;
+    waiting = b.state_ == barrier::state::filling ? b.count_ : 0;
+  }
+  os << "<corio::threading::barrier at ";
+  corio::detail::write_address(os, &b);
+  if (broken) return os << ": broken>";
+  return os << ": waiters=" << waiting << '/' << b.parties_ << '>';
 }
 
 }  // namespace corio::threading

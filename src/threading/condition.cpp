@@ -1,9 +1,11 @@
 #include <corio/threading/condition.hpp>
 
+#include <corio/detail/repr.hpp>
 #include <corio/threading/detail/futex.hpp>
 
 #include <cstdint>
 #include <limits>
+#include <ostream>
 #include <stdexcept>
 
 namespace corio::threading {
@@ -114,5 +116,20 @@ void condition::notify(std::size_t n) {
 }
 
 void condition::notify_all() { notify(std::numeric_limits<std::size_t>::max()); }
+
+std::ostream& operator<<(std::ostream& os, const condition& c) {
+  // Python: threading.Condition.__repr__, `<Condition(lock, waiters)>`.
+  std::size_t n = 0;
+  {
+    std::lock_guard g(c.mu_);
+    for (const condition::waiter* w = c.head_; w; w = w->next) ++n;
+  }
+  os << "<Condition(";
+  if (c.rec_)
+    os << *c.rec_;
+  else
+    os << *c.plain_;
+  return os << ", " << n << ")>";
+}
 
 }  // namespace corio::threading

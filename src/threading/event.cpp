@@ -1,5 +1,9 @@
 #include <corio/threading/event.hpp>
 
+#include <corio/detail/repr.hpp>
+
+#include <ostream>
+
 namespace corio::threading {
 
 void event::set() {
@@ -23,6 +27,13 @@ bool event::wait() {
 bool event::wait_deadline(detail::clock::time_point deadline) {
   auto guard = lock_.scoped();
   return flag_.load(std::memory_order_relaxed) || cond_.wait_until(deadline);
+}
+
+std::ostream& operator<<(std::ostream& os, const event& e) {
+  // Python: threading.Event.__repr__.
+  os << "<corio::threading::event at ";
+  corio::detail::write_address(os, &e);
+  return os << ": " << (e.is_set() ? "set" : "unset") << '>';
 }
 
 }  // namespace corio::threading

@@ -1,5 +1,8 @@
 #include <corio/threading/lock.hpp>
 
+#include <corio/detail/repr.hpp>
+
+#include <ostream>
 #include <stdexcept>
 
 namespace corio::threading {
@@ -40,6 +43,13 @@ bool primitive_lock::acquire_slow(detail::clock::time_point deadline) noexcept {
 void primitive_lock::release_slow(std::uint32_t prev) {
   if (prev == kFree) throw std::runtime_error("release unlocked lock");
   detail::futex_wake(&state_, 1);  // prev == kContended: someone may sleep
+}
+
+std::ostream& operator<<(std::ostream& os, const primitive_lock& l) {
+  // Python: repr(_thread.lock).
+  os << '<' << (l.locked() ? "locked" : "unlocked") << " corio::threading::lock object at ";
+  corio::detail::write_address(os, &l);
+  return os << '>';
 }
 
 }  // namespace corio::threading

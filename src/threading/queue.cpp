@@ -4,6 +4,7 @@
 #include <corio/threading/simple_queue.hpp>
 
 #include <algorithm>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 
@@ -87,6 +88,25 @@ bool wait_in(std::unique_lock<std::mutex>& lk, queue_waiter_list& l, queue_waite
 }
 
 }  // namespace
+
+void queue_core::write_repr(std::ostream& os, int order, void (*items)(std::ostream&, const void* store),
+                            const void* store) const {
+  static constexpr const char* kNames[] = {"corio::threading::queue", "corio::threading::lifo_queue",
+                                           "corio::threading::priority_queue"};
+  const auto count = [](const queue_waiter_list& l) {
+    std::size_t n = 0;
+    for (const queue_waiter* w = l.head; w; w = w->next) ++n;
+    return n;
+  };
+  std::lock_guard lk(mu_);
+  os << '<' << kNames[order] << " maxsize=" << maxsize_ << " qsize=" << size_;
+  items(os, store);
+  if (const std::size_t n = count(getters_)) os << " getters=" << n;
+  if (const std::size_t n = count(putters_)) os << " putters=" << n;
+  if (unfinished_ != 0) os << " tasks=" << unfinished_;
+  if (shutdown_) os << " shutdown";
+  os << '>';
+}
 
 std::size_t queue_core::qsize() const {
   std::lock_guard lk(mu_);

@@ -1,6 +1,9 @@
 #include <corio/threading/semaphore.hpp>
 
+#include <corio/detail/repr.hpp>
+
 #include <limits>
+#include <ostream>
 #include <stdexcept>
 
 namespace corio::threading {
@@ -48,6 +51,16 @@ void semaphore::release(std::size_t n) {
 std::int64_t semaphore::value() {
   auto guard = lock_.scoped();
   return value_;
+}
+
+std::ostream& operator<<(std::ostream& os, const semaphore& s) {
+  // Python: threading.Semaphore.__repr__ and BoundedSemaphore's value=n/bound.
+  const std::int64_t value = const_cast<semaphore&>(s).value();  // a moment under the internal lock
+  os << (s.bound_ < 0 ? "<corio::threading::semaphore at " : "<corio::threading::bounded_semaphore at ");
+  corio::detail::write_address(os, &s);
+  os << ": value=" << value;
+  if (s.bound_ >= 0) os << '/' << s.bound_;
+  return os << '>';
 }
 
 }  // namespace corio::threading

@@ -1,12 +1,15 @@
 #include <corio/threading/thread.hpp>
 
 #include <corio/exceptions.hpp>
+#include <corio/detail/repr.hpp>
 #include <corio/threading/event.hpp>
+#include <corio/threading/timer.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <ostream>
 #include <stdexcept>
 #include <thread>
 
@@ -341,6 +344,43 @@ std::optional<std::uint64_t> thread_handle::ident() const noexcept { return id_o
 std::optional<std::uint64_t> thread_handle::native_id() const noexcept { return id_or_none(state_->native_id); }
 bool thread_handle::is_alive() const noexcept { return state_->phase.load() == thread_phase::running; }
 bool thread_handle::daemon() const noexcept { return state_->daemon.load(); }
+
+namespace {
+
+// Python: Thread.__repr__, `<Class(name, status)>`.
+std::ostream& write_thread(std::ostream& os, const thread_state& st, const std::string& cls) {
+  const thread_phase phase = st.phase.load();
+  os << '<' << cls << '(' << name_of(st) << ", ";
+  // `starting` is still "initial" to Python: its _started event is not set yet.
+  os << (phase == thread_phase::finished ? "stopped" : phase == thread_phase::running ? "started" : "initial");
+  if (st.daemon.load(std::memory_order_relaxed)) os << " daemon";
+  if (const std::uint64_t id = st.ident.load(std::memory_order_relaxed)) os << ' ' << id;
+  return os << ")>";
+}
+
+std::string class_name(const std::type_info& t) {
+  if (t == typeid(thread)) return "Thread";
+  if (t == typeid(timer)) return "Timer";
+  return corio::detail::type_name(t);
+}
+
+}  // namespace
+
+std::ostream& operator<<(std::ostream& os, const thread_handle& t) {
+  const thread_state& st = *t.state_;
+  std::string cls = "Thread";
+  if (st.kind == thread_kind::main) {
+    cls = "_MainThread";
+  } else if (st.kind == thread_kind::dummy) {
+    cls = "_DummyThread";
+  } else if (const thread_phase p = st.phase.load();
+             (p == thread_phase::running || p == thread_phase::finished) && st.subclass != nullptr) {
+    cls = class_name(*st.subclass);  // written by start() before the thread began
+  }
+  return write_thread(os, st, cls);
+}
+
+std::ostream& operator<<(std::ostream& os, const thread& t) { return write_thread(os, *t.state_, class_name(typeid(t))); }
 
 // -- thread ------------------------------------------------------------------------
 

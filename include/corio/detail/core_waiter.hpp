@@ -48,6 +48,7 @@ struct core_waiter : listener_node, suspend_point {
   }
 
  private:
+  friend void write_task_wait(std::ostream& os, const task_base* t);  // compares cancel_awaited
   void check_awaitable(task_base* t) const;  // TK-09, FU-13
   static void woken(listener* l, future_core*) noexcept {
     auto* w = static_cast<core_waiter*>(static_cast<listener_node*>(l));

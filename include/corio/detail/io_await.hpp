@@ -3,10 +3,16 @@
 // The op lives in the awaiter, in the coroutine's frame: awaiting I/O
 // allocates nothing. A cancel asks the backend to stop the op and the task
 // resumes when the backend reports it finished: with -ECANCELED the task
-// sees cancelled_error; if the op completed first, its result is kept (an
-// accepted fd or received bytes are not lost) and the cancel is delivered at
-// the task's next suspension, as Python delivers a cancel that arrives after
-// the awaited future is done.
+// sees cancelled_error. If the op completed anyway, its result is kept when
+// dropping it would lose something (received bytes, an accepted connection,
+// a count of bytes sent) and the cancel is delivered at the task's next
+// suspension, as Python delivers a cancel that arrives after the awaited
+// future is done. A connect or a readiness wait loses nothing: the cancel,
+// which came before the loop saw the result, wins. (io_uring learns of a
+// cancel only when it next submits, often together with the op itself, so
+// a loopback connect would otherwise complete and let the task run on, send
+// a request and only then unwind, keeping its socket open a step longer
+// than on epoll, whose cancels act at once.)
 #pragma once
 
 #include <corio/detail/task_base.hpp>
@@ -53,16 +59,18 @@ struct io_awaiter : suspend_point {
     return true;
   }
   // The op's result (>= 0, or -errno); throws cancelled_error if a cancel
-  // stopped it.
+  // stopped it, or came first and the result can be dropped.
   std::int32_t result() {
     if (CORIO_UNLIKELY(cancel_requested)) {
-      if (op.res == -ECANCELED) throw_pending_cancel(task);
+      if (op.res == -ECANCELED || op.kind == io_kind::connect || op.kind == io_kind::poll)
+        throw_pending_cancel(task);
       task->set(future_core::f_must_cancel);
     }
     return op.res;
   }
 
  private:
+  friend void write_task_wait(std::ostream& os, const task_base* t);  // compares on_cancel
   static void on_done(io_op* o) noexcept {
     io_awaiter* self = static_cast<op_t*>(o)->self;
     self->loop->wake(self->task);

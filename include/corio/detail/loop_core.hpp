@@ -83,6 +83,8 @@ class io_backend {
   virtual void cancel(io_op* op) noexcept = 0;
   // The op's owner is going away: once this returns the backend never
   // touches the op, nor the memory it points to, again; done is not called.
+  // Results it still produces are dropped: a received buffer goes back, a
+  // connection it accepted (a new fd nobody was handed) is closed.
   virtual void abandon(io_op* op) noexcept = 0;
   // `fd` is about to be closed and has no op in flight: forget it.
   virtual void forget_fd(int fd) noexcept = 0;
@@ -91,6 +93,8 @@ class io_backend {
   std::size_t pending_ = 0;
 };
 std::unique_ptr<io_backend> make_default_backend();
+// Debug mode: says on stderr, once per process, which backend was chosen and why.
+void note_backend_choice(const io_backend& chosen) noexcept;
 
 class signal_set;     // add_signal_handler (signals.cpp)
 class fd_watch_set;   // add_reader / add_writer (fd_watchers.cpp)

@@ -5,7 +5,9 @@
 // Each gives the strong guarantee: if emplace() or pop() throws, the store
 // is as it was (TQ-04). pop() moves the item out, then destroys its slot.
 // swap() exchanges the items (a thread-safe queue's shutdown(immediate)
-// swaps them out, to destroy them after its mutex is released).
+// swaps them out, to destroy them after its mutex is released). at(i) reads
+// the i-th item in storage order, as Python's reprs list a queue's deque or
+// heap: a LIFO's newest item last, a priority store's in heap order.
 #pragma once
 
 #include <bit>
@@ -37,6 +39,8 @@ class ring_store {
     std::swap(size_, o.size_);
   }
   std::size_t size() const noexcept { return size_; }
+  // The i-th item in storage order (for reprs), i < size().
+  const T& at(std::size_t i) const noexcept { return buf_[(head_ + i) & (cap_ - 1)]; }
   template <class U>
   void emplace(U&& x) {
     if (size_ == cap_) grow();
@@ -79,6 +83,7 @@ class seq_store {
  public:
   void swap(seq_store& o) noexcept { c_.swap(o.c_); }
   std::size_t size() const noexcept { return c_.size(); }
+  const T& at(std::size_t i) const noexcept { return c_[i]; }
   template <class U>
   void emplace(U&& x) {
     c_.emplace_back(std::forward<U>(x));
@@ -117,6 +122,7 @@ class priority_store {
  public:
   void swap(priority_store& o) noexcept { v_.swap(o.v_); }  // the items; each keeps its Compare
   std::size_t size() const noexcept { return v_.size(); }
+  const T& at(std::size_t i) const noexcept { return v_[i]; }  // heap order
   template <class U>
   void emplace(U&& x) {
     v_.emplace_back(std::forward<U>(x));
@@ -160,5 +166,14 @@ class priority_store {
   std::vector<T> v_;
   [[no_unique_address]] Compare comp_;
 };
+
+// Which order a store keeps (0 FIFO, 1 LIFO, 2 priority): what a queue's
+// text form calls it.
+template <class Store>
+inline constexpr int store_order = 0;
+template <class T>
+inline constexpr int store_order<lifo_store<T>> = 1;
+template <class T, class Compare>
+inline constexpr int store_order<priority_store<T, Compare>> = 2;
 
 }  // namespace corio::detail

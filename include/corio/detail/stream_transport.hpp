@@ -68,6 +68,10 @@ class stream_transport final : public read_flow, public loop_resource, public us
 
   void set_owner(transport_owner* o) noexcept { owner_ = o; }
   loop_core* loop() const noexcept { return loop_; }
+  // Debug mode's confinement check (loop_core.hpp) for a writer's calls.
+  void check_confined(const char* what) const {
+    if (!loop_closed_) detail::check_confined(loop_->ref(), what);
+  }
   reader_core* reader() const noexcept { return reader_; }
   const socket& sock() const noexcept { return sock_; }
   const socket_address& peername() const noexcept { return peer_; }

@@ -22,6 +22,14 @@ namespace corio::detail {
 
 struct waiter_list;
 
+// What a waiting task waits on, for its repr ("wait=Lock"). Each kind has a
+// cancel hook of its own (sync_waiter::on_cancel_in<K>), so the address in
+// suspend_point::cancel tells the kind: the wait path stores the same one
+// pointer it always did. (The hooks' bodies are alike: a linker's
+// --icf=all, which folds functions whose address is taken, would merge the
+// kinds; GCC's and the default linkers' folding keeps them apart.)
+enum class wait_kind : std::uint8_t { lock, event, condition, semaphore, queue_get, queue_put, stream_reader };
+
 // Only `task` and `list` are set up front: an await that completes without
 // waiting (the fast path of put, get, acquire) touches nothing else.
 struct sync_waiter : suspend_point {
@@ -41,7 +49,13 @@ struct sync_waiter : suspend_point {
   [[noreturn]] void throw_cancel() const;
 
   static bool on_cancel(suspend_point* sp, task_base* t, const std::string& msg);
+  template <wait_kind K>
+  static bool on_cancel_in(suspend_point* sp, task_base* t, const std::string& msg) {
+    return on_cancel(sp, t, msg);
+  }
 };
+// The kind whose hook `cancel` is; false for a hook of no sync_waiter.
+bool sync_wait_kind(bool (*cancel)(suspend_point*, task_base*, const std::string&), wait_kind& out) noexcept;
 
 // FIFO of waiters with O(1) removal.
 struct waiter_list {
@@ -113,6 +127,7 @@ struct waiter_list {
 void bind_primitive(std::uint32_t& bound, std::uint32_t loop_ref, const char* what);
 
 // Queues `w` on `list` and suspends the current task there.
+template <wait_kind K>
 CORIO_ALWAYS_INLINE void wait_on(waiter_list& list, sync_waiter* w, std::coroutine_handle<> h, std::uint32_t& bound,
                                  const char* what) {
   task_base* t = current_task_or_throw(what);
@@ -120,7 +135,7 @@ CORIO_ALWAYS_INLINE void wait_on(waiter_list& list, sync_waiter* w, std::corouti
   w->task = t;
   w->woken = false;
   w->cancelled = false;
-  w->cancel = &sync_waiter::on_cancel;
+  w->cancel = &sync_waiter::on_cancel_in<K>;
   list.push_back(w);
   suspend_current(t, h, w);
 }

@@ -16,6 +16,7 @@
 #include <corio/detail/loop_core.hpp>
 
 #include <coroutine>
+#include <iosfwd>
 #include <string>
 
 namespace corio {
@@ -69,6 +70,15 @@ std::uint32_t task_cancelling(const task_base* t) noexcept;
 // reports ("amain(int)"); its address in the program where the symbol
 // table cannot say.
 std::string coroutine_name(std::coroutine_handle<> frame);
+// The same without the word "coroutine": "amain(int)", or the address in
+// the program where the symbol table cannot say. For reprs.
+std::string coroutine_function(std::coroutine_handle<> frame);
+// Python: repr(task) (tasks.cpp). `result` writes the value of a task that
+// returned one; null where the type is not known (any_task).
+void write_task(std::ostream& os, const task_base* t, void (*result)(std::ostream&, const task_base*));
+// " wait=..." for what suspended task `t` waits on, if that can be told
+// (a friend of the awaiters whose cancel hooks it compares).
+void write_task_wait(std::ostream& os, const task_base* t);
 std::uint32_t task_uncancel(task_base* t) noexcept;
 const std::string& task_name(task_base* t);
 void task_set_name(task_base* t, std::string name);

@@ -64,4 +64,24 @@ class user_ref {
   Core* c_ = nullptr;
 };
 
-}  // namespace detail
+// A reference that keeps a user_counted core alive without being one of its
+// users: held by an awaitable a handle returned (drain(), recvfrom()), so
+// that scheduling it after the handles are gone is safe, while the last
+// handle still closes the object.
+template <class Core>
+class core_hold {
+ public:
+  explicit core_hold(Core* c) noexcept : c_(c) { c_->retain(); }
+  core_hold(const core_hold& o) noexcept : core_hold(o.c_) {}
+  core_hold(core_hold&& o) noexcept : c_(std::exchange(o.c_, nullptr)) {}
+  core_hold& operator=(const core_hold&) = delete;
+  ~core_hold() {
+    if (c_) c_->release();
+  }
+  Core* get() const noexcept { return c_; }
+
+ private:
+  Core* c_;
+};
+
+}  // namespace corio::detail

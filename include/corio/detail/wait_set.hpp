@@ -47,6 +47,7 @@ struct wait_set : suspend_point {
   using corio_awaitable = void;
 
  private:
+  friend void write_task_wait(std::ostream& os, const task_base* t);  // compares on_cancel
   bool satisfied_by(future_core* f) noexcept;
   void detach() noexcept;
   void wake() noexcept;

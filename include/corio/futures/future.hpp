@@ -7,6 +7,7 @@
 #pragma once
 
 #include <corio/detail/coroutine_callback.hpp>
+#include <corio/detail/repr.hpp>
 #include <corio/exceptions.hpp>
 #include <corio/futures/detail/future_state.hpp>
 
@@ -14,7 +15,9 @@
 #include <cstddef>
 #include <exception>
 #include <functional>
+#include <iosfwd>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 
 namespace corio::futures {
@@ -28,6 +31,9 @@ template <>
 struct result_ref<void> {
   using type = void;
 };
+// Python: concurrent.futures.Future.__repr__ (future.cpp); `value_type`
+// names what a finished future returned.
+void write_future(std::ostream& os, const state_base* s, const std::type_info& value_type);
 }  // namespace detail
 
 /// Python: concurrent.futures.Future. A copyable handle to shared state, like
@@ -184,6 +190,17 @@ class future {
 
   /// Identity of the shared state: equal for copies of one future.
   const void* id() const noexcept { return s_; }
+  /// Python: repr(future) of concurrent.futures: `<Future at 0x... state=running>`,
+  /// `<Future at 0x... state=finished returned int>`, `<Future at 0x...
+  /// state=finished raised std::runtime_error>` (types only, as Python's).
+  /// Any thread.
+  friend std::ostream& operator<<(std::ostream& os, const future& f) {
+    if constexpr (std::is_void_v<T>)
+      detail::write_future(os, f.s_, typeid(void));
+    else
+      detail::write_future(os, f.s_, typeid(T));
+    return os;
+  }
   friend bool operator==(const future& a, const future& b) noexcept { return a.s_ == b.s_; }
 
  private:

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <iosfwd>
 #include <optional>
 
 namespace corio::threading {
@@ -59,6 +60,9 @@ class barrier {
   std::size_t n_waiting();
   /// Python: Barrier.broken.
   bool broken();
+  /// Python: repr(barrier): `<corio::threading::barrier at 0x...: waiters=1/3>`,
+  /// `<... : broken>`. Any thread.
+  friend std::ostream& operator<<(std::ostream& os, const barrier& b);
 
  private:
   enum class state { filling, draining, resetting, broken };

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <iosfwd>
 #include <memory>
 #include <mutex>
 #include <type_traits>
@@ -120,6 +121,10 @@ class condition {
   void notify(std::size_t n = 1);
   /// Python: Condition.notify_all().
   void notify_all();
+  /// Python: repr(cond): `<Condition(<unlocked corio::threading::rlock object
+  /// owner=0 count=0 at 0x...>, 2)>`: the lock's form and how many threads
+  /// wait. Any thread.
+  friend std::ostream& operator<<(std::ostream& os, const condition& c);
 
  private:
   struct waiter;
@@ -133,7 +138,7 @@ class condition {
   rlock* rec_ = nullptr;
   // Guards the waiter list only; wait/notify do not rely on the user's lock
   // for it, so a misuse cannot corrupt the list.
-  std::mutex mu_;
+  mutable std::mutex mu_;
   waiter* head_ = nullptr;
   waiter* tail_ = nullptr;
 };

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <iosfwd>
 
 namespace corio::threading {
 
@@ -25,6 +26,9 @@ class event {
   void set();
   /// Python: Event.clear().
   void clear();
+  /// Python: repr(event): `<corio::threading::event at 0x...: set>`
+  /// (`unset`). Any thread.
+  friend std::ostream& operator<<(std::ostream& os, const event& e);
   /// Python: Event.wait(). Blocks until the flag is set; returns true.
   bool wait();
   /// Python: Event.wait(timeout). Returns the flag: true if it was set

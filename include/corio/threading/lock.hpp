@@ -6,12 +6,14 @@
 #pragma once
 
 #include <corio/detail/config.hpp>
+#include <corio/detail/repr.hpp>
 #include <corio/detail/scoped_guard.hpp>
 #include <corio/threading/detail/deadline.hpp>
 #include <corio/threading/detail/futex.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <iosfwd>
 #include <utility>
 
 namespace corio::threading {
@@ -65,6 +67,9 @@ class primitive_lock {
   }
   /// Python: Lock.locked().
   bool locked() const noexcept { return state_.load(std::memory_order_acquire) != 0; }
+  /// Python: repr(lock): `<unlocked corio::threading::lock object at 0x...>`,
+  /// `<locked ...>`. Any thread.
+  friend std::ostream& operator<<(std::ostream& os, const primitive_lock& l);
 
   /// Python: `with lock:` as `auto guard = lk.scoped();`: acquires now,
   /// releases when the guard goes.

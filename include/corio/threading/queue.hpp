@@ -21,6 +21,7 @@
 #pragma once
 
 #include <corio/detail/queue_stores.hpp>
+#include <corio/detail/repr.hpp>
 #include <corio/exceptions.hpp>
 #include <corio/threading/detail/deadline.hpp>
 #include <corio/threading/detail/futex.hpp>
@@ -31,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <mutex>
 #include <type_traits>
 #include <utility>
@@ -84,6 +86,10 @@ class queue_core {
   // Under the lock; with `immediate`, once the caller has emptied the store.
   void shut_down_locked(bool immediate) noexcept;
   bool join_until(clock::time_point deadline);
+  // The text form, under the mutex: `<corio::threading::queue maxsize=0
+  // qsize=2`, what `items` writes, then the waiters and counts.
+  void write_repr(std::ostream& os, int order, void (*items)(std::ostream&, const void* store),
+                  const void* store) const;
 
   mutable std::mutex mu_;
 
@@ -215,6 +221,18 @@ class basic_queue : private detail::queue_core {
     shut_down_locked(immediate);
   }
 
+  /// The asyncio queue's text form (Python's queue.Queue has none but the
+  /// default): `<corio::threading::queue maxsize=0 qsize=2 items=[1, 2]
+  /// getters=1 putters=1 tasks=2 shutdown>` (lifo_queue, priority_queue),
+  /// taken under the queue's mutex, so T's operator<< must not use the
+  /// queue. Items as for corio::queue: the first six in storage order, when
+  /// T has a text form; getters and putters are threads blocked in get() and
+  /// put(). Any thread.
+  friend std::ostream& operator<<(std::ostream& os, const basic_queue& q) {
+    q.write_repr(os, corio::detail::store_order<Store>, &write_store_items, &q.store_);
+    return os;
+  }
+
  private:
   template <class U>
   void put_until(U&& item, bool block, detail::clock::time_point deadline) {
@@ -245,6 +263,16 @@ class basic_queue : private detail::queue_core {
     } catch (...) {
       pass_on();
       throw;
+    }
+  }
+
+  static void write_store_items(std::ostream& os, const void* store) {
+    if constexpr (corio::detail::has_text_form<T>()) {
+      const Store& s = *static_cast<const Store*>(store);
+      corio::detail::write_items_field(os, s.size(), [&s](std::size_t i) -> const T& { return s.at(i); });
+    } else {
+      static_cast<void>(os);
+      static_cast<void>(store);
     }
   }
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 
 namespace corio::threading {
 
@@ -28,7 +29,7 @@ class rlock {
 
   /// Python: RLock.acquire(blocking). At once if the caller owns it already.
   bool acquire(bool blocking = true) noexcept {
-    if (owned_by_me()) return ++count_, true;
+    if (owned_by_me()) return add_count(1), true;
     if (!block_.acquire(blocking)) return false;
     take();
     return true;
@@ -37,7 +38,7 @@ class rlock {
   template <class Rep, class Period>
   bool acquire(std::chrono::duration<Rep, Period> timeout) {
     const auto d = detail::checked_timeout(timeout, "rlock.acquire");
-    if (owned_by_me()) return ++count_, true;
+    if (owned_by_me()) return add_count(1), true;
     if (!block_.acquire(d)) return false;
     take();
     return true;
@@ -54,8 +55,12 @@ class rlock {
   bool owned_by_me() const noexcept;
   /// Python: RLock._recursion_count(): how many times the calling thread
   /// holds it (0 if it does not own it).
-  std::size_t recursion_count() const noexcept { return owned_by_me() ? count_ : 0; }
+  std::size_t recursion_count() const noexcept { return owned_by_me() ? count_.load(std::memory_order_relaxed) : 0; }
 
+  /// Python: repr(rlock): `<locked corio::threading::rlock object owner=140234
+  /// count=2 at 0x...>`, `<unlocked corio::threading::rlock object owner=0
+  /// count=0 at 0x...>` (owner: the holder's ident()). Any thread.
+  friend std::ostream& operator<<(std::ostream& os, const rlock& l);
   /// Python: `with rlock:` as `auto guard = rl.scoped();`.
   [[nodiscard]] scoped_guard<rlock> scoped() noexcept {
     acquire();
@@ -73,7 +78,7 @@ class rlock {
   }
   template <class Clock, class Duration>
   bool try_lock_until(std::chrono::time_point<Clock, Duration> tp) {
-    if (owned_by_me()) return ++count_, true;
+    if (owned_by_me()) return add_count(1), true;
     if (!block_.try_lock_until(tp)) return false;
     take();
     return true;
@@ -93,7 +98,12 @@ class rlock {
 
   primitive_lock block_;
   std::atomic<std::uint64_t> owner_{0};  // get_ident() of the holder, 0 if none
-  std::size_t count_ = 0;
+  // Written by the owner only; atomic (relaxed) so that a repr on another
+  // thread may read it.
+  std::atomic<std::size_t> count_{0};
+  void add_count(std::ptrdiff_t d) noexcept {
+    count_.store(count_.load(std::memory_order_relaxed) + static_cast<std::size_t>(d), std::memory_order_relaxed);
+  }
 };
 
 }  // namespace corio::threading

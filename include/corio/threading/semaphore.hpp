@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 
 namespace corio::threading {
 
@@ -42,6 +43,9 @@ class semaphore {
 
   /// The permits left now (Python: Semaphore._value).
   std::int64_t value();
+  /// Python: repr(sem): `<corio::threading::semaphore at 0x...: value=1>`,
+  /// `<corio::threading::bounded_semaphore at 0x...: value=1/3>`. Any thread.
+  friend std::ostream& operator<<(std::ostream& os, const semaphore& s);
 
   /// Python: `with sem:` as `auto guard = sem.scoped();`.
   [[nodiscard]] scoped_guard<semaphore> scoped() {

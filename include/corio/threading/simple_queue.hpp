@@ -152,6 +152,13 @@ class simple_queue : private detail::simple_queue_core {
   using simple_queue_core::qsize;
   /// Python: SimpleQueue.empty(): qsize() == 0, approximate in the same way.
   using simple_queue_core::empty;
+  /// Text form (Python's SimpleQueue has only the default one):
+  /// `<corio::threading::simple_queue qsize=2>`, qsize approximate as above;
+  /// items are not listed (they are not reachable without taking them).
+  /// Any thread.
+  friend std::ostream& operator<<(std::ostream& os, const simple_queue& q) {
+    return os << "<corio::threading::simple_queue qsize=" << q.qsize() << '>';
+  }
 
  private:
   T take(detail::simple_node* n) {

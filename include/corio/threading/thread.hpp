@@ -28,6 +28,7 @@
 // joinable thread).
 #pragma once
 
+#include <corio/detail/repr.hpp>
 #include <corio/threading/detail/deadline.hpp>
 #include <corio/threading/detail/thread_target.hpp>
 
@@ -36,6 +37,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,6 +80,12 @@ class thread_handle {
   bool daemon() const noexcept;
 
   friend bool operator==(const thread_handle& a, const thread_handle& b) noexcept { return a.state_ == b.state_; }
+  /// Python: repr(thread): `<Thread(Thread-1, started 140234)>`,
+  /// `<Thread(worker, started daemon 140234)>`, `<Thread(Thread-2, initial)>`,
+  /// `<Thread(Thread-1, stopped 140234)>` (the number is ident()); the class
+  /// is `_MainThread`, `_DummyThread`, `Timer`, or a subclass's type name,
+  /// as Python prints the object's class. Callable from any thread.
+  friend std::ostream& operator<<(std::ostream& os, const thread_handle& t);
 
  private:
   friend struct detail::handle_access;
@@ -185,6 +193,10 @@ class thread {
   void set_daemon(bool daemon);
   /// This thread as current_thread() reports it.
   thread_handle handle() const noexcept;
+  /// Python: repr(thread), as for thread_handle: `<Thread(Thread-1, started
+  /// 140234)>`, with the object's dynamic type for a subclass (`Timer` for a
+  /// timer). Callable from any thread.
+  friend std::ostream& operator<<(std::ostream& os, const thread& t);
 
   /// Python: Thread.run(): calls the target with its arguments, once, then
   /// drops them. Overridden by subclasses. start() calls it in the new thread.
