@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Runs corio's benchmarks (the workloads of docs/benchmarks.md: W1, W2a, W2b,
-W3, W4, W8a, W8b, W10, W11) and, in the same run, the peers: CPython asyncio,
-uvloop and concurrent.futures, and the native ones (Go, Tokio, Boost.Asio,
-libuv, the C++ floor). Prints every one-line result, then the ratios corio
+W3, W4, W7, W8a, W8b, W10, W11) and, in the same run, the peers: CPython
+asyncio, uvloop and concurrent.futures, and the native ones (Go, Tokio,
+Boost.Asio, libuv, the C++ floor; for W7, posix_spawn + waitpid, built here). Prints every one-line result, then the ratios corio
 vs each peer, then the project's targets.
 
 Where the peers come from:
-  - CPython asyncio (and uvloop) for W1, W2a and W3: bench/python/, in this
-    repository, so the headline comparison runs on any machine with python3.
+  - CPython asyncio (and uvloop) for W1, W2a, W3 and W7: bench/python/, in
+    this repository, so the headline comparison runs on any machine with
+    python3. W7's floor (bench/w7_spawn_floor.cpp) is built with corio's.
   - Everything else (the Python scripts of the other workloads and the Go,
     Tokio, Asio, libuv and C programs) lives in a checkout of the peers'
     implementations, kept beside the repository as ../shared by default
@@ -58,7 +59,9 @@ REPO = os.path.dirname(HERE)
 # sleeping); "pin": False runs corio's program and the native peers without
 # taskset (multi-threaded, or pinning their own threads); "python_pin": the
 # same for the Python script (default: as "pin"); "python_impl": the name of
-# a Python script that uses no event loop (no uvloop row).
+# a Python script that uses no event loop (no uvloop row); "floor": a program
+# of this repository's bench/ (and its impl name) run beside corio's as the
+# workload's physical floor.
 WORKLOADS = {
     "W1": {"name": "spawn", "fig": "tasks_per_s", "higher": True, "corio": "w1_spawn",
            "python": ("w1_spawn.py", 1_000_000), "variants": [(None, [], [])]},
@@ -74,6 +77,10 @@ WORKLOADS = {
            "python": ("w4_queue.py", 10_000_000),
            "variants": [("1x1", ["10000000", "1"], ["--pairs", "1"]),
                         ("4x4", ["10000000", "4"], ["--pairs", "4"])]},
+    # W7 runs processes: nothing is pinned (a pinned parent pins its children).
+    "W7": {"name": "subprocess", "fig": "procs_per_s", "higher": True, "corio": "w7_subprocess",
+           "python": ("w7_subprocess.py", 2000), "wall": True, "pin": False,
+           "floor": ("w7_spawn_floor", "floor:posix_spawn"), "variants": [(None, [], [])]},
     "W8a": {"name": "executor", "fig": "tasks_per_s", "higher": True, "corio": "w8a_executor",
             "python": ("w8a_executor.py", 250_000), "python_impl": "threadpool",
             "wall": True, "pin": False, "variants": [(None, [], [])]},
@@ -94,7 +101,7 @@ WORKLOADS = {
             "python": ("w11_cross_thread.py", 1_000_000), "wall": True, "pin": False, "python_pin": True,
             "variants": [(None, [], [])]},
 }
-ORDER = ["W1", "W2a", "W2b", "W3", "W4", "W8a", "W8b", "W10", "W11"]
+ORDER = ["W1", "W2a", "W2b", "W3", "W4", "W7", "W8a", "W8b", "W10", "W11"]
 
 # Native peers, from the peers' checkout (bench/anchors/native, built by its
 # run_all.sh), as (impl, workload, binary relative to that folder, argument,
@@ -328,7 +335,7 @@ def primary(wid, fg, basis):
     """The workload's figure on a time basis ('cpu' or 'wall')."""
     secs = fg["cpu"] if basis == "cpu" and fg["cpu"] is not None else fg["wall"]
     n = fg["n"]
-    if wid in ("W1", "W4", "W8a", "W11"):
+    if wid in ("W1", "W4", "W7", "W8a", "W11"):
         return n / secs
     if wid in ("W2a", "W2b", "W10"):
         return secs / n * 1e9
@@ -531,6 +538,12 @@ def targets(jobs, wids):
         rows.append((what + ("" if not missing else " (without %s)" % ", ".join(missing)), worst > 1,
                      "closest: %s (corio %s)" % (who, fmt_adv(worst))))
 
+    if "W7" in wids and get("W7", "corio"):
+        c, f = get("W7", "corio"), get("W7", "floor:posix_spawn")
+        if f:
+            x = primary("W7", c, "wall") / primary("W7", f, "wall")
+            rows.append(("W7 >= 0.9x the posix_spawn + waitpid floor (wall)", x >= 0.9, "%.2fx the floor" % x))
+        times_ahead("W7", "asyncio", 1.5, "W7 >= 1.5x CPython asyncio (wall)")
     if "W8a" in wids and get("W8a", "corio"):
         times_ahead("W8a", "threadpool", 20, "W8a >= 20x CPython ThreadPoolExecutor (wall)")
         ahead_of("W8a", ["asio:thread_pool_post", "tokio:spawn_blocking", "tokio:multi_thread_spawn"],
@@ -650,7 +663,7 @@ def main():
                     help="a checkout of the peers' implementations, holding bench/anchors (optional; "
                          "default: ../shared beside the repository); not used with --headline")
     ap.add_argument("--workloads", default=None,
-                    help="comma-separated: W1,W2 (= W2a,W2b),W2a,W2b,W3,W4,W8 (= W8a,W8b),W8a,W8b,W10,W11 "
+                    help="comma-separated: W1,W2 (= W2a,W2b),W2a,W2b,W3,W4,W7,W8 (= W8a,W8b),W8a,W8b,W10,W11 "
                          "(default: all of them)")
     ap.add_argument("--reps", type=int, default=None, help="runs per row, median kept (default 3)")
     ap.add_argument("--peer-reps", type=int, default=None, help="runs per peer row (default: --reps; 1 with --headline)")
@@ -675,7 +688,7 @@ def main():
             sel = {"W2": ["W2a", "W2b"], "W8": ["W8a", "W8b"]}.get(w, [w])
             for s in sel:
                 if s not in WORKLOADS:
-                    ap.error("unknown workload %r (known: W1, W2, W2a, W2b, W3, W4, W8, W8a, W8b, W10, W11)" % w)
+                    ap.error("unknown workload %r (known: W1, W2, W2a, W2b, W3, W4, W7, W8, W8a, W8b, W10, W11)" % w)
                 if s not in wids:
                     wids.append(s)
         wids.sort(key=ORDER.index)
@@ -713,6 +726,14 @@ def main():
             impl = "corio:" + variant if variant else "corio"
             jobs.append(Job(impl, wid, (pin if pinned else []) + [exe] + cargs, "corio", variant=variant,
                             pinned=pinned and bool(pin)))
+        if "floor" in WORKLOADS[wid]:
+            prog, impl = WORKLOADS[wid]["floor"]
+            fexe = os.path.join(build, "bench", prog)
+            if os.access(fexe, os.X_OK):
+                jobs.append(Job(impl, wid, (pin if pinned else []) + [fexe], "local", floor=True,
+                                pinned=pinned and bool(pin)))
+            else:
+                note("%s %s skipped: %s not built" % (impl, wid, fexe))
 
     # The peers' checkout is optional; the headline needs only bench/python.
     anchors = None

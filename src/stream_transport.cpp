@@ -1,10 +1,15 @@
+#include <corio/detail/handle_node.hpp>
+#include <corio/detail/pipes.hpp>
 #include <corio/detail/stream_transport.hpp>
 #include <corio/detail/tls_layer.hpp>
 #include <corio/os_errors.hpp>
 
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 #include <stdexcept>
 #include <utility>
 
@@ -17,6 +22,15 @@ constexpr std::size_t kKeepCapacity = 4096;
 
 void shrink_if_large(std::string& s) {
   if (s.capacity() > kKeepCapacity) std::string().swap(s);
+}
+
+// What a pipe is read into before the reader copies it: one buffer per
+// thread, made when a thread first reads a pipe.
+constexpr std::size_t kPipeChunk = 64 * 1024;
+char* pipe_scratch() {
+  static thread_local std::unique_ptr<char[]> buf;
+  if (!buf) buf = std::make_unique<char[]>(kPipeChunk);
+  return buf.get();
 }
 }  // namespace
 
@@ -47,6 +61,27 @@ stream_transport::stream_transport(loop_core* loop, socket sock, reader_core* re
   loop_->add_resource(this);
 }
 
+stream_transport::stream_transport(loop_core* loop, pipe_end pipe, reader_core* reader)
+    : loop_(loop), sock_(socket::adopt_nonblocking(pipe.fd)), reader_(reader), pipe_(true) {
+  sock_.note_loop(loop->ref());
+  recv_op_.self = this;
+  recv_op_.fd = pipe.fd;
+  recv_op_.kind = io_kind::poll;
+  recv_op_.u.poll_mask = POLLIN;
+  recv_op_.done = &on_pipe_readable;
+  send_op_.self = this;
+  send_op_.fd = pipe.fd;
+  send_op_.kind = io_kind::poll;
+  send_op_.u.poll_mask = POLLOUT;
+  send_op_.done = &on_pipe_writable;
+  if (reader_) {
+    reader_->retain();
+    reader_->set_transport(this);
+  }
+  resumed_.set();
+  loop_->add_resource(this);
+}
+
 stream_transport::~stream_transport() {
   delete tls_;
   if (reader_) {
@@ -58,7 +93,7 @@ stream_transport::~stream_transport() {
 
 std::string stream_transport::describe(const char* call) const {
   std::string s(call);
-  s += " on fd ";
+  s += pipe_ ? " on pipe fd " : " on fd ";
   s += std::to_string(recv_op_.fd);
   if (!peer_.empty()) {
     s += " (peer ";
@@ -79,6 +114,10 @@ void stream_transport::start_reading() {
 void stream_transport::start_recv() {
   reading_ = true;
   retain();  // held by the op in flight
+  if (CORIO_UNLIKELY(pipe_)) {
+    if (loop_->backend().start(&recv_op_)) on_pipe_readable(&recv_op_);  // readable already (epoll)
+    return;
+  }
   loop_->backend().start(&recv_op_);  // multishot: never finishes at once
 }
 
@@ -90,6 +129,29 @@ void stream_transport::pause_reading() noexcept {
 void stream_transport::resume_reading() noexcept {
   if (want_reading_) return;
   want_reading_ = true;
+  if (CORIO_UNLIKELY(pipe_) && !reading_ && !closing_) {
+    // A pipe may be readable at once, and reading feeds the reader, which
+    // is calling us: read from the ready queue instead.
+    struct restart {
+      stream_transport* t;
+      explicit restart(stream_transport* tr) noexcept : t(tr) { t->retain(); }
+      restart(restart&& o) noexcept : t(std::exchange(o.t, nullptr)) {}
+      ~restart() {
+        if (t) t->release();
+      }
+      void operator()() {
+        if (t->want_reading_ && !t->reading_ && !t->closing_) t->start_reading();
+      }
+    };
+    try {
+      handle_node* n = make_handle_node<handle_node>(restart(this));
+      loop_->schedule_handle(n);
+      n->release();  // the queue holds it
+    } catch (...) {
+      connection_lost(std::current_exception());
+    }
+    return;
+  }
   if (!reading_ && !closing_) {
     try {
       start_reading();
@@ -141,6 +203,108 @@ void stream_transport::on_recv(io_op* op) noexcept {
   t->release();  // the op's reference
 }
 
+// A pipe was readable (or its poll ended): read it.
+void stream_transport::on_pipe_readable(io_op* op) noexcept {
+  stream_transport* t = static_cast<op_t*>(op)->self;
+  t->reading_ = false;
+  const int res = op->res;
+  if (res == -ECANCELED) {
+    if (t->want_reading_ && !t->closing_) {  // resumed while the cancel was on its way
+      try {
+        t->start_recv();
+      } catch (...) {
+        t->connection_lost(std::current_exception());
+      }
+    }
+  } else if (res < 0) {
+    t->connection_lost(make_os_error(-res, t->describe("poll")));
+  } else {
+    t->read_pipe();
+  }
+  t->maybe_finish_close();
+  t->release();  // the op's reference
+}
+
+// Reads until the pipe is empty, the reader pauses us (it holds at most
+// about twice its limit), or EOF; then waits for more.
+void stream_transport::read_pipe() noexcept {
+  char* buf = nullptr;
+  try {
+    buf = pipe_scratch();
+  } catch (...) {
+    return connection_lost(std::current_exception());
+  }
+  for (;;) {
+    while (want_reading_ && !closing_) {
+      const ssize_t r = ::read(sock_.fileno(), buf, kPipeChunk);
+      if (r > 0) {
+        try {
+          reader_->feed_data(buf, static_cast<std::size_t>(r));
+        } catch (...) {  // fed after EOF: a reader misused by its owner
+          loop_->call_exception_handler({"stream reader refused data", std::current_exception(), {}, {}, {}});
+        }
+        continue;
+      }
+      if (r == 0) {  // Python: a read pipe transport closes at EOF
+        reader_->feed_eof();
+        want_reading_ = false;
+        close();
+        return;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) break;
+      return connection_lost(make_os_error(errno, describe("read")));
+    }
+    if (!want_reading_ || closing_) return;
+    reading_ = true;
+    retain();
+    bool ready;
+    try {
+      ready = loop_->backend().start(&recv_op_);
+    } catch (...) {
+      reading_ = false;
+      release();
+      return connection_lost(std::current_exception());
+    }
+    if (!ready) return;  // the next poll completion reads on
+    reading_ = false;    // more came meanwhile (epoll tries at once)
+    release();
+  }
+}
+
+// Writes a pipe's buffer until done or the pipe is full; then waits for room.
+void stream_transport::send_pipe() noexcept {
+  for (;;) {
+    const ssize_t r = write_nosignal(sock_.fileno(), sending_.data() + sent_, sending_.size() - sent_);
+    if (r >= 0) {
+      sent_ += static_cast<std::size_t>(r);
+      if (sent_ < sending_.size()) continue;
+      return sent(0);
+    }
+    if (r == -EINTR) continue;
+    if (r != -EAGAIN) return sent(static_cast<std::int32_t>(r));  // -EPIPE: the child closed its end
+    bool ready;
+    try {
+      ready = loop_->backend().start(&send_op_);
+    } catch (...) {
+      return connection_lost(std::current_exception());
+    }
+    if (ready) continue;  // room already (epoll tries at once)
+    retain();  // held by the op in flight
+    return;
+  }
+}
+
+void stream_transport::on_pipe_writable(io_op* op) noexcept {
+  stream_transport* t = static_cast<op_t*>(op)->self;
+  const std::int32_t res = op->res;
+  if (res >= 0 && !t->closed_)
+    t->send_pipe();  // room, or an error the write will name (EPIPE)
+  else
+    t->sent(res < 0 ? res : 0);
+  t->release();
+}
+
 // -- writing ---------------------------------------------------------------------
 
 void stream_transport::write(std::string_view data) {
@@ -163,6 +327,7 @@ void stream_transport::queue_send(std::string_view data) {
 }
 
 void stream_transport::start_send() noexcept {
+  if (CORIO_UNLIKELY(pipe_)) return send_pipe();
   for (;;) {
     send_op_.u.rw = {sending_.data() + sent_, static_cast<std::uint32_t>(std::min<std::size_t>(sending_.size() - sent_, 0x7fffffff)), 0};
     bool finished;
@@ -255,6 +420,7 @@ void stream_transport::set_write_buffer_limits(std::size_t high, std::size_t low
 
 void stream_transport::write_eof() {
   if (tls_) throw std::runtime_error("write_eof() is not supported over TLS");  // Python: NotImplementedError
+  if (CORIO_UNLIKELY(pipe_)) return close();  // a pipe has no half-close: closed once all is written
   if (closing_ || eof_requested_) return;
   eof_requested_ = true;
   if (sending_.empty()) {

@@ -50,6 +50,9 @@ run_example threads_queue_worker "a worker thread drains a queue; task_done / jo
 run_example tls_echo "the streams echo server and client over TLS, with a throwaway CA; a stranger is refused"
 run_example generator_grep_pipeline "Beazley's grep pipeline: send(), close() and yield from"
 run_example async_generator_lines "an async generator of lines consumed with for_each, then cut by a timeout"
+run_example subprocess_shell "create_subprocess_shell: a command's output and exit status through communicate"
+run_example subprocess_exec_date "create_subprocess_exec(\"date\"): one line read from the child's stdout stream"
+run_example subprocess_gather "three subprocesses at once under gather, each with its output and exit status"
 
 banner "headline benchmark: corio vs CPython asyncio (W1 spawn, W2a yield, W3 sleepers)"
 python3 "$ROOT/bench/compare.py" --build "$BUILD" --headline || failed="$failed benchmark"

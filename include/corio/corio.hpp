@@ -1,6 +1,7 @@
 // The whole of corio: the asyncio layer (Python: `import asyncio`), the
 // threading and queue modules (corio::threading), concurrent.futures
-// (corio::futures) and generators, plain and async. One header per concept;
+// (corio::futures), the subprocess module (corio::subprocess) and
+// generators, plain and async. One header per concept;
 // this umbrella holds no code.
 #pragma once
 
@@ -27,6 +28,7 @@
 #include <corio/stream_reader.hpp>
 #include <corio/stream_writer.hpp>
 #include <corio/streams.hpp>
+#include <corio/subprocess.hpp>
 #include <corio/taskgroups.hpp>
 #include <corio/tasks.hpp>
 #include <corio/threads.hpp>
@@ -37,6 +39,12 @@
 #include <corio/futures/future.hpp>
 #include <corio/futures/thread_pool_executor.hpp>
 #include <corio/futures/wait.hpp>
+
+#include <corio/subprocess/errors.hpp>
+#include <corio/subprocess/options.hpp>
+#include <corio/subprocess/pipe_file.hpp>
+#include <corio/subprocess/popen.hpp>
+#include <corio/subprocess/run.hpp>
 
 #include <corio/threading/barrier.hpp>
 #include <corio/threading/condition.hpp>

@@ -7,6 +7,7 @@
 #include <exception>
 #include <string>
 #include <system_error>
+#include <utility>
 
 namespace corio {
 
@@ -15,8 +16,16 @@ class os_error : public std::system_error {
  public:
   os_error(int err, const std::string& context) : std::system_error(err, std::generic_category(), context) {}
   os_error(std::error_code ec, const std::string& context) : std::system_error(ec, context) {}
+  /// With the path the call was given (Python: OSError(errno, strerror, filename)).
+  os_error(int err, const std::string& context, std::string filename)
+      : std::system_error(err, std::generic_category(), context), filename_(std::move(filename)) {}
   /// Python: OSError.errno.
   int error_number() const noexcept { return code().value(); }
+  /// Python: OSError.filename: the path involved ("" when none was).
+  const std::string& filename() const noexcept { return filename_; }
+
+ private:
+  std::string filename_;
 };
 
 /// Python: ConnectionError (base of the four below).
@@ -54,6 +63,27 @@ class permission_error : public os_error {
  public:
   using os_error::os_error;
 };
+/// Python: IsADirectoryError (EISDIR).
+class is_a_directory_error : public os_error {
+ public:
+  using os_error::os_error;
+};
+/// Python: NotADirectoryError (ENOTDIR).
+class not_a_directory_error : public os_error {
+ public:
+  using os_error::os_error;
+};
+/// Python: ChildProcessError (ECHILD): a child's exit status could not be
+/// collected.
+class child_process_error : public os_error {
+ public:
+  using os_error::os_error;
+};
+/// Python: ProcessLookupError (ESRCH): no such process.
+class process_lookup_error : public os_error {
+ public:
+  using os_error::os_error;
+};
 /// The error category of getaddrinfo's EAI_* codes (message: gai_strerror).
 const std::error_category& gai_category() noexcept;
 
@@ -66,6 +96,8 @@ class gai_error : public os_error {
 /// The OSError subclass Python picks for errno `err`, with `context` as
 /// the message prefix (e.g. "connect to 127.0.0.1:80").
 std::exception_ptr make_os_error(int err, const std::string& context);
+/// The same, carrying `filename` (Python: OSError.filename).
+std::exception_ptr make_os_error(int err, const std::string& context, const std::string& filename);
 /// Throws make_os_error(err, context).
 [[noreturn]] void throw_os_error(int err, const std::string& context);
 /// Throws make_os_error(errno, context).

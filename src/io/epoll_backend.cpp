@@ -107,7 +107,7 @@ bool is_read_side(const io_op* op) noexcept {
 }
 
 // One attempt of a single-shot op's system call; -EAGAIN: not yet.
-int attempt(io_op* op, std::uint32_t events) noexcept {
+int attempt(io_op* op) noexcept {
   int r;
   switch (op->kind) {
     case io_kind::recv:
@@ -138,20 +138,14 @@ int attempt(io_op* op, std::uint32_t events) noexcept {
         return -err;
       }
     case io_kind::poll: {
-      if (events == 0) {
-        pollfd p{op->fd, static_cast<short>(op->u.poll_mask), 0};
-        r = ::poll(&p, 1, 0);
-        if (r < 0) return -errno;
-        return r == 0 ? -EAGAIN : p.revents;
-      }
-      std::uint32_t rev = 0;
-      if (events & EPOLLIN) rev |= POLLIN;
-      if (events & EPOLLOUT) rev |= POLLOUT;
-      if (events & EPOLLERR) rev |= POLLERR;
-      if (events & EPOLLHUP) rev |= POLLHUP;
-      if (events & EPOLLRDHUP) rev |= POLLRDHUP | POLLIN;
-      rev &= op->u.poll_mask | POLLERR | POLLHUP;
-      return rev ? static_cast<int>(rev) : -EAGAIN;
+      // Asked of poll(2) even when an edge brought it here: an op started
+      // by a completion on the same fd, while that edge is being handled,
+      // would otherwise take the edge as its own and complete again and
+      // again (a pipe re-armed after it was read empty).
+      pollfd p{op->fd, static_cast<short>(op->u.poll_mask), 0};
+      r = ::poll(&p, 1, 0);
+      if (r < 0) return -errno;
+      return r == 0 ? -EAGAIN : p.revents;
     }
     default:
       return -EINVAL;
@@ -194,7 +188,7 @@ class epoll_backend final : public io_backend {
   bool start(io_op* op) override {
     if (op->kind != io_kind::recv_multi && op->kind != io_kind::accept_multi) {
       op->state = 0;
-      const int r = attempt(op, 0);
+      const int r = attempt(op);
       if (r != -EAGAIN) {
         op->res = r;
         op->more = false;
@@ -288,8 +282,8 @@ class epoll_backend final : public io_backend {
       const int fd = static_cast<int>(tag);
       const std::uint32_t ev = events[i].events;
       if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) fds_[static_cast<std::size_t>(fd)].hup = true;
-      if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) run_list(fd, true, ev);
-      if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) run_list(fd, false, ev);
+      if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) run_list(fd, true);
+      if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) run_list(fd, false);
     }
   }
 
@@ -368,14 +362,14 @@ class epoll_backend final : public io_backend {
       fd_entry& fe = fds_[static_cast<std::size_t>(fd)];
       if (!fe.retry) continue;
       fe.retry = false;
-      run_list(fd, true, 0);
+      run_list(fd, true);
     }
   }
 
   // Retries the waiting ops of one direction of `fd`, oldest first, until
   // one would block. `done` callbacks may start, cancel or abandon ops on
   // any fd, this one included, so the list is re-read after each call.
-  void run_list(int fd, bool read_side, std::uint32_t events) {
+  void run_list(int fd, bool read_side) {
     for (;;) {
       fd_entry& fe = fds_[static_cast<std::size_t>(fd)];
       io_op* op = (read_side ? fe.readers : fe.writers).head;
@@ -384,7 +378,7 @@ class epoll_backend final : public io_backend {
         if (!run_multi(op)) return;
         continue;
       }
-      const int r = attempt(op, events);
+      const int r = attempt(op);
       if (r == -EAGAIN) return;
       unlink(op);
       op->res = r;

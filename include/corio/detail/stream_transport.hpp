@@ -3,6 +3,14 @@
 // reader, written from a buffer with flow control. Python: the selector
 // socket transport together with StreamReaderProtocol. Not for users.
 //
+// It also carries one end of a pipe (a child's stdin, stdout or stderr;
+// Python: _UnixReadPipeTransport, _UnixWritePipeTransport). Pipes are not
+// sockets: io_uring's recv and send refuse them, and a write to a pipe whose
+// reader has gone raises SIGPIPE. So a pipe is read and written with
+// read(2) and write_nosignal when a poll op (both backends have one) says
+// it is ready. A read pipe closes at EOF; write_eof on a write pipe closes
+// it once what was written has gone.
+//
 // Lifetime: reference-counted, loop thread only. stream_writer handles hold
 // "user" references; when the last one goes the transport closes itself
 // (flushing what was written). Each operation in flight holds a reference
@@ -44,6 +52,12 @@ class stream_transport final : public read_flow, public loop_resource, public us
 
   // Takes the socket; feeds `reader` (may be null: nobody reads).
   stream_transport(loop_core* loop, socket sock, reader_core* reader);
+  // Takes one end of a pipe (non-blocking): the read end if `reader` is
+  // given, else the write end.
+  struct pipe_end {
+    int fd;
+  };
+  stream_transport(loop_core* loop, pipe_end pipe, reader_core* reader);
   stream_transport(const stream_transport&) = delete;
   stream_transport& operator=(const stream_transport&) = delete;
 
@@ -72,6 +86,7 @@ class stream_transport final : public read_flow, public loop_resource, public us
   void write(std::string_view data);
   void write_eof();
   bool can_write_eof() const noexcept { return tls_ == nullptr; }  // Python: not over TLS
+  bool is_pipe() const noexcept { return pipe_; }
   std::size_t write_buffer_size() const noexcept { return sending_.size() - sent_ + pending_.size(); }
   void set_write_buffer_limits(std::size_t high, std::size_t low);
   std::size_t high_water() const noexcept { return high_; }
@@ -103,6 +118,10 @@ class stream_transport final : public read_flow, public loop_resource, public us
   };
   static void on_recv(io_op* op) noexcept;
   static void on_send(io_op* op) noexcept;
+  static void on_pipe_readable(io_op* op) noexcept;
+  static void on_pipe_writable(io_op* op) noexcept;
+  void read_pipe() noexcept;
+  void send_pipe() noexcept;
   void start_recv();
   void queue_send(std::string_view data);
   void start_send() noexcept;
@@ -138,6 +157,7 @@ class stream_transport final : public read_flow, public loop_resource, public us
   bool closing_ = false;
   bool closed_ = false;
   bool loop_closed_ = false;  // on_loop_close ran: loop_ may dangle
+  bool pipe_ = false;         // a pipe end, not a socket
 };
 
 }  // namespace corio::detail

@@ -1,0 +1,98 @@
+// Helpers for the tests that start processes (sync and asyncio
+// subprocesses): a scratch directory, and checks that nothing is left
+// behind: no child, reaped or not.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+namespace corio_test {
+
+// ThreadSanitizer's allocator keeps freed blocks: peak-memory bounds do
+// not hold under it.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool memory_bounds_hold = false;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+inline constexpr bool memory_bounds_hold = false;
+#else
+inline constexpr bool memory_bounds_hold = true;
+#endif
+#else
+inline constexpr bool memory_bounds_hold = true;
+#endif
+
+// True if this process has no child at all, running or zombie: every child
+// a test started was reaped.
+inline bool no_children() {
+  siginfo_t si{};
+  return ::waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD;
+}
+
+// A scratch directory, removed with what it holds.
+class temp_dir {
+ public:
+  temp_dir() {
+    char tmpl[] = "/tmp/corio-subprocess-XXXXXX";
+    if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+  // Writes `name` in the directory with `mode`; its path.
+  std::string write(const std::string& name, const std::string& text, mode_t mode = 0644) const {
+    const std::string p = path_ + "/" + name;
+    std::ofstream(p, std::ios::binary) << text;
+    ::chmod(p.c_str(), mode);
+    return p;
+  }
+  // Makes the subdirectory `name`; its path.
+  std::string mkdir(const std::string& name) const {
+    const std::string p = path_ + "/" + name;
+    ::mkdir(p.c_str(), 0755);
+    return p;
+  }
+
+ private:
+  std::string path_;
+};
+
+// A FIFO a child blocks on (`read _ < "$0"` with the path as $0) until
+// release() writes a line: keeps a child busy without a timed sleep. Give
+// such a child no inherited stdout or stderr: if a failed test aborts, it
+// stays blocked, and must not hold the test runner's output open.
+class gate {
+ public:
+  gate() : path_(dir_.path() + "/gate") {
+    if (::mkfifo(path_.c_str(), 0600) < 0) throw std::runtime_error("mkfifo failed");
+  }
+  const std::string& path() const { return path_; }
+  // Blocks until the child has opened the FIFO, then lets it read a line.
+  void release() const {
+    const int fd = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error("open of the gate failed");
+    const bool ok = ::write(fd, "go\n", 3) == 3;
+    ::close(fd);
+    if (!ok) throw std::runtime_error("write to the gate failed");
+  }
+
+ private:
+  temp_dir dir_;
+  std::string path_;
+};
+
+}  // namespace corio_test
