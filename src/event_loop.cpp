@@ -329,7 +329,7 @@ CORIO_ALWAYS_INLINE void loop_core::run_once() {
         if (timeout > kMaxWaitNs) timeout = kMaxWaitNs;
         // About to be idle for a while after a burst: give the burst's
         // frames back to the system (memory.hpp).
-        constexpr std::int64_t kTrimIdleNs = 100'000'000;
+        constexpr std::int64_t kTrimIdleNs = 50'000'000;
         if ((timeout < 0 || timeout >= kTrimIdleNs) && pool_trim_due()) {
           pool_trim(kAutoTrimKeepBytes);
           timeout = 0;  // the trim took time: poll, and the next iteration waits anew

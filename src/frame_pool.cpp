@@ -19,10 +19,10 @@ thread_local pool_thread_cache tl_pool CORIO_TLS_MODEL{};
 namespace {
 
 constexpr std::size_t kSlabBytes = 256 * 1024;
-// A class that has filled this many slabs (4 MiB) gets huge-page slabs
-// from then on (docs/design.md, "A task is one allocation").
+// A class that has filled this many slabs (4 MiB) gets 2 MiB slabs, made
+// present at once, from then on (docs/design.md, "A task is one allocation").
 constexpr std::size_t kSmallSlabsPerClass = 16;
-constexpr std::size_t kHugeSlabBytes = std::size_t{2} << 20;
+constexpr std::size_t kBigSlabBytes = std::size_t{2} << 20;
 constexpr std::size_t kRegionBlocks = 256;  // blocks a thread takes from a slab at once
 
 struct batch {
@@ -66,24 +66,26 @@ batch depot_pop(depot& d, std::size_t cls) noexcept {
   return b;
 }
 
-// A 2 MiB slab on a 2 MiB boundary, marked for transparent huge pages, or
-// null. Why: a million fresh frames touch 30,000 small pages, and where a
-// page fault is dear (virtual machines) those faults cost more than making
-// the tasks; one huge page replaces 512 of them.
-char* huge_slab() noexcept {
-  const std::size_t len = 2 * kHugeSlabBytes;
-  void* m = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+// A 2 MiB slab, its pages made present at once, or null. Why: a million
+// fresh frames touch 25,000 pages, and where a page fault is dear (virtual
+// machines) taking them one fault at a time costs more than making the
+// tasks; MADV_POPULATE_WRITE (Linux 5.14) makes 512 pages present in one
+// call. The slab is marked MADV_NOHUGEPAGE: a transparent huge page would
+// save the same faults, but getting one may stall in the kernel's
+// compaction, and on the machine W1 is measured on it made W1 twice as slow
+// in some states (docs/benchmarks.md, "Variation"). Older kernels ignore
+// the populate advice, and the pages come one fault at a time.
+char* big_slab() noexcept {
+  void* m = ::mmap(nullptr, kBigSlabBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) return nullptr;
-  auto* base = static_cast<char*>(m);
-  const auto addr = reinterpret_cast<std::uintptr_t>(base);
-  char* aligned = base + ((kHugeSlabBytes - addr % kHugeSlabBytes) % kHugeSlabBytes);
-  if (aligned > base) ::munmap(base, static_cast<std::size_t>(aligned - base));
-  char* tail = aligned + kHugeSlabBytes;
-  if (tail < base + len) ::munmap(tail, static_cast<std::size_t>(base + len - tail));
-#ifdef MADV_HUGEPAGE
-  ::madvise(aligned, kHugeSlabBytes, MADV_HUGEPAGE);  // advice only: no THP, small pages
+#ifdef MADV_NOHUGEPAGE
+  ::madvise(m, kBigSlabBytes, MADV_NOHUGEPAGE);
 #endif
-  return aligned;
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14; older headers lack it
+#endif
+  ::madvise(m, kBigSlabBytes, MADV_POPULATE_WRITE);  // advice: EINVAL on older kernels
+  return static_cast<char*>(m);
 }
 
 depot& the_depot() {
@@ -166,8 +168,8 @@ void* pool_refill(std::size_t cls) {
   if (pos == nullptr || static_cast<std::size_t>(end - pos) < region) {
     std::size_t bytes = kSlabBytes > 4 * region ? kSlabBytes : 4 * region;
     char* slab = nullptr;
-    if (d.slab_count[cls] >= kSmallSlabsPerClass && bytes <= kHugeSlabBytes && (slab = huge_slab())) {
-      bytes = kHugeSlabBytes;
+    if (d.slab_count[cls] >= kSmallSlabsPerClass && bytes <= kBigSlabBytes && (slab = big_slab())) {
+      bytes = kBigSlabBytes;
     } else {
       slab = static_cast<char*>(::operator new(bytes));
     }

@@ -5,7 +5,7 @@
 // pool (one allocation per task, no system call). After a burst (a million
 // tasks that have all finished) their blocks wait in the pool for the next
 // burst; the loop gives their pages back to the system by itself when it is
-// about to wait for 100 ms or more with more than 32 MiB of them free, keeping
+// about to wait for 50 ms or more with more than 32 MiB of them free, keeping
 // 8 MiB. trim_memory() does it at once.
 #pragma once
 

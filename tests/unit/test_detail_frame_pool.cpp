@@ -119,7 +119,7 @@ TEST(FramePool, many_allocations_in_random_order_never_overlap) {
   }
 }
 
-// 24 MiB of one class: past the 4 MiB of small slabs, into 2 MiB huge-page
+// 24 MiB of one class: past the 4 MiB of small slabs, into 2 MiB big
 // slabs carved in regions. Every block is whole, distinct and aligned.
 TEST(FramePool, a_class_that_grows_past_its_small_slabs_gets_whole_distinct_blocks) {
   constexpr std::size_t n = 1000;  // the 1008-byte class
