@@ -19,6 +19,9 @@ namespace corio::subprocess {
 /// check_call, check_output), in run's order: Popen's options with input,
 /// capture_output, timeout and check among them. Designated initializers
 /// follow this order: `{.input = "x", .capture_output = true, .timeout = 5s}`.
+/// The child's fields repeat popen_options' on purpose: a designated
+/// initializer cannot name a member of a base, and `{.cwd = ...}` is the
+/// spelling Python's keyword arguments call for.
 struct run_options {
   stdio stdin{};
   /// Python: input. Sent to the child's stdin (a pipe), which then closes.
