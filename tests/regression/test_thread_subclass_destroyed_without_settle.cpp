@@ -23,6 +23,21 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Destroying a running subclass is itself a data race on its vptr (run() was
+// called through it on the other thread), so under ThreadSanitizer its report
+// may stop the process before the base destructor's message: either is the
+// bug caught.
+#if defined(__SANITIZE_THREAD__)
+#define CORIO_OR_TSAN_VPTR_RACE(pattern) "(" pattern "|ThreadSanitizer: data race on vptr)"
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CORIO_OR_TSAN_VPTR_RACE(pattern) "(" pattern "|ThreadSanitizer: data race on vptr)"
+#endif
+#endif
+#ifndef CORIO_OR_TSAN_VPTR_RACE
+#define CORIO_OR_TSAN_VPTR_RACE(pattern) pattern
+#endif
+
 // Python: class Worker(threading.Thread): def run(self): ... (no settle()).
 class worker : public th::thread {
  public:
@@ -64,7 +79,7 @@ TEST(ThreadSubclassWithoutSettleDeathTest, destroying_it_while_run_goes_on_stops
         go.set();
         std::fputs("the destroyed object's run() went on\n", stderr);
       },
-      "thread 'still-running' \\(.*worker\\) was destroyed while it was started and not joined");
+      CORIO_OR_TSAN_VPTR_RACE("thread 'still-running' \\(.*worker\\) was destroyed while it was started and not joined"));
 }
 
 TEST(ThreadSubclassWithoutSettleDeathTest, destroying_it_after_run_returned_without_a_join_stops_the_process_too) {
@@ -81,7 +96,7 @@ TEST(ThreadSubclassWithoutSettleDeathTest, destroying_it_after_run_returned_with
         }
         std::fputs("destroyed without a join\n", stderr);
       },
-      "thread 'already-done' .*call settle\\(\\) first in the destructor");
+      CORIO_OR_TSAN_VPTR_RACE("thread 'already-done' .*call settle\\(\\) first in the destructor"));
 }
 
 TEST(ThreadSubclassWithoutSettleDeathTest, a_daemon_subclass_without_settle_is_caught_as_well) {
@@ -97,7 +112,7 @@ TEST(ThreadSubclassWithoutSettleDeathTest, a_daemon_subclass_without_settle_is_c
         go.set();
         std::fputs("the destroyed daemon object's run() went on\n", stderr);
       },
-      "thread 'daemon-worker'.*not joined");
+      CORIO_OR_TSAN_VPTR_RACE("thread 'daemon-worker'.*not joined"));
 }
 
 TEST(ThreadSubclassWithoutSettle, joining_before_destruction_needs_no_settle) {
