@@ -86,6 +86,29 @@ msgpack::object_handle parse_exactly(std::string_view data, const std::type_info
   return h;
 }
 
+thread_local std::vector<int>* tl_fds_out = nullptr;
+thread_local const std::vector<int>* tl_fds_in = nullptr;
+
+std::size_t share_fd(int fd, const char* what) {
+  if (!tl_fds_out)
+    throw codec_error(std::string("codec: ") + what +
+                      " crosses a process only as an argument of a process being started (inheritance), not in a "
+                      "message");
+  tl_fds_out->push_back(fd);
+  return tl_fds_out->size() - 1;
+}
+
+fd_collector::fd_collector() noexcept : prev_(std::exchange(tl_fds_out, &fds)) {}
+fd_collector::~fd_collector() { tl_fds_out = prev_; }
+fd_provider::fd_provider(const std::vector<int>& fds) noexcept : prev_(std::exchange(tl_fds_in, &fds)) {}
+fd_provider::~fd_provider() { tl_fds_in = prev_; }
+
+int received_fd(std::size_t index, const char* what) {
+  if (!tl_fds_in || index >= tl_fds_in->size())
+    throw codec_error(std::string("codec: ") + what + " refers to an fd this process was not given");
+  return (*tl_fds_in)[index];
+}
+
 }  // namespace detail
 
 // -- exceptions ----------------------------------------------------------------

@@ -356,6 +356,20 @@ struct codec<std::tuple<Ts...>> {
   }
 };
 
+// The empty tuple (a target without arguments): an empty array.
+template <>
+struct codec<std::tuple<>> {
+  static void encode(packer& p, const std::tuple<>&) { p.pack_array(0); }
+  static std::tuple<> decode(const object& o) {
+    detail::check_array<std::tuple<>>(o, 0);
+    return {};
+  }
+  static void encode_refs(packer& p, const std::tuple<>&) { p.pack_array(0); }
+  static void decode_refs(const object& o, std::tuple<>&, const std::type_info& owner) {
+    if (o.type != msgpack::type::ARRAY || o.via.array.size != 0) detail::codec_mismatch(owner, o);
+  }
+};
+
 template <class A, class B>
 struct codec<std::pair<A, B>> {
   static void encode(packer& p, const std::pair<A, B>& v) {
@@ -499,6 +513,39 @@ T decode(std::string_view data) {
   const msgpack::object_handle h = detail::parse_exactly(data, typeid(T));
   return codec<T>::decode(h.get());
 }
+
+namespace detail {
+// File descriptors cross a process only as arguments of a process being
+// started (inheritance): while a spawn or forkserver payload is encoded,
+// share_fd(fd) lists `fd` for the child and gives its index; in the child,
+// received_fd(index) gives the fd it got. Elsewhere (a pipe message),
+// share_fd raises codec_error: a silent unshared copy must never happen.
+std::size_t share_fd(int fd, const char* what);
+int received_fd(std::size_t index, const char* what);
+// While alive, share_fd() collects into `fds` (this thread).
+class fd_collector {
+ public:
+  fd_collector() noexcept;
+  ~fd_collector();
+  fd_collector(const fd_collector&) = delete;
+  fd_collector& operator=(const fd_collector&) = delete;
+  std::vector<int> fds;
+
+ private:
+  std::vector<int>* prev_;
+};
+// While alive, received_fd() reads `fds` (this thread).
+class fd_provider {
+ public:
+  explicit fd_provider(const std::vector<int>& fds) noexcept;
+  ~fd_provider();
+  fd_provider(const fd_provider&) = delete;
+  fd_provider& operator=(const fd_provider&) = delete;
+
+ private:
+  const std::vector<int>* prev_;
+};
+}  // namespace detail
 
 /// True if T can cross a process (has a codec).
 template <class T>

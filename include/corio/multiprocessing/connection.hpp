@@ -163,6 +163,26 @@ class connection {
   std::size_t msg_end_ = 0;    // 0: none
 };
 
+/// A connection crosses a process as an argument of a process being
+/// started (Python: inheritance): with fork the child has its copy, with
+/// spawn and forkserver its fd is passed along. Anywhere else (in a
+/// message) it is a codec_error. The parent's copy goes with the process's
+/// target at start(), as Python's parent should close it (MP-27).
+template <>
+struct codec<connection> {
+  static void encode(packer& p, const connection& c) {
+    p.pack_array(3);
+    codec<std::size_t>::encode(p, detail::share_fd(c.fileno(), "a connection"));
+    codec<bool>::encode(p, c.readable());
+    codec<bool>::encode(p, c.writable());
+  }
+  static connection decode(const object& o) {
+    detail::check_array<connection>(o, 3);
+    const int fd = detail::received_fd(codec<std::size_t>::decode(o.via.array.ptr[0]), "a connection");
+    return connection(fd, codec<bool>::decode(o.via.array.ptr[1]), codec<bool>::decode(o.via.array.ptr[2]));
+  }
+};
+
 /// Python: multiprocessing.Pipe(duplex=True): two connected connections.
 /// Duplex: both read and write (a socketpair, as in Python); otherwise
 /// (reader, writer) over a pipe. Their fds are close-on-exec.
