@@ -470,15 +470,16 @@ void start_spawn(process_state& s, const spawn_call& call, const std::string& ta
   s.pidfd = std::move(c.pidfd);
 }
 
-void start_forkserver(process_state& s, const spawn_call& call, const std::string& target_type) {
-  child_payload p = make_payload(s, call, target_type, "forkserver");
-  unique_fd parent_fd = self_pidfd();
-  const unique_fd mem = payload_memfd(p);
+namespace {
+
+// One request; the child's pid and the read end of its status pipe, or
+// pid -1 if the server went away before answering.
+std::pair<std::int32_t, unique_fd> request_child(int mem, int parent_fd, const std::vector<int>& extra) {
   int st[2];
   if (::pipe2(st, O_CLOEXEC) != 0) throw_errno("multiprocessing: forkserver status pipe");
   unique_fd status_r(st[0]), status_w(st[1]);
-  std::vector<int> fds{mem.get(), parent_fd.get(), status_w.get()};
-  fds.insert(fds.end(), call.fds.begin(), call.fds.end());
+  std::vector<int> fds{mem, parent_fd, status_w.get()};
+  fds.insert(fds.end(), extra.begin(), extra.end());
   if (fds.size() > kMaxFds)
     throw std::invalid_argument("multiprocessing: at most " + std::to_string(kMaxFds - 3) +
                                 " connections can go to a forkserver child");
@@ -487,14 +488,12 @@ void start_forkserver(process_state& s, const spawn_call& call, const std::strin
     std::lock_guard g(srv.mu);
     ensure_server_locked(srv);
     if (!send_request(srv.sock.get(), fds)) {
-      // The server died since it was last seen: once more with a new one.
-      srv.sock.reset();
+      srv.sock.reset();  // it died since it was last seen
       ensure_server_locked(srv);
       if (!send_request(srv.sock.get(), fds)) throw_errno("multiprocessing: sending a request to the fork server");
     }
   }
   status_w.reset();
-  std::int32_t pid = -1;
   char buf[4];
   std::size_t got = 0;
   while (got < 4) {
@@ -503,11 +502,39 @@ void start_forkserver(process_state& s, const spawn_call& call, const std::strin
     if (r <= 0) break;
     got += static_cast<std::size_t>(r);
   }
-  if (got != 4) throw process_error("multiprocessing: the fork server did not start the child");
-  std::memcpy(&pid, buf, 4);
+  std::int32_t pid = -1;
+  if (got == 4) std::memcpy(&pid, buf, 4);
+  return {pid, std::move(status_r)};
+}
+
+}  // namespace
+
+void start_forkserver(process_state& s, const spawn_call& call, const std::string& target_type) {
+  child_payload p = make_payload(s, call, target_type, "forkserver");
+  unique_fd parent_fd = self_pidfd();
+  const unique_fd mem = payload_memfd(p);
+  auto [pid, status] = request_child(mem.get(), parent_fd.get(), call.fds);
+  if (pid < 0) {
+    // The server died with the request unanswered (it was dying when it
+    // was sent): once more, with a new server.
+    {
+      server_handle& srv = server();
+      std::lock_guard g(srv.mu);
+      if (srv.pidfd) {
+        try {
+          corio::detail::reap(srv.pidfd.get(), srv.pid);
+        } catch (...) {
+        }
+      }
+      srv.sock.reset();
+      srv.pidfd.reset();
+    }
+    std::tie(pid, status) = request_child(mem.get(), parent_fd.get(), call.fds);
+  }
+  if (pid < 0) throw process_error("multiprocessing: the fork server did not start the child");
   std::lock_guard g(s.mu);
   s.pid = pid;
-  s.status = std::move(status_r);
+  s.status = std::move(status);
   const int pfd = pidfd_open(pid);  // for terminate() and kill(); not ours to reap
   if (pfd >= 0) s.pidfd = unique_fd(pfd);
 }

@@ -103,7 +103,7 @@ struct target final : target_base {
   std::tuple<A...> args;
   template <class G, class... B>
   explicit target(G&& g, B&&... b) : f(std::forward<G>(g)), args(std::forward<B>(b)...) {}
-  void call() override { std::apply(f, args); }
+  void call() override { std::apply(f, std::move(args)); }  // once, in the child
   std::optional<spawn_call> spawnable() const override {
     // Instantiated with the class: an argument type without a codec fails
     // to compile here, in codec<T>, which names it.
