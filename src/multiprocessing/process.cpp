@@ -288,8 +288,16 @@ void start_fork(process_state& s, const std::function<void()>& body) {
     parent_copy->authkey = me->authkey;
   }
   flush_stdio();  // buffered output would be written twice
+  // Signals wait until the child has set aside the parent's loops' handlers
+  // (the fork handlers): a terminate() right after start() must not be
+  // swallowed by a handler of a loop that will never run in the child.
+  sigset_t all, old;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
   const pid_t pid = ::fork();
-  if (pid < 0) throw_errno("multiprocessing: fork");
+  const int fork_err = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) throw_os_error(fork_err, "multiprocessing: fork");
   if (pid == 0) {
     // The child: the copy of `s` becomes the current process.
     auto me = std::make_shared<process_state>();
