@@ -71,16 +71,17 @@ class mp_test : public ::testing::Test {
   }
 };
 
-// Redirects this process's stderr to a pipe while alive; text() reads
-// what was written (call after the writers are done).
+// Redirects this process's stderr (or `fd`) to a pipe while alive, so
+// that children started meanwhile write there too; text() reads what was
+// written (call after the writers are done).
 class stderr_capture {
  public:
-  stderr_capture() {
+  explicit stderr_capture(int fd = 2) : fd_(fd) {
     int p[2];
     if (::pipe(p) != 0) throw std::runtime_error("pipe");
     r_ = p[0];
-    saved_ = ::dup(2);
-    ::dup2(p[1], 2);
+    saved_ = ::dup(fd_);
+    ::dup2(p[1], fd_);
     ::close(p[1]);
   }
   ~stderr_capture() {
@@ -89,7 +90,7 @@ class stderr_capture {
   }
   void restore() {
     if (saved_ >= 0) {
-      ::dup2(saved_, 2);
+      ::dup2(saved_, fd_);
       ::close(saved_);
       saved_ = -1;
     }
@@ -107,6 +108,7 @@ class stderr_capture {
   }
 
  private:
+  int fd_;
   int r_ = -1;
   int saved_ = -1;
 };
