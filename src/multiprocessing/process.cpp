@@ -93,6 +93,8 @@ void write_stderr(const std::string& s) noexcept {
   }
 }
 
+}  // namespace
+
 void flush_stdio() noexcept {
   try {
     std::cout.flush();
@@ -102,8 +104,6 @@ void flush_stdio() noexcept {
   }
   std::fflush(nullptr);
 }
-
-}  // namespace
 
 std::shared_ptr<process_state> self() {
   bookkeeping& b = book();
@@ -566,7 +566,9 @@ void process::start_with(const context& ctx) {
     s_->method = method;
   }
   // The owner's fields are stable now: start without holding the lock (a
-  // fork child must not inherit it locked).
+  // fork child must not inherit it locked). What was printed before the
+  // start comes out before the child's output.
+  detail::flush_stdio();
   if (method == "fork") {
     detail::start_fork(*s_, [this] { run(); });  // the child runs run() on its copy of this object
   } else if (method == "spawn") {

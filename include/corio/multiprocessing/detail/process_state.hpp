@@ -89,6 +89,8 @@ void exit_function() noexcept;
 void check_may_start();
 // A pidfd for this process, for a child's parent_process().
 corio::detail::unique_fd self_pidfd();
+// Flushes std::cout, std::cerr and every stdio stream.
+void flush_stdio() noexcept;
 // pidfd_open(pid): -1 with errno on failure.
 int pidfd_open(pid_t pid) noexcept;
 
