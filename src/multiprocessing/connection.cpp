@@ -3,10 +3,11 @@
 // The fds stay blocking, as Python leaves them: a blocking recv is one
 // read(2) when the message is there (the ping-pong of W12b costs what two
 // raw pipes cost). The awaitable forms never block the loop: on a socket
-// (every duplex connection) they read and write with MSG_DONTWAIT; on a
+// (a connection made from a socket fd) they read and write with MSG_DONTWAIT; on a
 // pipe they read only after the loop saw it readable (a read then returns
-// what is there), and write at most PIPE_BUF bytes after it saw it
-// writable (a pipe reports writable with a free slot of a page).
+// what is there), and write at most PIPE_BUF bytes after each time it saw
+// it writable (a pipe reports writable with a free slot of a page; a second
+// write without a wait could block).
 #include <corio/multiprocessing/connection.hpp>
 
 #include <corio/detail/pipes.hpp>
@@ -116,14 +117,24 @@ std::size_t make_header(char* h, std::size_t n) noexcept {
 connection::connection(int fd, bool readable, bool writable) {
   if (fd < 0) throw std::invalid_argument("connection: invalid handle " + std::to_string(fd));
   if (!readable && !writable) throw std::invalid_argument("connection: at least one of readable and writable must be true");
-  fd_ = fd;
+  fd_ = wfd_ = fd;
   readable_ = readable;
   writable_ = writable;
   socket_ = is_socket(fd);
 }
 
+connection::connection(int rfd, int wfd, detail_two_fds) {
+  if (rfd < 0 || wfd < 0) throw std::invalid_argument("connection: invalid handles " + std::to_string(rfd) + ", " +
+                                                      std::to_string(wfd));
+  fd_ = rfd;
+  wfd_ = wfd;
+  readable_ = writable_ = true;
+  socket_ = false;
+}
+
 connection::connection(connection&& o) noexcept
     : fd_(std::exchange(o.fd_, -1)),
+      wfd_(std::exchange(o.wfd_, -1)),
       readable_(std::exchange(o.readable_, false)),
       writable_(std::exchange(o.writable_, false)),
       socket_(o.socket_),
@@ -140,6 +151,7 @@ connection& connection::operator=(connection&& o) noexcept {
   if (this != &o) {
     close();
     fd_ = std::exchange(o.fd_, -1);
+    wfd_ = std::exchange(o.wfd_, -1);
     readable_ = std::exchange(o.readable_, false);
     writable_ = std::exchange(o.writable_, false);
     socket_ = o.socket_;
@@ -158,17 +170,25 @@ connection& connection::operator=(connection&& o) noexcept {
 connection::~connection() { close(); }
 
 void connection::close() noexcept {
+  if (wfd_ >= 0 && wfd_ != fd_) ::close(wfd_);
   if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
+  fd_ = wfd_ = -1;
   readable_ = writable_ = false;
   rbuf_.reset();
   rcap_ = rlen_ = rpos_ = msg_begin_ = msg_end_ = 0;
 }
 
-int connection::detach() noexcept {
+int connection::detach() {
+  if (wfd_ != fd_) throw std::invalid_argument("connection: a duplex pipe holds two fds and cannot be detached as one");
   const int fd = std::exchange(fd_, -1);
+  wfd_ = -1;
   close();
   return fd;
+}
+
+int connection::write_fileno() const {
+  check_open();
+  return wfd_;
 }
 
 int connection::fileno() const {
@@ -200,7 +220,7 @@ void connection::send_bytes(std::string_view buf, std::size_t offset, std::optio
   if (n > buf.size() - offset) throw std::invalid_argument("send_bytes: buffer length < offset + size");
   char h[12];
   iovec iov[2] = {{h, make_header(h, n)}, {const_cast<char*>(buf.data() + offset), n}};
-  write_all(fd_, socket_, iov, n == 0 ? 1 : 2);
+  write_all(wfd_, socket_, iov, n == 0 ? 1 : 2);
 }
 
 void connection::send_frame(std::string& frame) {
@@ -212,7 +232,7 @@ void connection::send_frame(std::string& frame) {
   }
   store_be32(frame.data(), static_cast<std::uint32_t>(n));
   iovec iov{frame.data(), frame.size()};
-  write_all(fd_, socket_, &iov, 1);
+  write_all(wfd_, socket_, &iov, 1);
 }
 
 task<void> connection::send_bytes_async(std::string buf) {
@@ -239,7 +259,7 @@ task<void> connection::send_frame_async(std::string frame, bool framed) {
     }
     store_be32(frame.data(), static_cast<std::uint32_t>(n));
   }
-  const int fd = fd_;
+  const int fd = wfd_;
   std::size_t done = 0;
   std::exception_ptr deferred;  // a cancel that came after the first byte went
   while (done < frame.size()) {
@@ -247,9 +267,13 @@ task<void> connection::send_frame_async(std::string frame, bool framed) {
     if (socket_) {
       w = ::send(fd, frame.data() + done, frame.size() - done, MSG_DONTWAIT | MSG_NOSIGNAL);
       if (w < 0) w = -errno;
-    } else if (done > 0 || deferred) {
-      // A pipe after a writable wait: at most PIPE_BUF never blocks.
-      w = corio::detail::write_nosignal(fd, frame.data() + done, std::min<std::size_t>(PIPE_BUF, frame.size() - done));
+    } else {
+      // A pipe: at most PIPE_BUF when it has room now (cancelled with part
+      // of the message gone, the rest must follow, blocking, or the stream
+      // would be corrupt).
+      pollfd p{fd, POLLOUT, 0};
+      if (deferred || (::poll(&p, 1, 0) > 0 && p.revents != 0))
+        w = corio::detail::write_nosignal(fd, frame.data() + done, std::min<std::size_t>(PIPE_BUF, frame.size() - done));
     }
     if (w == -EINTR) continue;
     if (w >= 0) {
@@ -448,9 +472,17 @@ task<bool> connection::poll_async(std::optional<duration> timeout) {
 
 std::pair<connection, connection> pipe(bool duplex) {
   if (duplex) {
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("Pipe: socketpair");
-    return {connection(sv[0], true, true), connection(sv[1], true, true)};
+    // Two pipes rather than Python's socketpair: a pipe round trip costs
+    // about half of an AF_UNIX socket's (W12b in docs/benchmarks.md).
+    int ab[2], ba[2];
+    if (::pipe2(ab, O_CLOEXEC) != 0) throw_errno("Pipe: pipe2");
+    if (::pipe2(ba, O_CLOEXEC) != 0) {
+      const int err = errno;
+      ::close(ab[0]);
+      ::close(ab[1]);
+      throw_os_error(err, "Pipe: pipe2");
+    }
+    return {connection(ba[0], ab[1], connection::detail_two_fds{}), connection(ab[0], ba[1], connection::detail_two_fds{})};
   }
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("Pipe: pipe2");

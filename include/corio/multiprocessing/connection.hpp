@@ -47,14 +47,21 @@ class connection {
   /// connected socket or a pipe end. std::invalid_argument for a negative fd
   /// or neither direction.
   connection(int fd, bool readable, bool writable);
+  /// Adopts a read fd and a write fd (a duplex connection over two pipes,
+  /// as pipe() makes them).
+  struct detail_two_fds {};
+  connection(int read_fd, int write_fd, detail_two_fds);
   connection(connection&& o) noexcept;
   connection& operator=(connection&& o) noexcept;
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
   ~connection();
 
-  /// Python: fileno(). os_error("handle is closed") once closed.
+  /// Python: fileno(): the fd to wait on for reading (a duplex pipe's read
+  /// end). os_error("handle is closed") once closed.
   int fileno() const;
+  /// The fd written to: fileno() but for a duplex pipe, whose write end it is.
+  int write_fileno() const;
   /// Python: closed, readable, writable.
   bool closed() const noexcept { return fd_ < 0; }
   bool readable() const noexcept { return readable_; }
@@ -62,7 +69,8 @@ class connection {
   /// Python: close(). Twice is fine.
   void close() noexcept;
   /// Gives up the fd without closing it (Python: detach()).
-  int detach() noexcept;
+  /// std::invalid_argument for a duplex pipe, which holds two.
+  int detach();
 
   /// Python: send_bytes(buf, offset, size): `buf[offset, offset+size)` as
   /// one message (size: to the end). std::invalid_argument when the range
@@ -148,10 +156,11 @@ class connection {
   long fill_nowait();
   char* make_room(std::size_t want);
 
-  int fd_ = -1;
+  int fd_ = -1;   // read from (or the only fd)
+  int wfd_ = -1;  // written to: fd_, or a duplex pipe's write end
   bool readable_ = false;
   bool writable_ = false;
-  bool socket_ = false;  // send/recv flags work (duplex pipes are socketpairs)
+  bool socket_ = false;  // a socket: send/recv flags work
   bool bad_ = false;     // a message over maxlength was refused: unreadable
   bool eof_ = false;
   // Bytes read and not yet consumed: rbuf_[rpos_, rlen_).
@@ -171,21 +180,32 @@ class connection {
 template <>
 struct codec<connection> {
   static void encode(packer& p, const connection& c) {
-    p.pack_array(3);
-    codec<std::size_t>::encode(p, detail::share_fd(c.fileno(), "a connection"));
+    const int fd = c.fileno(), wfd = c.write_fileno();
+    p.pack_array(4);
+    codec<std::size_t>::encode(p, detail::share_fd(fd, "a connection"));
+    if (wfd != fd) {
+      codec<std::size_t>::encode(p, detail::share_fd(wfd, "a connection"));
+    } else {
+      p.pack_nil();
+    }
     codec<bool>::encode(p, c.readable());
     codec<bool>::encode(p, c.writable());
   }
   static connection decode(const object& o) {
-    detail::check_array<connection>(o, 3);
+    detail::check_array<connection>(o, 4);
     const int fd = detail::received_fd(codec<std::size_t>::decode(o.via.array.ptr[0]), "a connection");
-    return connection(fd, codec<bool>::decode(o.via.array.ptr[1]), codec<bool>::decode(o.via.array.ptr[2]));
+    if (o.via.array.ptr[1].type != msgpack::type::NIL) {
+      const int wfd = detail::received_fd(codec<std::size_t>::decode(o.via.array.ptr[1]), "a connection");
+      return connection(fd, wfd, connection::detail_two_fds{});
+    }
+    return connection(fd, codec<bool>::decode(o.via.array.ptr[2]), codec<bool>::decode(o.via.array.ptr[3]));
   }
 };
 
 /// Python: multiprocessing.Pipe(duplex=True): two connected connections.
-/// Duplex: both read and write (a socketpair, as in Python); otherwise
-/// (reader, writer) over a pipe. Their fds are close-on-exec.
+/// Duplex: both read and write, over two pipes (Python uses a socketpair;
+/// pipes are faster, and the messages are the same); otherwise (reader,
+/// writer) over one pipe. Their fds are close-on-exec.
 std::pair<connection, connection> pipe(bool duplex = true);
 
 /// What wait() watches: a connection, or a raw fd (a process sentinel, a
