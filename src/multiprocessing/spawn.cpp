@@ -323,6 +323,8 @@ void write_int(int fd, std::int32_t v) {
     std::vector<pollfd> fds;
     if (open) fds.push_back({sock, POLLIN, 0});
     for (const kid& k : kids) fds.push_back({k.pidfd.get(), POLLIN, 0});
+    // A request below may add a kid: only the ones polled have an entry.
+    const std::size_t polled = kids.size();
     if (::poll(fds.data(), fds.size(), -1) < 0) {
       if (errno == EINTR) continue;
       break;
@@ -377,7 +379,7 @@ void write_int(int fd, std::int32_t v) {
       }
       i = 1;
     }
-    for (std::size_t k = 0; k < kids.size(); ++i) {
+    for (std::size_t k = 0, seen = 0; seen < polled; ++seen, ++i) {
       if (fds[i].revents == 0) {
         ++k;
         continue;
