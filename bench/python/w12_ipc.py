@@ -106,7 +106,7 @@ def pipe_pingpong(n, use_bytes):
 
 def run_pipe(n, use_bytes):
     wall, cpu = pipe_pingpong(n, use_bytes)
-    emit("W12b ipc_pipe", [("impl", "cpython:mp.Pipe-" + ("send_bytes" if use_bytes else "send")),
+    emit("W12b ipc_pipe", [("impl", "mp.Pipe-" + ("send_bytes" if use_bytes else "send")),
                            ("py", platform.python_version()), ("N", n),
                            ("us_per_roundtrip", wall * 1e6 / n), ("pin", pin_tag()),
                            ("msg", "8B" if use_bytes else "int"),
