@@ -47,7 +47,6 @@ struct point {
   std::vector<std::int64_t> tags;
   std::optional<colour> c;
   CORIO_CODEC(x, y, label, tags, c)
-  friend bool operator==(const point&, const point&) = default;
 };
 
 // NaN decodes to NaN, which is not equal to itself: compare bytes then.
