@@ -1,0 +1,266 @@
+// multiprocessing's lock and rlock on robust process-shared pthread mutexes
+// (see detail/sync_state.hpp for why pthread's).
+#include <corio/multiprocessing/detail/sync_state.hpp>
+#include <corio/multiprocessing/synchronize.hpp>
+
+#include <corio/os_errors.hpp>
+
+#include <cerrno>
+#include <ctime>
+#include <new>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+
+namespace corio::multiprocessing {
+
+namespace detail {
+
+namespace {
+
+struct lock_state {
+  robust_mutex m;
+};
+
+struct rlock_state {
+  robust_mutex m;
+  // How many times the holder holds it; written by the holder only, read
+  // by reprs.
+  std::atomic<std::uint32_t> count;
+};
+
+static_assert(sizeof(lock_state) <= lock_state_size && alignof(lock_state) <= block_align);
+static_assert(sizeof(rlock_state) <= rlock_state_size && alignof(rlock_state) <= block_align);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "shared state needs lock-free atomics");
+
+lock_state* lock_at(const shared_place& p) noexcept { return std::launder(reinterpret_cast<lock_state*>(p.addr)); }
+rlock_state* rlock_at(const shared_place& p) noexcept { return std::launder(reinterpret_cast<rlock_state*>(p.addr)); }
+
+void check(int r, const char* call) {
+  if (r != 0) throw_os_error(r, std::string(call) + " for a process-shared lock");
+}
+
+// A deadline as the absolute timespec of `clk`; false if it is before the
+// epoch (long gone).
+bool to_timespec(threading::detail::clock::time_point deadline, timespec& ts) noexcept {
+  const auto since = deadline.time_since_epoch();
+  if (since.count() < 0) return false;
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(since);
+  ts.tv_sec = static_cast<time_t>(secs.count());
+  ts.tv_nsec = static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(since - secs).count());
+  return true;
+}
+
+int timed_lock(pthread_mutex_t* mu, threading::detail::clock::time_point deadline) noexcept {
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer does not intercept pthread_mutex_clocklock (so it would
+  // not see the acquisition); under it only, the deadline is taken to the
+  // realtime clock of pthread_mutex_timedlock.
+  const auto left = deadline - threading::detail::clock::now();
+  const auto real = std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(left);
+  const auto since = real.time_since_epoch();
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(since);
+  timespec ts{static_cast<time_t>(secs.count()),
+              static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(since - secs).count())};
+  return ::pthread_mutex_timedlock(mu, &ts);
+#else
+  timespec ts{};
+  if (!to_timespec(deadline, ts)) return ::pthread_mutex_trylock(mu);
+  return ::pthread_mutex_clocklock(mu, CLOCK_MONOTONIC, &ts);
+#endif
+}
+
+}  // namespace
+
+void init(robust_mutex& m) {
+  pthread_mutexattr_t a;
+  check(::pthread_mutexattr_init(&a), "pthread_mutexattr_init");
+  int r = ::pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+  if (r == 0) r = ::pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+  if (r == 0) r = ::pthread_mutex_init(&m.mu, &a);
+  ::pthread_mutexattr_destroy(&a);
+  check(r, "pthread_mutex_init");
+}
+
+acquired lock(robust_mutex& m, bool blocking, threading::detail::clock::time_point deadline, const char* what) {
+  int r;
+  if (!blocking) {
+    r = ::pthread_mutex_trylock(&m.mu);
+  } else if (deadline == threading::detail::clock::time_point::max()) {
+    r = ::pthread_mutex_lock(&m.mu);
+  } else {
+    r = timed_lock(&m.mu, deadline);
+  }
+  acquired::outcome o = acquired::outcome::taken;
+  switch (r) {
+    case 0:
+      break;
+    case EOWNERDEAD:
+      // The kernel freed it when its holder ended: take it over. The
+      // recovery cannot fail for a mutex we hold.
+      ::pthread_mutex_consistent(&m.mu);
+      o = acquired::outcome::taken_from_dead_owner;
+      break;
+    case EBUSY:
+    case ETIMEDOUT:
+      return acquired::outcome::not_taken;
+    case ENOTRECOVERABLE:
+      throw std::runtime_error(std::string(what) + ": the lock is not recoverable (its holder died and it was released "
+                                                   "without being made consistent)");
+    default:
+      throw_os_error(r, std::string(what) + ": pthread_mutex_lock");
+  }
+  m.owner_pid.store(current_pid(), std::memory_order_relaxed);
+  m.owner_tid.store(current_tid(), std::memory_order_relaxed);
+  return o;
+}
+
+void unlock(robust_mutex& m) noexcept {
+  m.owner_tid.store(0, std::memory_order_relaxed);
+  m.owner_pid.store(0, std::memory_order_relaxed);
+  ::pthread_mutex_unlock(&m.mu);
+}
+
+primitive_lock sync_access::make_lock_at(shared_place p) {
+  auto* s = new (p.addr) lock_state{};
+  init(s->m);
+  return primitive_lock(std::move(p));
+}
+
+rlock sync_access::make_rlock_at(shared_place p) {
+  auto* s = new (p.addr) rlock_state{};
+  init(s->m);
+  return rlock(std::move(p));
+}
+
+namespace {
+
+void write_owner(std::ostream& os, const robust_mutex& m) {
+  const std::uint32_t tid = m.owner_tid.load(std::memory_order_relaxed);
+  if (tid == 0) {
+    os << "None";
+  } else {
+    os << "pid " << m.owner_pid.load(std::memory_order_relaxed) << " tid " << tid;
+  }
+}
+
+}  // namespace
+
+}  // namespace detail
+
+// == lock =======================================================================
+
+primitive_lock::primitive_lock()
+    : primitive_lock(detail::sync_access::make_lock_at(detail::allocate(sizeof(detail::lock_state)))) {}
+
+acquired primitive_lock::acquire(bool blocking) {
+  return detail::lock(detail::lock_at(p_)->m, blocking, threading::detail::clock::time_point::max(),
+                      "multiprocessing::lock.acquire");
+}
+
+acquired primitive_lock::acquire_until(threading::detail::clock::time_point deadline) {
+  return detail::lock(detail::lock_at(p_)->m, true, deadline, "multiprocessing::lock.acquire");
+}
+
+void primitive_lock::release() {
+  detail::robust_mutex& m = detail::lock_at(p_)->m;
+  if (!detail::held_by_me(m)) {
+    if (m.owner_tid.load(std::memory_order_relaxed) == 0) throw std::runtime_error("release unlocked lock");
+    throw std::runtime_error(
+        "multiprocessing::lock.release: the lock is held by another thread (pid " +
+        std::to_string(m.owner_pid.load(std::memory_order_relaxed)) + " tid " +
+        std::to_string(m.owner_tid.load(std::memory_order_relaxed)) +
+        "); a process-shared lock is released by the thread that holds it");
+  }
+  detail::unlock(m);
+}
+
+bool primitive_lock::locked() const noexcept {
+  return detail::lock_at(p_)->m.owner_tid.load(std::memory_order_relaxed) != 0;
+}
+
+bool primitive_lock::owned_by_me() const noexcept { return detail::held_by_me(detail::lock_at(p_)->m); }
+
+shared_handle primitive_lock::corio_handle() const { return detail::make_handle("lock", p_); }
+
+primitive_lock primitive_lock::from_handle(const shared_handle& h) {
+  return primitive_lock(detail::attach(h, "lock", sizeof(detail::lock_state), alignof(detail::lock_state)));
+}
+
+std::ostream& operator<<(std::ostream& os, const primitive_lock& l) {
+  os << "<Lock(owner=";
+  detail::write_owner(os, detail::lock_at(l.p_)->m);
+  return os << ")>";
+}
+
+// == rlock ======================================================================
+
+rlock::rlock() : rlock(detail::sync_access::make_rlock_at(detail::allocate(sizeof(detail::rlock_state)))) {}
+
+acquired rlock::acquire(bool blocking) {
+  return acquire_until(blocking ? threading::detail::clock::time_point::max() : threading::detail::clock::time_point::min());
+}
+
+acquired rlock::acquire_until(threading::detail::clock::time_point deadline) {
+  detail::rlock_state* s = detail::rlock_at(p_);
+  if (detail::held_by_me(s->m)) {
+    const std::uint32_t c = s->count.load(std::memory_order_relaxed);
+    if (c == UINT32_MAX) throw std::overflow_error("multiprocessing::rlock.acquire: recursion count overflow");
+    s->count.store(c + 1, std::memory_order_relaxed);
+    return acquired::outcome::taken;
+  }
+  const bool blocking = deadline != threading::detail::clock::time_point::min();
+  const acquired a = detail::lock(s->m, blocking, deadline, "multiprocessing::rlock.acquire");
+  // A dead holder's count goes with it.
+  if (a) s->count.store(1, std::memory_order_relaxed);
+  return a;
+}
+
+void rlock::release() {
+  detail::rlock_state* s = detail::rlock_at(p_);
+  if (!detail::held_by_me(s->m)) throw std::runtime_error("cannot release un-acquired lock");
+  const std::uint32_t c = s->count.load(std::memory_order_relaxed) - 1;
+  s->count.store(c, std::memory_order_relaxed);
+  if (c == 0) detail::unlock(s->m);
+}
+
+std::size_t rlock::release_save() {
+  detail::rlock_state* s = detail::rlock_at(p_);
+  if (!detail::held_by_me(s->m)) throw std::runtime_error("cannot release un-acquired lock");
+  const std::size_t c = s->count.load(std::memory_order_relaxed);
+  s->count.store(0, std::memory_order_relaxed);
+  detail::unlock(s->m);
+  return c;
+}
+
+void rlock::acquire_restore(std::size_t count) {
+  detail::rlock_state* s = detail::rlock_at(p_);
+  detail::lock(s->m, true, threading::detail::clock::time_point::max(), "multiprocessing::condition.wait");
+  s->count.store(static_cast<std::uint32_t>(count), std::memory_order_relaxed);
+}
+
+bool rlock::locked() const noexcept { return detail::rlock_at(p_)->m.owner_tid.load(std::memory_order_relaxed) != 0; }
+
+bool rlock::owned_by_me() const noexcept { return detail::held_by_me(detail::rlock_at(p_)->m); }
+
+std::size_t rlock::recursion_count() const noexcept {
+  const detail::rlock_state* s = detail::rlock_at(p_);
+  return detail::held_by_me(s->m) ? s->count.load(std::memory_order_relaxed) : 0;
+}
+
+shared_handle rlock::corio_handle() const { return detail::make_handle("rlock", p_); }
+
+rlock rlock::from_handle(const shared_handle& h) {
+  return rlock(detail::attach(h, "rlock", sizeof(detail::rlock_state), alignof(detail::rlock_state)));
+}
+
+std::ostream& operator<<(std::ostream& os, const rlock& l) {
+  // Python: <RLock(owner, count)>.
+  const detail::rlock_state* s = detail::rlock_at(l.p_);
+  os << "<RLock(";
+  detail::write_owner(os, s->m);
+  const bool held = s->m.owner_tid.load(std::memory_order_relaxed) != 0;
+  return os << ", " << (held ? s->count.load(std::memory_order_relaxed) : 0) << ")>";
+}
+
+}  // namespace corio::multiprocessing
