@@ -170,8 +170,10 @@ class value {
     auto g = lock_.scoped();
     obj_.set(x);
   }
-  /// Python: v.get_lock().
-  Lock get_lock() const { return lock_; }
+  /// Python: v.get_lock(). A reference to this value's handle of the
+  /// lock, so that `auto g = v.get_lock().scoped();` guards a lock that
+  /// outlives the statement; copy it to keep the lock apart from the value.
+  Lock& get_lock() const noexcept { return lock_; }
   /// Python: v.get_obj(): the T itself, without the lock.
   raw_value<T> get_obj() const { return obj_; }
 
@@ -329,8 +331,8 @@ class array {
   }
   /// Python: a[:].
   std::vector<T> to_vector() const { return get_slice(0, size()); }
-  /// Python: a.get_lock().
-  Lock get_lock() const { return lock_; }
+  /// Python: a.get_lock() (a reference, as value::get_lock()).
+  Lock& get_lock() const noexcept { return lock_; }
   /// Python: a.get_obj(): the elements themselves, without the lock.
   raw_array<T> get_obj() const { return obj_; }
 

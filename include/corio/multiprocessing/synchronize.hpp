@@ -107,10 +107,12 @@ class primitive_lock {
 
   /// Python: `with lock:` as `auto guard = lk.scoped();`. A lock taken from
   /// a dead holder is taken all the same; call acquire() to be told.
-  [[nodiscard]] scoped_guard<primitive_lock> scoped() {
+  [[nodiscard]] scoped_guard<primitive_lock> scoped() & {
     acquire();
     return scoped_guard<primitive_lock>(*this);
   }
+  // The guard points at this handle: on a temporary it would dangle.
+  void scoped() && = delete;
   // std Lockable / TimedLockable (a negative or past timeout: one attempt).
   void lock() { acquire(); }
   void unlock() { release(); }
@@ -182,10 +184,12 @@ class rlock {
   std::size_t recursion_count() const noexcept;
 
   /// Python: `with rlock:` as `auto guard = rl.scoped();`.
-  [[nodiscard]] scoped_guard<rlock> scoped() {
+  [[nodiscard]] scoped_guard<rlock> scoped() & {
     acquire();
     return scoped_guard<rlock>(*this);
   }
+  // The guard points at this handle: on a temporary it would dangle.
+  void scoped() && = delete;
   // std Lockable / TimedLockable (a negative or past timeout: one attempt).
   void lock() { acquire(); }
   void unlock() { release(); }
@@ -251,10 +255,12 @@ class semaphore {
   std::int64_t get_value() const noexcept;
 
   /// Python: `with sem:` as `auto guard = sem.scoped();`.
-  [[nodiscard]] scoped_guard<semaphore> scoped() {
+  [[nodiscard]] scoped_guard<semaphore> scoped() & {
     acquire();
     return scoped_guard<semaphore>(*this);
   }
+  // The guard points at this handle: on a temporary it would dangle.
+  void scoped() && = delete;
   // std::counting_semaphore's names (a negative or past timeout: one attempt).
   bool try_acquire() { return acquire(false); }
   template <class Rep, class Period>
@@ -384,10 +390,12 @@ class condition {
     std::visit([](auto& l) { l.release(); }, lock_);
   }
   /// Python: `with cond:` as `auto guard = cond.scoped();`.
-  [[nodiscard]] scoped_guard<condition> scoped() {
+  [[nodiscard]] scoped_guard<condition> scoped() & {
     acquire();
     return scoped_guard<condition>(*this);
   }
+  // The guard points at this handle: on a temporary it would dangle.
+  void scoped() && = delete;
   void lock() { acquire(); }
   void unlock() { release(); }
   bool try_lock() { return acquire(false); }
