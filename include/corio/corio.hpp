@@ -41,6 +41,7 @@
 #include <corio/futures/wait.hpp>
 
 #include <corio/multiprocessing/shared_handle.hpp>
+#include <corio/multiprocessing/shared_memory.hpp>
 #include <corio/multiprocessing/sharedctypes.hpp>
 #include <corio/multiprocessing/synchronize.hpp>
 
