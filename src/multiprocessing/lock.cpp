@@ -4,6 +4,7 @@
 #include <corio/multiprocessing/synchronize.hpp>
 
 #include <corio/os_errors.hpp>
+#include <corio/threading/detail/futex.hpp>
 
 #include <cerrno>
 #include <ctime>
@@ -18,20 +19,7 @@ namespace detail {
 
 namespace {
 
-struct lock_state {
-  robust_mutex m;
-};
-
-struct rlock_state {
-  robust_mutex m;
-  // How many times the holder holds it; written by the holder only, read
-  // by reprs.
-  std::atomic<std::uint32_t> count;
-};
-
-static_assert(sizeof(lock_state) <= lock_state_size && alignof(lock_state) <= block_align);
-static_assert(sizeof(rlock_state) <= rlock_state_size && alignof(rlock_state) <= block_align);
-static_assert(std::atomic<std::uint32_t>::is_always_lock_free, "shared state needs lock-free atomics");
+static_assert(alignof(lock_state) <= block_align && alignof(rlock_state) <= block_align);
 
 lock_state* lock_at(const shared_place& p) noexcept { return std::launder(reinterpret_cast<lock_state*>(p.addr)); }
 rlock_state* rlock_at(const shared_place& p) noexcept { return std::launder(reinterpret_cast<rlock_state*>(p.addr)); }
@@ -82,7 +70,7 @@ void init(robust_mutex& m) {
   check(r, "pthread_mutex_init");
 }
 
-acquired lock(robust_mutex& m, bool blocking, threading::detail::clock::time_point deadline, const char* what) {
+lock_result lock(robust_mutex& m, bool blocking, threading::detail::clock::time_point deadline, const char* what) {
   int r;
   if (!blocking) {
     r = ::pthread_mutex_trylock(&m.mu);
@@ -91,34 +79,52 @@ acquired lock(robust_mutex& m, bool blocking, threading::detail::clock::time_poi
   } else {
     r = timed_lock(&m.mu, deadline);
   }
-  acquired::outcome o = acquired::outcome::taken;
+  if (r != 0) return lock_error(m, r, what);
+  set_holder(m);
+  return lock_result::taken;
+}
+
+lock_result lock_contended(robust_mutex& m, const char* what) {
+  // As corio::threading::lock: long enough to ride out a holder that is
+  // about to release (a critical section of a few hundred cycles, in
+  // another process as well), short enough that a waiter that cannot win
+  // goes to sleep at once. The robust mutex itself never spins: without
+  // this, two processes taking turns on a short section sleep and wake each
+  // other on nearly every turn (W12c).
+  for (int i = 0; i < 100; ++i) {
+    if (m.owner_tid.load(std::memory_order_relaxed) == 0) {
+      const int r = ::pthread_mutex_trylock(&m.mu);
+      if (r == 0) {
+        set_holder(m);
+        return lock_result::taken;
+      }
+      if (r != EBUSY) return lock_error(m, r, what);
+    }
+    threading::detail::cpu_relax();
+  }
+  const int r = ::pthread_mutex_lock(&m.mu);
+  if (r != 0) return lock_error(m, r, what);
+  set_holder(m);
+  return lock_result::taken;
+}
+
+lock_result lock_error(robust_mutex& m, int r, const char* what) {
   switch (r) {
-    case 0:
-      break;
     case EOWNERDEAD:
       // The kernel freed it when its holder ended: take it over. The
       // recovery cannot fail for a mutex we hold.
       ::pthread_mutex_consistent(&m.mu);
-      o = acquired::outcome::taken_from_dead_owner;
-      break;
+      set_holder(m);
+      return lock_result::taken_from_dead_owner;
     case EBUSY:
     case ETIMEDOUT:
-      return acquired::outcome::not_taken;
+      return lock_result::not_taken;
     case ENOTRECOVERABLE:
       throw std::runtime_error(std::string(what) + ": the lock is not recoverable (its holder died and it was released "
                                                    "without being made consistent)");
     default:
       throw_os_error(r, std::string(what) + ": pthread_mutex_lock");
   }
-  m.owner_pid.store(current_pid(), std::memory_order_relaxed);
-  m.owner_tid.store(current_tid(), std::memory_order_relaxed);
-  return o;
-}
-
-void unlock(robust_mutex& m) noexcept {
-  m.owner_tid.store(0, std::memory_order_relaxed);
-  m.owner_pid.store(0, std::memory_order_relaxed);
-  ::pthread_mutex_unlock(&m.mu);
 }
 
 primitive_lock sync_access::make_lock_at(shared_place p) {
@@ -153,33 +159,23 @@ void write_owner(std::ostream& os, const robust_mutex& m) {
 primitive_lock::primitive_lock()
     : primitive_lock(detail::sync_access::make_lock_at(detail::allocate(sizeof(detail::lock_state)))) {}
 
-acquired primitive_lock::acquire(bool blocking) {
-  return detail::lock(detail::lock_at(p_)->m, blocking, threading::detail::clock::time_point::max(),
-                      "multiprocessing::lock.acquire");
-}
-
 acquired primitive_lock::acquire_until(threading::detail::clock::time_point deadline) {
-  return detail::lock(detail::lock_at(p_)->m, true, deadline, "multiprocessing::lock.acquire");
+  return detail::lock(state()->m, true, deadline, "multiprocessing::lock.acquire");
 }
 
-void primitive_lock::release() {
-  detail::robust_mutex& m = detail::lock_at(p_)->m;
-  if (!detail::held_by_me(m)) {
-    if (m.owner_tid.load(std::memory_order_relaxed) == 0) throw std::runtime_error("release unlocked lock");
-    throw std::runtime_error(
-        "multiprocessing::lock.release: the lock is held by another thread (pid " +
-        std::to_string(m.owner_pid.load(std::memory_order_relaxed)) + " tid " +
-        std::to_string(m.owner_tid.load(std::memory_order_relaxed)) +
-        "); a process-shared lock is released by the thread that holds it");
-  }
-  detail::unlock(m);
+acquired primitive_lock::try_acquire_once() {
+  return detail::lock(state()->m, false, threading::detail::clock::time_point::max(), "multiprocessing::lock.acquire");
 }
 
-bool primitive_lock::locked() const noexcept {
-  return detail::lock_at(p_)->m.owner_tid.load(std::memory_order_relaxed) != 0;
+void primitive_lock::refuse_release() const {
+  const detail::robust_mutex& m = state()->m;
+  if (m.owner_tid.load(std::memory_order_relaxed) == 0) throw std::runtime_error("release unlocked lock");
+  throw std::runtime_error(
+      "multiprocessing::lock.release: the lock is held by another thread (pid " +
+      std::to_string(m.owner_pid.load(std::memory_order_relaxed)) + " tid " +
+      std::to_string(m.owner_tid.load(std::memory_order_relaxed)) +
+      "); a process-shared lock is released by the thread that holds it");
 }
-
-bool primitive_lock::owned_by_me() const noexcept { return detail::held_by_me(detail::lock_at(p_)->m); }
 
 shared_handle primitive_lock::corio_handle() const { return detail::make_handle("lock", p_); }
 
@@ -197,36 +193,21 @@ std::ostream& operator<<(std::ostream& os, const primitive_lock& l) {
 
 rlock::rlock() : rlock(detail::sync_access::make_rlock_at(detail::allocate(sizeof(detail::rlock_state)))) {}
 
-acquired rlock::acquire(bool blocking) {
-  return acquire_until(blocking ? threading::detail::clock::time_point::max() : threading::detail::clock::time_point::min());
-}
-
 acquired rlock::acquire_until(threading::detail::clock::time_point deadline) {
-  detail::rlock_state* s = detail::rlock_at(p_);
-  if (detail::held_by_me(s->m)) {
-    const std::uint32_t c = s->count.load(std::memory_order_relaxed);
-    if (c == UINT32_MAX) throw std::overflow_error("multiprocessing::rlock.acquire: recursion count overflow");
-    s->count.store(c + 1, std::memory_order_relaxed);
-    return acquired::outcome::taken;
-  }
+  detail::rlock_state* s = state();
   const bool blocking = deadline != threading::detail::clock::time_point::min();
   const acquired a = detail::lock(s->m, blocking, deadline, "multiprocessing::rlock.acquire");
-  // A dead holder's count goes with it.
-  if (a) s->count.store(1, std::memory_order_relaxed);
+  if (a) s->count.store(1, std::memory_order_relaxed);  // a dead holder's count goes with it
   return a;
 }
 
-void rlock::release() {
-  detail::rlock_state* s = detail::rlock_at(p_);
-  if (!detail::held_by_me(s->m)) throw std::runtime_error("cannot release un-acquired lock");
-  const std::uint32_t c = s->count.load(std::memory_order_relaxed) - 1;
-  s->count.store(c, std::memory_order_relaxed);
-  if (c == 0) detail::unlock(s->m);
-}
+void rlock::refuse_release() { throw std::runtime_error("cannot release un-acquired lock"); }
+
+void rlock::overflow() { throw std::overflow_error("multiprocessing::rlock.acquire: recursion count overflow"); }
 
 std::size_t rlock::release_save() {
-  detail::rlock_state* s = detail::rlock_at(p_);
-  if (!detail::held_by_me(s->m)) throw std::runtime_error("cannot release un-acquired lock");
+  detail::rlock_state* s = state();
+  if (!detail::held_by_me(s->m)) refuse_release();
   const std::size_t c = s->count.load(std::memory_order_relaxed);
   s->count.store(0, std::memory_order_relaxed);
   detail::unlock(s->m);
@@ -234,18 +215,9 @@ std::size_t rlock::release_save() {
 }
 
 void rlock::acquire_restore(std::size_t count) {
-  detail::rlock_state* s = detail::rlock_at(p_);
+  detail::rlock_state* s = state();
   detail::lock(s->m, true, threading::detail::clock::time_point::max(), "multiprocessing::condition.wait");
   s->count.store(static_cast<std::uint32_t>(count), std::memory_order_relaxed);
-}
-
-bool rlock::locked() const noexcept { return detail::rlock_at(p_)->m.owner_tid.load(std::memory_order_relaxed) != 0; }
-
-bool rlock::owned_by_me() const noexcept { return detail::held_by_me(detail::rlock_at(p_)->m); }
-
-std::size_t rlock::recursion_count() const noexcept {
-  const detail::rlock_state* s = detail::rlock_at(p_);
-  return detail::held_by_me(s->m) ? s->count.load(std::memory_order_relaxed) : 0;
 }
 
 shared_handle rlock::corio_handle() const { return detail::make_handle("rlock", p_); }

@@ -45,9 +45,6 @@ struct heap_state {
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::weak_ptr<const arena>> mapped;
 };
 
-thread_local std::uint32_t t_tid = 0;
-std::uint32_t g_pid = 0;
-
 void after_fork_in_child() noexcept;
 
 heap_state& heap() {
@@ -72,8 +69,8 @@ void after_fork_in_child() noexcept {
   // hold the arena. It only stops this process carving it.
   h.current.reset();
   h.used = 0;
-  t_tid = 0;
-  g_pid = 0;
+  tls_tid = 0;
+  g_pid.store(0, std::memory_order_relaxed);
 }
 
 std::shared_ptr<const arena> new_arena(std::size_t size) {
@@ -228,21 +225,19 @@ shared_place attach(const shared_handle& h, std::string_view kind, std::size_t s
   return {std::move(a), addr};
 }
 
-std::uint32_t current_tid() noexcept {
-  if (t_tid == 0) {
-    heap();  // the fork handler that resets the cache is installed
-    t_tid = static_cast<std::uint32_t>(::syscall(SYS_gettid));
-  }
-  return t_tid;
+constinit thread_local std::uint32_t tls_tid CORIO_TLS_MODEL = 0;
+constinit std::atomic<std::uint32_t> g_pid{0};
+
+std::uint32_t fetch_tid() noexcept {
+  heap();  // the fork handler that resets the cache is installed
+  tls_tid = static_cast<std::uint32_t>(::syscall(SYS_gettid));
+  return tls_tid;
 }
 
-std::uint32_t current_pid() noexcept {
-  std::uint32_t p = __atomic_load_n(&g_pid, __ATOMIC_RELAXED);
-  if (p == 0) {
-    heap();
-    p = static_cast<std::uint32_t>(::getpid());
-    __atomic_store_n(&g_pid, p, __ATOMIC_RELAXED);
-  }
+std::uint32_t fetch_pid() noexcept {
+  heap();
+  const auto p = static_cast<std::uint32_t>(::getpid());
+  g_pid.store(p, std::memory_order_relaxed);
   return p;
 }
 

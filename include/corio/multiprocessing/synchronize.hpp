@@ -22,8 +22,10 @@
 // there (docs/python-mapping.md, departures).
 #pragma once
 
+#include <corio/detail/config.hpp>
 #include <corio/detail/scoped_guard.hpp>
 #include <corio/multiprocessing/detail/shared_heap.hpp>
+#include <corio/multiprocessing/detail/sync_state.hpp>
 #include <corio/multiprocessing/shared_handle.hpp>
 #include <corio/threading/detail/deadline.hpp>
 
@@ -33,6 +35,7 @@
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <new>
 #include <optional>
 #include <type_traits>
 #include <variant>
@@ -48,8 +51,8 @@ struct sync_access;
 using threading::detail::plain_number;
 // Bytes of shared state of a lock and an rlock (a process-shared pthread
 // mutex and who holds it).
-inline constexpr std::size_t lock_state_size = 48;
-inline constexpr std::size_t rlock_state_size = 56;
+inline constexpr std::size_t lock_state_size = sizeof(lock_state);
+inline constexpr std::size_t rlock_state_size = sizeof(rlock_state);
 }  // namespace detail
 
 /// What acquiring a lock or an rlock returns: true if the lock was taken.
@@ -61,6 +64,7 @@ class acquired {
  public:
   enum class outcome : std::uint8_t { not_taken, taken, taken_from_dead_owner };
   constexpr acquired(outcome o = outcome::not_taken) noexcept : o_(o) {}
+  constexpr acquired(detail::lock_result r) noexcept : o_(static_cast<outcome>(r)) {}
   /// Whether the lock was taken (so `if (lk.acquire(1s))` reads as in Python).
   constexpr operator bool() const noexcept { return o_ != outcome::not_taken; }
   /// Taken from a holder that died holding it.
@@ -87,7 +91,10 @@ class primitive_lock {
 
   /// Python: Lock.acquire(block=True). Blocks until the lock is taken; with
   /// blocking=false makes one attempt. See acquired for a dead holder.
-  acquired acquire(bool blocking = true);
+  acquired acquire(bool blocking = true) {
+    if (!blocking) return try_acquire_once();
+    return detail::lock_forever(state()->m, "multiprocessing::lock.acquire");
+  }
   /// Python: Lock.acquire(timeout=t). Not taken if `timeout` passed first
   /// (zero: one attempt). std::invalid_argument if negative.
   template <class Rep, class Period>
@@ -99,11 +106,15 @@ class primitive_lock {
   acquired acquire(N) = delete;
   /// Python: Lock.release(). std::runtime_error("release unlocked lock") if
   /// nobody holds it, and also if another thread holds it (departure).
-  void release();
+  void release() {
+    detail::lock_state* s = state();
+    if (CORIO_UNLIKELY(!detail::held_by_me(s->m))) refuse_release();
+    detail::unlock(s->m);
+  }
   /// Whether some thread of some process holds it (Python 3.14: locked()).
-  bool locked() const noexcept;
+  bool locked() const noexcept { return state()->m.owner_tid.load(std::memory_order_relaxed) != 0; }
   /// Whether the calling thread holds it (Python: SemLock._is_mine()).
-  bool owned_by_me() const noexcept;
+  bool owned_by_me() const noexcept { return detail::held_by_me(state()->m); }
 
   /// Python: `with lock:` as `auto guard = lk.scoped();`. A lock taken from
   /// a dead holder is taken all the same; call acquire() to be told.
@@ -141,7 +152,10 @@ class primitive_lock {
  private:
   friend struct detail::sync_access;
   explicit primitive_lock(detail::shared_place p) noexcept : p_(std::move(p)) {}
+  detail::lock_state* state() const noexcept { return std::launder(reinterpret_cast<detail::lock_state*>(p_.addr)); }
   acquired acquire_until(threading::detail::clock::time_point deadline);
+  acquired try_acquire_once();
+  [[noreturn]] void refuse_release() const;
 
   detail::shared_place p_;
 };
@@ -164,24 +178,45 @@ class rlock {
   rlock();
 
   /// Python: RLock.acquire(block=True). At once if the caller holds it.
-  acquired acquire(bool blocking = true);
+  acquired acquire(bool blocking = true) {
+    if (reenter()) return acquired::outcome::taken;
+    if (!blocking) return acquire_until(threading::detail::clock::time_point::min());
+    detail::rlock_state* s = state();
+    const detail::lock_result r = detail::lock_forever(s->m, "multiprocessing::rlock.acquire");
+    s->count.store(1, std::memory_order_relaxed);  // a dead holder's count goes with it
+    return r;
+  }
   /// Python: RLock.acquire(timeout=t). std::invalid_argument if negative.
   template <class Rep, class Period>
   acquired acquire(std::chrono::duration<Rep, Period> timeout) {
-    return acquire_until(threading::detail::deadline_after(timeout, "multiprocessing::rlock.acquire"));
+    const auto deadline = threading::detail::deadline_after(timeout, "multiprocessing::rlock.acquire");
+    if (reenter()) return acquired::outcome::taken;
+    return acquire_until(deadline);
   }
   // A bare number is neither a flag nor a timeout: say std::chrono::milliseconds(n).
   template <detail::plain_number N>
   acquired acquire(N) = delete;
   /// Python: RLock.release(). std::runtime_error unless the caller holds it.
-  void release();
+  void release() {
+    detail::rlock_state* s = state();
+    if (CORIO_UNLIKELY(!detail::held_by_me(s->m))) refuse_release();
+    const std::uint32_t c = s->count.load(std::memory_order_relaxed);
+    if (c > 1) {
+      s->count.store(c - 1, std::memory_order_relaxed);
+      return;
+    }
+    s->count.store(0, std::memory_order_relaxed);
+    detail::unlock(s->m);
+  }
   /// Whether some thread of some process holds it.
-  bool locked() const noexcept;
+  bool locked() const noexcept { return state()->m.owner_tid.load(std::memory_order_relaxed) != 0; }
   /// Whether the calling thread holds it (Python: SemLock._is_mine()).
-  bool owned_by_me() const noexcept;
+  bool owned_by_me() const noexcept { return detail::held_by_me(state()->m); }
   /// How many times the calling thread holds it (0 if it does not; Python:
   /// SemLock._count()).
-  std::size_t recursion_count() const noexcept;
+  std::size_t recursion_count() const noexcept {
+    return owned_by_me() ? state()->count.load(std::memory_order_relaxed) : 0;
+  }
 
   /// Python: `with rlock:` as `auto guard = rl.scoped();`.
   [[nodiscard]] scoped_guard<rlock> scoped() & {
@@ -215,7 +250,20 @@ class rlock {
   friend struct detail::sync_access;
   friend class condition;
   explicit rlock(detail::shared_place p) noexcept : p_(std::move(p)) {}
+  detail::rlock_state* state() const noexcept { return std::launder(reinterpret_cast<detail::rlock_state*>(p_.addr)); }
+  // Taken again by its holder: one more count. False if the caller does
+  // not hold it.
+  bool reenter() {
+    detail::rlock_state* s = state();
+    if (!detail::held_by_me(s->m)) return false;
+    const std::uint32_t c = s->count.load(std::memory_order_relaxed);
+    if (CORIO_UNLIKELY(c == UINT32_MAX)) overflow();
+    s->count.store(c + 1, std::memory_order_relaxed);
+    return true;
+  }
   acquired acquire_until(threading::detail::clock::time_point deadline);
+  [[noreturn]] static void refuse_release();
+  [[noreturn]] static void overflow();
   // What a condition wait saves while it lets go of the rlock entirely.
   std::size_t release_save();
   void acquire_restore(std::size_t count);

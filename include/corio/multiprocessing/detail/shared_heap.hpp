@@ -21,10 +21,12 @@
 //   reuses the mapping, so a robust mutex is never seen at two addresses).
 #pragma once
 
+#include <corio/detail/config.hpp>
 #include <corio/multiprocessing/shared_handle.hpp>
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -88,13 +90,26 @@ shared_handle make_handle(std::string kind, const shared_place& p, std::uint64_t
 /// not one of corio's arenas or opens another file than the handle's.
 shared_place attach(const shared_handle& h, std::string_view kind, std::size_t size, std::size_t align);
 
+// The caches behind current_tid() and current_pid(): 0 until first used,
+// and again in a forked child (a pthread_atfork handler).
+extern constinit thread_local std::uint32_t tls_tid CORIO_TLS_MODEL;
+extern constinit std::atomic<std::uint32_t> g_pid;
+std::uint32_t fetch_tid() noexcept;
+std::uint32_t fetch_pid() noexcept;
+
 /// The calling thread's kernel thread id (gettid), cached per thread and
 /// refreshed in a forked child: what process-shared locks record as their
 /// holder (unique across processes, unlike pthread_self()).
-std::uint32_t current_tid() noexcept;
+inline std::uint32_t current_tid() noexcept {
+  const std::uint32_t t = tls_tid;
+  return CORIO_LIKELY(t != 0) ? t : fetch_tid();
+}
 
 /// The calling process's id, cached and refreshed in a forked child.
-std::uint32_t current_pid() noexcept;
+inline std::uint32_t current_pid() noexcept {
+  const std::uint32_t p = g_pid.load(std::memory_order_relaxed);
+  return CORIO_LIKELY(p != 0) ? p : fetch_pid();
+}
 
 /// T's name as the compiler spells it ("int", "std::pair<int, double>"): the
 /// element type in a value's or array's handle kind, checked by
