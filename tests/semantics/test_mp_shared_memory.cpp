@@ -16,6 +16,7 @@
 
 #include <corio/os_errors.hpp>
 #include <corio/subprocess/popen.hpp>
+#include <corio/subprocess/run.hpp>
 
 #include <gtest/gtest.h>
 #include <fcntl.h>
@@ -287,6 +288,29 @@ TEST(MP_34, a_handle_of_an_unlinked_segment_raises_file_not_found) {
   mp::shared_handle wrong = h;
   wrong.kind = "lock";
   EXPECT_THROW(mp::shared_memory::from_handle(wrong), std::invalid_argument);
+}
+
+TEST(MP_34, a_python_process_attaching_by_name_reads_the_same_bytes) {
+  // The segment is Python's SharedMemory: CPython attaches to it by name.
+  // (Python 3.11 registers what it attaches to with its own tracker, which
+  // would unlink the segment at its exit: the script unregisters it.)
+  if (std::system("command -v python3 > /dev/null 2>&1") != 0) GTEST_SKIP() << "no python3";
+  const std::string name = test_name("python");
+  mp::shared_memory m(name, true, 64);
+  std::memcpy(m.buf().data(), "corio", 5);
+  namespace sp = corio::subprocess;
+  const std::string script =
+      "import sys\n"
+      "from multiprocessing import shared_memory, resource_tracker\n"
+      "s = shared_memory.SharedMemory(sys.argv[1])\n"
+      "resource_tracker.unregister(s._name, 'shared_memory')\n"
+      "sys.stdout.write(bytes(s.buf[:5]).decode())\n"
+      "s.buf[5:11] = b'python'\n"
+      "s.close()\n";
+  const std::string out = sp::check_output({"python3", "-c", script, name});
+  EXPECT_EQ(out, "corio");
+  EXPECT_EQ(std::memcmp(m.buf().data() + 5, "python", 6), 0);
+  m.unlink();
 }
 
 TEST(MP_34, every_open_handle_holds_a_shared_flock_until_closed) {

@@ -64,6 +64,7 @@ class acquired {
  public:
   enum class outcome : std::uint8_t { not_taken, taken, taken_from_dead_owner };
   constexpr acquired(outcome o = outcome::not_taken) noexcept : o_(o) {}
+  // What the lock's implementation reports (not for users).
   constexpr acquired(detail::lock_result r) noexcept : o_(static_cast<outcome>(r)) {}
   /// Whether the lock was taken (so `if (lk.acquire(1s))` reads as in Python).
   constexpr operator bool() const noexcept { return o_ != outcome::not_taken; }
