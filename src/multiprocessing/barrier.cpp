@@ -1,5 +1,6 @@
 // multiprocessing's barrier: corio::threading::barrier's algorithm (CPython's)
-// with its state in shared memory, under a robust mutex, and a futex word
+// with its state in shared memory, under a lock that survives a holder that
+// dies (detail/sync_state.hpp), and a futex word
 // that every change of state bumps and wakes.
 #include <corio/multiprocessing/detail/sync_state.hpp>
 #include <corio/multiprocessing/synchronize.hpp>
@@ -41,7 +42,7 @@ barrier_state* barrier_at(const shared_place& p) noexcept {
 // between two steps, which the next holder takes over.
 class held {
  public:
-  explicit held(barrier_state* s) : s_(s) { lock(s_->m, true, clock::time_point::max(), "multiprocessing::barrier"); }
+  explicit held(barrier_state* s) : s_(s) { lock_forever(s_->m); }
   held(const held&) = delete;
   held& operator=(const held&) = delete;
   ~held() { unlock(s_->m); }
@@ -51,7 +52,7 @@ class held {
     const std::uint32_t seen = s_->seq.load(std::memory_order_acquire);
     unlock(s_->m);
     const bool woken = threading::detail::futex_wait_shared(s_->seq, seen, deadline);
-    lock(s_->m, true, clock::time_point::max(), "multiprocessing::barrier");
+    lock_forever(s_->m);
     return woken;
   }
   // Condition.notify_all().
@@ -74,7 +75,6 @@ barrier::barrier(std::size_t parties, std::function<void()> action, std::optiona
   if (timeout) t = threading::detail::checked_timeout(*timeout, "barrier").count();
   p_ = detail::allocate(sizeof(detail::barrier_state));
   auto* s = new (p_.addr) detail::barrier_state{};
-  detail::init(s->m);
   s->parties = parties;
   s->timeout_ns = t;
 }

@@ -1,14 +1,11 @@
-// multiprocessing's lock and rlock on robust process-shared pthread mutexes
-// (see detail/sync_state.hpp for why pthread's).
+// multiprocessing's lock and rlock: futex locks that know their holder and
+// take the lock over from a holder that died (see detail/sync_state.hpp).
 #include <corio/multiprocessing/detail/sync_state.hpp>
 #include <corio/multiprocessing/synchronize.hpp>
 
-#include <corio/os_errors.hpp>
-#include <corio/threading/detail/futex.hpp>
+#include <corio/detail/repr.hpp>
 
 #include <algorithm>
-#include <cerrno>
-#include <ctime>
 #include <new>
 #include <ostream>
 #include <stdexcept>
@@ -20,136 +17,112 @@ namespace detail {
 
 namespace {
 
-static_assert(alignof(lock_state) <= block_align && alignof(rlock_state) <= block_align);
+using threading::detail::clock;
 
-lock_state* lock_at(const shared_place& p) noexcept { return std::launder(reinterpret_cast<lock_state*>(p.addr)); }
-rlock_state* rlock_at(const shared_place& p) noexcept { return std::launder(reinterpret_cast<rlock_state*>(p.addr)); }
+// How long a waiter sleeps before it first looks whether the holder is
+// still alive, and the most it sleeps between two looks.
+constexpr auto kFirstLook = std::chrono::milliseconds(1);
+constexpr auto kLongestNap = std::chrono::milliseconds(100);
 
-void check(int r, const char* call) {
-  if (r != 0) throw_os_error(r, std::string(call) + " for a process-shared lock");
+bool holder_gone(std::uint64_t word) noexcept {
+  return thread_gone(static_cast<std::uint32_t>(word & lock_tid_mask), static_cast<std::uint32_t>(word >> 32));
 }
 
-int timed_lock(pthread_mutex_t* mu, threading::detail::clock::time_point deadline) noexcept {
-#if defined(__SANITIZE_THREAD__)
-  // ThreadSanitizer intercepts neither pthread_mutex_clocklock nor, for an
-  // EOWNERDEAD, pthread_mutex_timedlock (it records only a 0 there): it
-  // would not see the acquisition. Under it only, a timed acquire polls
-  // trylock, whose interceptor sees both, with a growing sleep.
-  auto pause = std::chrono::microseconds(50);
-  for (;;) {
-    const int r = ::pthread_mutex_trylock(mu);
-    if (r != EBUSY) return r;
-    const auto now = threading::detail::clock::now();
-    if (now >= deadline) return ETIMEDOUT;
-    const auto nap = std::min<threading::detail::clock::duration>(pause, deadline - now);
-    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(nap);
-    const timespec ts{static_cast<time_t>(secs.count()),
-                      static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(nap - secs).count())};
-    ::nanosleep(&ts, nullptr);
-    pause = std::min(pause * 2, std::chrono::microseconds(5000));
-  }
-#else
-  // The absolute CLOCK_MONOTONIC deadline (one before the epoch is long
-  // gone: a single attempt).
-  const auto since = deadline.time_since_epoch();
-  if (since.count() < 0) return ::pthread_mutex_trylock(mu);
-  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(since);
-  timespec ts{static_cast<time_t>(secs.count()),
-              static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(since - secs).count())};
-  return ::pthread_mutex_clocklock(mu, CLOCK_MONOTONIC, &ts);
-#endif
+// Swaps a dead holder's word `w` for the caller's (with the waiters bit, in
+// case others sleep): whether it got the lock.
+bool take_over(robust_mutex& m, std::uint64_t w) noexcept {
+  return m.word.compare_exchange_strong(w, current_holder() | lock_waiters, std::memory_order_acquire,
+                                        std::memory_order_relaxed);
 }
 
 }  // namespace
 
-void init(robust_mutex& m) {
-  pthread_mutexattr_t a;
-  check(::pthread_mutexattr_init(&a), "pthread_mutexattr_init");
-  int r = ::pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-  if (r == 0) r = ::pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-  if (r == 0) r = ::pthread_mutex_init(&m.mu, &a);
-  ::pthread_mutexattr_destroy(&a);
-  check(r, "pthread_mutex_init");
-}
-
-lock_result lock(robust_mutex& m, bool blocking, threading::detail::clock::time_point deadline, const char* what) {
-  int r;
+lock_result lock_slow(robust_mutex& m, bool blocking, clock::time_point deadline) {
+  const std::uint64_t me = current_holder();
+  lock_result taken = lock_result::taken;
   if (!blocking) {
-    r = ::pthread_mutex_trylock(&m.mu);
-  } else if (deadline == threading::detail::clock::time_point::max()) {
-    r = ::pthread_mutex_lock(&m.mu);
-  } else {
-    r = timed_lock(&m.mu, deadline);
-  }
-  if (r != 0) return lock_error(m, r, what);
-  set_holder(m);
-  return lock_result::taken;
-}
-
-lock_result lock_contended(robust_mutex& m, const char* what) {
-  // As corio::threading::lock: long enough to ride out a holder that is
-  // about to release (a critical section of a few hundred cycles, in
-  // another process as well), short enough that a waiter that cannot win
-  // goes to sleep at once. The robust mutex itself never spins: without
-  // this, two processes taking turns on a short section sleep and wake each
-  // other on nearly every turn (W12c).
-  for (int i = 0; i < 100; ++i) {
-    if (m.owner_tid.load(std::memory_order_relaxed) == 0) {
-      const int r = ::pthread_mutex_trylock(&m.mu);
-      if (r == 0) {
-        set_holder(m);
-        return lock_result::taken;
-      }
-      if (r != EBUSY) return lock_error(m, r, what);
-    }
-    threading::detail::cpu_relax();
-  }
-  const int r = ::pthread_mutex_lock(&m.mu);
-  if (r != 0) return lock_error(m, r, what);
-  set_holder(m);
-  return lock_result::taken;
-}
-
-lock_result lock_error(robust_mutex& m, int r, const char* what) {
-  switch (r) {
-    case EOWNERDEAD:
-      // The kernel freed it when its holder ended: take it over. The
-      // recovery cannot fail for a mutex we hold.
-      ::pthread_mutex_consistent(&m.mu);
-      set_holder(m);
-      return lock_result::taken_from_dead_owner;
-    case EBUSY:
-    case ETIMEDOUT:
+    // One more attempt, and a look at the holder: a holder that died does
+    // not make the next acquire fail, waiting or not.
+    std::uint64_t w = m.word.load(std::memory_order_relaxed);
+    if (w == 0) {
+      if (!m.word.compare_exchange_strong(w, me, std::memory_order_acquire, std::memory_order_relaxed))
+        return lock_result::not_taken;
+    } else if (holder_gone(w) && take_over(m, w)) {
+      taken = lock_result::taken_from_dead_owner;
+    } else {
       return lock_result::not_taken;
-    case ENOTRECOVERABLE:
-      throw std::runtime_error(std::string(what) + ": the lock is not recoverable (its holder died and it was released "
-                                                   "without being made consistent)");
-    default:
-      throw_os_error(r, std::string(what) + ": pthread_mutex_lock");
+    }
+    m.owner_pid.store(current_pid(), std::memory_order_relaxed);
+    return taken;
   }
+  // No spinning before the sleep, unlike corio::threading::lock: between
+  // processes a waiter that spins keeps pulling the lock's cache line away
+  // from the holder, and two processes taking turns on a short section ran
+  // 3x slower with 64 spins than with none (W12c, docs/benchmarks.md).
+  auto nap = clock::duration(kFirstLook);
+  bool napped = false;  // the last sleep ran its course with the lock held
+  for (;;) {
+    std::uint64_t w = m.word.load(std::memory_order_relaxed);
+    if (w == 0) {
+      // Taken with the waiters bit: this caller waited, so others may too,
+      // and its release must wake one of them.
+      if (m.word.compare_exchange_weak(w, me | lock_waiters, std::memory_order_acquire, std::memory_order_relaxed))
+        break;
+      continue;
+    }
+    const clock::time_point now = clock::now();
+    const bool late = now >= deadline;
+    // Is the holder still there? After a sleep that nobody cut short, and
+    // once more when time is up: an acquire with a zero or short timeout
+    // takes a dead holder's lock as a non-blocking one does.
+    if ((napped || late) && holder_gone(w)) {
+      if (take_over(m, w)) {
+        taken = lock_result::taken_from_dead_owner;
+        break;
+      }
+      napped = false;
+      continue;
+    }
+    if (late) return lock_result::not_taken;
+    if (napped) nap = std::min<clock::duration>(nap * 2, kLongestNap);
+    napped = false;
+    if (!(w & lock_waiters)) {
+      if (!m.word.compare_exchange_weak(w, w | lock_waiters, std::memory_order_relaxed, std::memory_order_relaxed))
+        continue;
+      w |= lock_waiters;
+    }
+    const clock::time_point wake = deadline - now > nap ? now + nap : deadline;
+    napped = !threading::detail::futex_wait_shared(*futex_half(m), static_cast<std::uint32_t>(w), wake);
+  }
+  m.owner_pid.store(current_pid(), std::memory_order_relaxed);
+  return taken;
 }
 
 primitive_lock sync_access::make_lock_at(shared_place p) {
-  auto* s = new (p.addr) lock_state{};
-  init(s->m);
+  new (p.addr) lock_state{};
   return primitive_lock(std::move(p));
 }
 
 rlock sync_access::make_rlock_at(shared_place p) {
-  auto* s = new (p.addr) rlock_state{};
-  init(s->m);
+  new (p.addr) rlock_state{};
   return rlock(std::move(p));
 }
 
 namespace {
 
 void write_owner(std::ostream& os, const robust_mutex& m) {
-  const std::uint32_t tid = m.owner_tid.load(std::memory_order_relaxed);
+  const std::uint32_t tid = holder_tid(m);
   if (tid == 0) {
     os << "None";
-  } else {
-    os << "pid " << m.owner_pid.load(std::memory_order_relaxed) << " tid " << tid;
+    return;
   }
+  os << "pid ";
+  if (const std::uint32_t pid = m.owner_pid.load(std::memory_order_relaxed)) {
+    os << pid;
+  } else {
+    os << '?';
+  }
+  os << " tid " << tid;
 }
 
 }  // namespace
@@ -162,22 +135,10 @@ primitive_lock::primitive_lock()
     : primitive_lock(detail::sync_access::make_lock_at(detail::allocate(sizeof(detail::lock_state)))) {}
 
 acquired primitive_lock::acquire_until(threading::detail::clock::time_point deadline) {
-  return detail::lock(state()->m, true, deadline, "multiprocessing::lock.acquire");
+  return detail::lock(state()->m, true, deadline);
 }
 
-acquired primitive_lock::try_acquire_once() {
-  return detail::lock(state()->m, false, threading::detail::clock::time_point::max(), "multiprocessing::lock.acquire");
-}
-
-void primitive_lock::refuse_release() const {
-  const detail::robust_mutex& m = state()->m;
-  if (m.owner_tid.load(std::memory_order_relaxed) == 0) throw std::runtime_error("release unlocked lock");
-  throw std::runtime_error(
-      "multiprocessing::lock.release: the lock is held by another thread (pid " +
-      std::to_string(m.owner_pid.load(std::memory_order_relaxed)) + " tid " +
-      std::to_string(m.owner_tid.load(std::memory_order_relaxed)) +
-      "); a process-shared lock is released by the thread that holds it");
-}
+void primitive_lock::refuse_release() { throw std::runtime_error("release unlocked lock"); }
 
 shared_handle primitive_lock::corio_handle() const { return detail::make_handle("lock", p_); }
 
@@ -186,8 +147,9 @@ primitive_lock primitive_lock::from_handle(const shared_handle& h) {
 }
 
 std::ostream& operator<<(std::ostream& os, const primitive_lock& l) {
+  // Python: <Lock(owner=...)>.
   os << "<Lock(owner=";
-  detail::write_owner(os, detail::lock_at(l.p_)->m);
+  detail::write_owner(os, l.state()->m);
   return os << ")>";
 }
 
@@ -198,7 +160,7 @@ rlock::rlock() : rlock(detail::sync_access::make_rlock_at(detail::allocate(sizeo
 acquired rlock::acquire_until(threading::detail::clock::time_point deadline) {
   detail::rlock_state* s = state();
   const bool blocking = deadline != threading::detail::clock::time_point::min();
-  const acquired a = detail::lock(s->m, blocking, deadline, "multiprocessing::rlock.acquire");
+  const acquired a = detail::lock(s->m, blocking, deadline);
   if (a) s->count.store(1, std::memory_order_relaxed);  // a dead holder's count goes with it
   return a;
 }
@@ -218,7 +180,7 @@ std::size_t rlock::release_save() {
 
 void rlock::acquire_restore(std::size_t count) {
   detail::rlock_state* s = state();
-  detail::lock(s->m, true, threading::detail::clock::time_point::max(), "multiprocessing::condition.wait");
+  detail::lock_forever(s->m);
   s->count.store(static_cast<std::uint32_t>(count), std::memory_order_relaxed);
 }
 
@@ -230,10 +192,10 @@ rlock rlock::from_handle(const shared_handle& h) {
 
 std::ostream& operator<<(std::ostream& os, const rlock& l) {
   // Python: <RLock(owner, count)>.
-  const detail::rlock_state* s = detail::rlock_at(l.p_);
+  const detail::rlock_state* s = l.state();
   os << "<RLock(";
   detail::write_owner(os, s->m);
-  const bool held = s->m.owner_tid.load(std::memory_order_relaxed) != 0;
+  const bool held = detail::holder_tid(s->m) != 0;
   return os << ", " << (held ? s->count.load(std::memory_order_relaxed) : 0) << ")>";
 }
 

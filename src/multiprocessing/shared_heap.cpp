@@ -12,6 +12,9 @@
 
 #include <cerrno>
 #include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <string_view>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -69,7 +72,7 @@ void after_fork_in_child() noexcept {
   // hold the arena. It only stops this process carving it.
   h.current.reset();
   h.used = 0;
-  tls_tid = 0;
+  tls_holder = 0;
   g_pid.store(0, std::memory_order_relaxed);
 }
 
@@ -225,13 +228,66 @@ shared_place attach(const shared_handle& h, std::string_view kind, std::size_t s
   return {std::move(a), addr};
 }
 
-constinit thread_local std::uint32_t tls_tid CORIO_TLS_MODEL = 0;
+constinit thread_local std::uint64_t tls_holder CORIO_TLS_MODEL = 0;
 constinit std::atomic<std::uint32_t> g_pid{0};
 
-std::uint32_t fetch_tid() noexcept {
+namespace {
+
+// The state letter and the start time (field 22, clock ticks since boot) of
+// /proc/<path>/stat; false if it cannot be read.
+bool read_stat(const char* path, char& state, std::uint64_t& start) noexcept {
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[1024];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  // "pid (comm) S ppid ...": comm may hold spaces and parentheses; the
+  // fields start after the last ')'.
+  std::string_view s(buf, static_cast<std::size_t>(n));
+  const auto close = s.rfind(')');
+  if (close == std::string_view::npos || close + 2 >= s.size()) return false;
+  s.remove_prefix(close + 2);
+  state = s.front();
+  // Fields 3..22: the state is field 3, the start time field 22.
+  for (int field = 3; field < 22; ++field) {
+    const auto space = s.find(' ');
+    if (space == std::string_view::npos) return false;
+    s.remove_prefix(space + 1);
+  }
+  const auto end = s.find(' ');
+  const auto [p, ec] = std::from_chars(s.data(), s.data() + (end == std::string_view::npos ? s.size() : end), start);
+  (void)p;
+  return ec == std::errc();
+}
+
+}  // namespace
+
+std::uint64_t fetch_holder() noexcept {
   heap();  // the fork handler that resets the cache is installed
-  tls_tid = static_cast<std::uint32_t>(::syscall(SYS_gettid));
-  return tls_tid;
+  const auto tid = static_cast<std::uint64_t>(::syscall(SYS_gettid));
+  char state = 0;
+  std::uint64_t start = 0;
+  const std::uint64_t token = read_stat("/proc/thread-self/stat", state, start) ? (start & 0xffffffff) : 0;
+  tls_holder = token << 32 | (tid & 0x3fffffff);
+  return tls_holder;
+}
+
+bool thread_gone(std::uint32_t tid, std::uint32_t token) noexcept {
+  const int saved = errno;
+  char path[40];
+  std::snprintf(path, sizeof path, "/proc/%u/stat", tid);
+  char state = 0;
+  std::uint64_t start = 0;
+  bool gone;
+  if (read_stat(path, state, start)) {
+    gone = state == 'Z' || state == 'X' || (token != 0 && (start & 0xffffffff) != token);
+  } else {
+    // No /proc to read: whether the id names a live thread at all.
+    gone = ::kill(static_cast<pid_t>(tid), 0) < 0 && errno == ESRCH;
+  }
+  errno = saved;
+  return gone;
 }
 
 std::uint32_t fetch_pid() noexcept {

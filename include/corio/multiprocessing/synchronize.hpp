@@ -13,13 +13,13 @@
 // std::invalid_argument, and a bare number does not compile, as in
 // corio::threading. From inside an event loop, run the blocking part in a
 // worker thread (`co_await corio::to_thread(...)`), whole critical sections
-// included: a lock is released by the thread that holds it (docs/guide.md).
+// included: an rlock is released by the thread that holds it (docs/guide.md).
 //
-// A holder that dies does not leave the others stuck: lock and rlock sit on
-// robust futexes (a robust, process-shared pthread mutex), so when the
-// thread or process holding one ends, the kernel frees it and the next
-// acquire takes it and says so (acquired::owner_died()). Python deadlocks
-// there (docs/python-mapping.md, departures).
+// A holder that dies does not leave the others stuck: a lock knows its
+// holder (thread id and start time), and a waiter that has slept a moment
+// looks it up; when the thread or process holding it has ended, the next
+// acquire takes it over and says so (acquired::owner_died()). Python
+// deadlocks there (docs/python-mapping.md, departures).
 #pragma once
 
 #include <corio/detail/config.hpp>
@@ -49,17 +49,16 @@ namespace detail {
 // Lets sharedctypes place a value's default rlock in the value's own block.
 struct sync_access;
 using threading::detail::plain_number;
-// Bytes of shared state of a lock and an rlock (a process-shared pthread
-// mutex and who holds it).
+// Bytes of shared state of a lock and an rlock (a futex word naming the
+// holder; an rlock's count).
 inline constexpr std::size_t lock_state_size = sizeof(lock_state);
 inline constexpr std::size_t rlock_state_size = sizeof(rlock_state);
 }  // namespace detail
 
 /// What acquiring a lock or an rlock returns: true if the lock was taken.
 /// owner_died() is true when it was taken from a holder that died holding
-/// it (a thread that ended, or a process that exited or was killed): the
-/// kernel freed the lock, and what it protects may have been left half
-/// updated. Python has no counterpart: its acquire waits for ever there.
+/// it (a thread that ended, or a process that exited or was killed): what
+/// the lock protects may have been left half updated. Python has no counterpart: its acquire waits for ever there.
 class acquired {
  public:
   enum class outcome : std::uint8_t { not_taken, taken, taken_from_dead_owner };
@@ -76,11 +75,10 @@ class acquired {
 };
 
 /// Python: multiprocessing.Lock. A non-recursive lock that threads of any
-/// process holding a handle to it can take (MP-36). Unlike Python's, it is
-/// released by the thread that holds it: a release by another thread or
-/// process throws, because robustness needs the lock to know its holder
-/// (departure). A second acquire by the holder blocks (or fails with
-/// blocking=false or a timeout), as in Python.
+/// process holding a handle to it can take, and any of them may release
+/// (MP-36). A second acquire by the holder blocks (or fails with
+/// blocking=false or a timeout), as in Python. Not fair: a thread arriving
+/// as the lock is released may take it before a sleeping one wakes.
 ///
 /// The class is `primitive_lock` with the alias `lock`, as in
 /// corio::threading: a class cannot have a member named like itself, and
@@ -93,8 +91,7 @@ class primitive_lock {
   /// Python: Lock.acquire(block=True). Blocks until the lock is taken; with
   /// blocking=false makes one attempt. See acquired for a dead holder.
   acquired acquire(bool blocking = true) {
-    if (!blocking) return try_acquire_once();
-    return detail::lock_forever(state()->m, "multiprocessing::lock.acquire");
+    return detail::lock(state()->m, blocking, threading::detail::clock::time_point::max());
   }
   /// Python: Lock.acquire(timeout=t). Not taken if `timeout` passed first
   /// (zero: one attempt). std::invalid_argument if negative.
@@ -105,15 +102,13 @@ class primitive_lock {
   // A bare number is neither a flag nor a timeout: say std::chrono::milliseconds(n).
   template <detail::plain_number N>
   acquired acquire(N) = delete;
-  /// Python: Lock.release(). std::runtime_error("release unlocked lock") if
-  /// nobody holds it, and also if another thread holds it (departure).
+  /// Python: Lock.release(), by any thread of any process.
+  /// std::runtime_error("release unlocked lock") if nobody holds it.
   void release() {
-    detail::lock_state* s = state();
-    if (CORIO_UNLIKELY(!detail::held_by_me(s->m))) refuse_release();
-    detail::unlock(s->m);
+    if (CORIO_UNLIKELY(detail::unlock(state()->m) == 0)) refuse_release();
   }
   /// Whether some thread of some process holds it (Python 3.14: locked()).
-  bool locked() const noexcept { return state()->m.owner_tid.load(std::memory_order_relaxed) != 0; }
+  bool locked() const noexcept { return state()->m.word.load(std::memory_order_relaxed) != 0; }
   /// Whether the calling thread holds it (Python: SemLock._is_mine()).
   bool owned_by_me() const noexcept { return detail::held_by_me(state()->m); }
 
@@ -155,8 +150,7 @@ class primitive_lock {
   explicit primitive_lock(detail::shared_place p) noexcept : p_(std::move(p)) {}
   detail::lock_state* state() const noexcept { return std::launder(reinterpret_cast<detail::lock_state*>(p_.addr)); }
   acquired acquire_until(threading::detail::clock::time_point deadline);
-  acquired try_acquire_once();
-  [[noreturn]] void refuse_release() const;
+  [[noreturn]] static void refuse_release();
 
   detail::shared_place p_;
 };
@@ -183,7 +177,7 @@ class rlock {
     if (reenter()) return acquired::outcome::taken;
     if (!blocking) return acquire_until(threading::detail::clock::time_point::min());
     detail::rlock_state* s = state();
-    const detail::lock_result r = detail::lock_forever(s->m, "multiprocessing::rlock.acquire");
+    const detail::lock_result r = detail::lock_forever(s->m);
     s->count.store(1, std::memory_order_relaxed);  // a dead holder's count goes with it
     return r;
   }
@@ -210,7 +204,7 @@ class rlock {
     detail::unlock(s->m);
   }
   /// Whether some thread of some process holds it.
-  bool locked() const noexcept { return state()->m.owner_tid.load(std::memory_order_relaxed) != 0; }
+  bool locked() const noexcept { return state()->m.word.load(std::memory_order_relaxed) != 0; }
   /// Whether the calling thread holds it (Python: SemLock._is_mine()).
   bool owned_by_me() const noexcept { return detail::held_by_me(state()->m); }
   /// How many times the calling thread holds it (0 if it does not; Python:

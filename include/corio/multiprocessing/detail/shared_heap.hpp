@@ -90,26 +90,38 @@ shared_handle make_handle(std::string kind, const shared_place& p, std::uint64_t
 /// not one of corio's arenas or opens another file than the handle's.
 shared_place attach(const shared_handle& h, std::string_view kind, std::size_t size, std::size_t align);
 
-// The caches behind current_tid() and current_pid(): 0 until first used,
-// and again in a forked child (a pthread_atfork handler).
-extern constinit thread_local std::uint32_t tls_tid CORIO_TLS_MODEL;
+// The caches behind current_holder() and current_pid(): 0 until first
+// used, and again in a forked child (a pthread_atfork handler).
+extern constinit thread_local std::uint64_t tls_holder CORIO_TLS_MODEL;
 extern constinit std::atomic<std::uint32_t> g_pid;
-std::uint32_t fetch_tid() noexcept;
+std::uint64_t fetch_holder() noexcept;
 std::uint32_t fetch_pid() noexcept;
 
-/// The calling thread's kernel thread id (gettid), cached per thread and
-/// refreshed in a forked child: what process-shared locks record as their
-/// holder (unique across processes, unlike pthread_self()).
-inline std::uint32_t current_tid() noexcept {
-  const std::uint32_t t = tls_tid;
-  return CORIO_LIKELY(t != 0) ? t : fetch_tid();
+/// What a process-shared lock records as its holder: the calling thread's
+/// kernel thread id (gettid, unique across processes, unlike
+/// pthread_self()) in the low 30 bits, and the low 32 bits of its start time
+/// (clock ticks since boot, from /proc/thread-self/stat; 0 if /proc cannot
+/// tell) in the high half, so that a thread id reused after its thread died
+/// is told apart. Cached per thread, refreshed in a forked child.
+inline std::uint64_t current_holder() noexcept {
+  const std::uint64_t h = tls_holder;
+  return CORIO_LIKELY(h != 0) ? h : fetch_holder();
 }
+
+/// The calling thread's kernel thread id.
+inline std::uint32_t current_tid() noexcept { return static_cast<std::uint32_t>(current_holder() & 0x3fffffff); }
 
 /// The calling process's id, cached and refreshed in a forked child.
 inline std::uint32_t current_pid() noexcept {
   const std::uint32_t p = g_pid.load(std::memory_order_relaxed);
   return CORIO_LIKELY(p != 0) ? p : fetch_pid();
 }
+
+/// Whether the thread `tid`, which started at `token` (as current_holder()
+/// records it; 0: unknown), has ended: no such thread, a zombie, or the id
+/// now belongs to a thread that started at another time. A system call or
+/// two: for the slow paths only.
+bool thread_gone(std::uint32_t tid, std::uint32_t token) noexcept;
 
 /// T's name as the compiler spells it ("int", "std::pair<int, double>"): the
 /// element type in a value's or array's handle kind, checked by
