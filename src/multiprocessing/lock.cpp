@@ -57,8 +57,8 @@ lock_result lock_slow(robust_mutex& m, bool blocking, clock::time_point deadline
   }
   // No spinning before the sleep, unlike corio::threading::lock: between
   // processes a waiter that spins keeps pulling the lock's cache line away
-  // from the holder, and two processes taking turns on a short section ran
-  // 3x slower with 64 spins than with none (W12c, docs/benchmarks.md).
+  // from the holder: two processes taking turns on a short section ran at
+  // about half the rate with 64 spins as with none (W12c, docs/benchmarks.md).
   auto nap = clock::duration(kFirstLook);
   bool napped = false;  // the last sleep ran its course with the lock held
   for (;;) {
