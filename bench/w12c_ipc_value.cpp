@@ -9,7 +9,10 @@
 // own rlock taken once, then again (re-entered) by get() and by set().
 // `--variant obj` increments the shared int in place under the lock
 // (`++*v.get_obj()`), what C++ code would write. The children are forked
-// and waiting before the clock starts; it stops when the later one ends.
+// and waiting before the clock starts, yielding on a shared flag as
+// w12c_value_floor's do (so that both start at once and contend, as there,
+// rather than one after the other as a futex wake-up would start them); it
+// stops when the later one ends.
 //
 // Usage: w12c_ipc_value [N] [--pin cpu0] [--variant python|obj]
 #include "ipc_util.hpp"
@@ -17,10 +20,12 @@
 #include <corio/multiprocessing/sharedctypes.hpp>
 #include <corio/multiprocessing/synchronize.hpp>
 
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -43,7 +48,7 @@ int main(int argc, char** argv) {
 
   mp::value<int> v(0);
   mp::semaphore ready(0);
-  mp::event go;
+  mp::raw_value<int> go(0);
   mp::raw_array<double> ends(2);
   pid_t pids[2];
   for (int k = 0; k < 2; ++k) {
@@ -51,7 +56,7 @@ int main(int argc, char** argv) {
     bench::check(pids[k] >= 0, "fork");
     if (pids[k] == 0) {
       ready.release();
-      go.wait();
+      while (std::atomic_ref<int>(*go).load(std::memory_order_acquire) == 0) ::sched_yield();
       if (variant == "python") {
         for (std::int64_t i = 0; i < n; ++i) {
           auto g = v.get_lock().scoped();
@@ -71,7 +76,7 @@ int main(int argc, char** argv) {
   ready.acquire();
   ready.acquire();
   const double t0 = bench::monotonic_s();
-  go.set();
+  std::atomic_ref<int>(*go).store(1, std::memory_order_release);
   for (const pid_t pid : pids) {
     int status = 0;
     bench::check(::waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
