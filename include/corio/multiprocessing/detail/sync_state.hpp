@@ -14,7 +14,7 @@
 // process that is a zombie, or a tid now used by a thread that started at
 // another time (the token differs), means the holder died: the waiter swaps
 // the dead holder's word for its own and reports owner_died. An attempt
-// that does not wait looks the holder up at once.
+// that does not wait, and one whose time is up, look the holder up at once.
 //
 // Why not the kernel's robust futexes (set_robust_list, or glibc's robust
 // pthread mutexes on them): the kernel keeps one robust list per thread,
@@ -69,7 +69,8 @@ enum class lock_result { not_taken, taken, taken_from_dead_owner };
 
 /// Takes `m` the slow way: one attempt (and a look at the holder) if
 /// !blocking, else sleeps until `deadline` (time_point::max(): for ever),
-/// taking the lock over from a holder that died.
+/// taking the lock over from a holder that died (looked up after each
+/// uninterrupted sleep, and once more when the deadline has passed).
 lock_result lock_slow(robust_mutex& m, bool blocking, threading::detail::clock::time_point deadline);
 
 /// Takes `m` (see lock_slow), the uncontended path inlined.
