@@ -1,16 +1,22 @@
 """W12 IPC between two processes on CPython's multiprocessing (start method
-fork), the peer of bench/w12_ipc.cpp. Prints one line in the format of
-docs/benchmarks.md.
+fork), the peer of corio's W12 programs (docs/benchmarks.md).
 
   --mode pipe        W12b: ping-pong of a small int over a duplex
                      multiprocessing.Pipe (Connection.send/recv, pickled),
-                     N round trips
+                     N round trips (default 100,000); one round trip is made
+                     before the clock starts
   --mode pipe_bytes  W12b: the same with send_bytes/recv_bytes of 8 bytes
-  --pin cpu0         both processes on CPU 0 (the child inherits it), as
-                     `taskset -c 0` would
+  --mode value       W12c: two processes each do N times (default 1,000,000)
+                         with v.get_lock():
+                             v.value += 1
+                     on one multiprocessing.Value('i') (its default lock is an
+                     RLock); the final value must be exactly 2N.
 
-The child's start is not timed: one round trip is made before the clock
-starts. Times are time.perf_counter (CLOCK_MONOTONIC).
+For W12c the children are forked and waiting on an Event before the clock
+starts; it stops when the later one has finished (time.perf_counter is
+CLOCK_MONOTONIC on Linux, the same clock in every process). `--pin cpu0`
+runs everything on CPU 0, as `taskset -c 0` would. Prints one line in the
+format of docs/benchmarks.md.
 """
 import argparse
 import multiprocessing as mp
@@ -22,8 +28,7 @@ import time
 
 
 def fmt(v):
-    """Numbers as corio's programs print them: no decimals from 100 up,
-    else 3, or 6 below 1."""
+    """Numbers as corio's programs print them: no decimals from 100 up, else 3, or 6 below 1."""
     if isinstance(v, float):
         return "%.0f" % v if abs(v) >= 100 else "%.3f" % v if abs(v) >= 1 else "%.6f" % v
     return str(v)
@@ -44,12 +49,17 @@ def pin_tag():
     return "none"
 
 
-def cpu_s(who=resource.RUSAGE_SELF):
-    ru = resource.getrusage(who)
+def children_cpu_s():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru.ru_utime + ru.ru_stime
 
 
-# ---------------------------------------------------------------- W12b: pipe
+def self_cpu_s():
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+# -- W12b: pipe ping-pong ---------------------------------------------------------------
 
 
 def pipe_echo(conn, use_bytes):
@@ -81,22 +91,22 @@ def pipe_pingpong(n, use_bytes):
         msg = b"12345678"
         send(msg)
         recv()  # the child is up
-        c0, t0 = cpu_s(), time.perf_counter()
+        c0, t0 = self_cpu_s(), time.perf_counter()
         for _ in range(n):
             send(msg)
             r = recv()
-        wall, cpu = time.perf_counter() - t0, cpu_s() - c0
+        wall, cpu = time.perf_counter() - t0, self_cpu_s() - c0
         assert r == msg
         send(b"stop")
     else:
         send, recv = a.send, a.recv
         send(0)
         recv()
-        c0, t0 = cpu_s(), time.perf_counter()
+        c0, t0 = self_cpu_s(), time.perf_counter()
         for i in range(n):
             send(i)
             r = recv()
-        wall, cpu = time.perf_counter() - t0, cpu_s() - c0
+        wall, cpu = time.perf_counter() - t0, self_cpu_s() - c0
         assert r == n, r
         send(None)
     p.join()
@@ -111,17 +121,64 @@ def run_pipe(n, use_bytes):
                            ("us_per_roundtrip", wall * 1e6 / n), ("pin", pin_tag()),
                            ("msg", "8B" if use_bytes else "int"),
                            ("roundtrips_per_s", n / wall), ("wall_s", wall), ("cpu_s", cpu),
-                           ("child_cpu_s", cpu_s(resource.RUSAGE_CHILDREN)),
+                           ("child_cpu_s", children_cpu_s()),
                            ("peak_rss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)])
 
 
-MODES = {"pipe": (lambda n: run_pipe(n, False), 100_000), "pipe_bytes": (lambda n: run_pipe(n, True), 100_000)}
+# -- W12c: a shared value under its lock ------------------------------------------------
+
+
+def value_incrementer(v, n, ready, go, ends, k):
+    ready.release()
+    go.wait()
+    lock = v.get_lock()
+    for _ in range(n):
+        with lock:
+            v.value += 1
+    ends[k] = time.perf_counter()
+
+
+def run_value(n):
+    """Both children increment v n times; returns (wall seconds, final value, lock type)."""
+    v = mp.Value("i", 0)
+    ready = mp.Semaphore(0)
+    go = mp.Event()
+    ends = mp.Array("d", 2)
+    procs = [mp.Process(target=value_incrementer, args=(v, n, ready, go, ends, k)) for k in range(2)]
+    for p in procs:
+        p.start()
+    ready.acquire()
+    ready.acquire()
+    t0 = time.perf_counter()
+    go.set()
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            sys.exit("w12_ipc: a child exited with %s" % p.exitcode)
+    wall = max(ends[:]) - t0
+    if v.value != 2 * n:
+        sys.exit("w12_ipc: final value %d, not %d" % (v.value, 2 * n))
+    return wall, v.value, type(v.get_lock()).__name__
+
+
+def value_main(n):
+    wall, final, lock = run_value(n)
+    total = 2.0 * n
+    emit("W12c ipc_value", [("impl", "mp.Value-" + lock), ("py", platform.python_version()), ("N", n),
+                            ("pin", pin_tag()), ("procs", 2), ("increments_per_s", total / wall),
+                            ("ns_per_increment", wall * 1e9 / total), ("wall_s", wall), ("final", final),
+                            ("children_cpu_s", children_cpu_s()),
+                            ("peak_rss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)])
+
+
+MODES = {"pipe": (lambda n: run_pipe(n, False), 100_000), "pipe_bytes": (lambda n: run_pipe(n, True), 100_000),
+         "value": (value_main, 1_000_000)}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("N", nargs="?", type=int, default=None, help="round trips (default: the mode's)")
-    ap.add_argument("--mode", choices=sorted(MODES), default="pipe")
+    ap.add_argument("N", nargs="?", type=int, default=None, help="operations per process (default: the mode's)")
+    ap.add_argument("--mode", choices=sorted(MODES), default="value")
     ap.add_argument("--pin", choices=["cpu0"], default=None, help="run every process on CPU 0")
     args = ap.parse_args()
     run, default_n = MODES[args.mode]
