@@ -12,6 +12,7 @@
 #include <cxxabi.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <unordered_map>
@@ -107,6 +108,22 @@ int received_fd(std::size_t index, const char* what) {
   if (!tl_fds_in || index >= tl_fds_in->size())
     throw codec_error(std::string("codec: ") + what + " refers to an fd this process was not given");
   return (*tl_fds_in)[index];
+}
+
+bool sharing_fds() noexcept { return tl_fds_out != nullptr; }
+
+namespace {
+thread_local std::vector<int> tl_close_after;
+}
+
+void close_after_decoding(int fd) { tl_close_after.push_back(fd); }
+
+void received_fds_done() noexcept {
+  // A spawned child gets an fd listed twice under one number: close it once.
+  std::sort(tl_close_after.begin(), tl_close_after.end());
+  tl_close_after.erase(std::unique(tl_close_after.begin(), tl_close_after.end()), tl_close_after.end());
+  for (const int fd : tl_close_after) ::close(fd);
+  tl_close_after.clear();
 }
 
 }  // namespace detail

@@ -534,6 +534,13 @@ class fd_collector {
  private:
   std::vector<int>* prev_;
 };
+// True while a start payload is encoded (share_fd() lists fds).
+bool sharing_fds() noexcept;
+// In a child decoding its start arguments: `fd` was received only to reach
+// an object that holds an fd of its own once attached, and is closed by
+// received_fds_done(), which the child calls once its arguments are decoded.
+void close_after_decoding(int fd);
+void received_fds_done() noexcept;
 // While alive, received_fd() reads `fds` (this thread).
 class fd_provider {
  public:

@@ -16,7 +16,12 @@
 // Arguments given beside the target (`process(f, 1, "x")`) always go
 // through the codec's types: one that cannot cross a process is a
 // compile-time error naming it, whatever the start method (with fork,
-// capture what cannot cross in the callable instead).
+// capture what cannot cross in the callable instead). Shared objects
+// (values, arrays, locks, events, shared_memory: shared_handle.hpp) are
+// arguments like any other: with fork the child's copy maps the same
+// memory; with spawn and forkserver they cross as handles whose segment
+// goes along as an inherited fd, so the parent may drop them as soon as
+// start() returns (detail/shared_codec.hpp).
 //
 // Exit codes (MP-03): 0 when run() returns, the code of a system_exit
 // escaping it, 1 for any other exception (printed on the child's stderr
@@ -37,6 +42,7 @@
 #pragma once
 
 #include <corio/multiprocessing/codec.hpp>
+#include <corio/multiprocessing/detail/shared_codec.hpp>
 #include <corio/multiprocessing/errors.hpp>
 #include <corio/tasks.hpp>
 
@@ -84,7 +90,13 @@ struct target_base {
 
 template <class Fn, class... A>
 void trampoline(any_fn fn, std::string_view args) {
-  auto tup = decode<std::tuple<A...>>(args);
+  struct done {
+    ~done() { received_fds_done(); }
+  };
+  auto tup = [&] {
+    const done d;
+    return decode<std::tuple<A...>>(args);
+  }();
   std::apply(reinterpret_cast<Fn>(fn), std::move(tup));
 }
 

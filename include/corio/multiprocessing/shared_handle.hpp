@@ -8,8 +8,12 @@
 //
 // With the fork start method nothing needs to cross: the child's copy of the
 // object refers to the same shared memory. With spawn and forkserver, the
-// child decodes the handle and calls from_handle(). The creating process must
-// keep the object until then (Python: until the child has started), since
+// child decodes the handle and calls from_handle(). As an argument of a
+// process being started, the segment's fd goes along with the handle
+// (detail/shared_codec.hpp) and the parent may drop the object once start()
+// returned; a handle sent otherwise (a pipe message, by hand) needs the
+// creating process to keep the object until the receiver has attached
+// (Python: until the child has started), since
 // corio's own objects live in memory that has no name in /dev/shm and is
 // reached through the creator's /proc/<pid>/fd entry (docs/design.md,
 // "Shared memory and process-shared locks").
