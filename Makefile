@@ -6,7 +6,8 @@
 #   make test        build; run the whole test-suite through ctest
 #   make test-asan   the test-suite under AddressSanitizer + UBSan (+ LSan)
 #   make test-tsan   the test-suite under ThreadSanitizer
-#   make fuzz        the libFuzzer targets (clang), FUZZ_TIME seconds each
+#   make fuzz        the libFuzzer targets (clang): the stream reader FUZZ_TIME
+#                    seconds, the codec FUZZ_CODEC_TIME
 #   make bench       every workload beside the peers; W=W1,W3 picks a subset
 #                    (the native peers need SHARED, below)
 #   make install     cmake --install (PREFIX=/usr/local)
@@ -17,6 +18,7 @@ TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_CXX   ?= clang++-14
 FUZZ_TIME  ?= 60
+FUZZ_CODEC_TIME ?= 20
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc)
 CTEST_JOBS ?= $(JOBS)
@@ -37,14 +39,19 @@ PKGS_FUZZ  = clang-14 libclang-rt-14-dev
 
 all: build
 
+# msgpack-cxx comes through its own script (its Debian package may conflict
+# with the Boost the benchmark peers install; see tools/msgpack-cxx.sh).
 deps:
 	@./tools/apt-install.sh $(PKGS_BUILD)
+	@./tools/msgpack-cxx.sh
 
 deps-run:
 	@./tools/apt-install.sh $(PKGS_BUILD) $(PKGS_RUN)
+	@./tools/msgpack-cxx.sh
 
 deps-fuzz:
 	@./tools/apt-install.sh $(PKGS_BUILD) $(PKGS_FUZZ)
+	@./tools/msgpack-cxx.sh
 
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
@@ -93,7 +100,7 @@ $(FUZZ_BUILD)/build.ninja:
 	  -DCORIO_SANITIZE=address,undefined -DCORIO_BUILD_FUZZ=ON -DCORIO_BUILD_BENCH=OFF -DCORIO_BUILD_EXAMPLES=OFF
 
 build-fuzz: deps-fuzz $(FUZZ_BUILD)/build.ninja
-	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_stream_reader
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_stream_reader fuzz_codec
 
 fuzz: build-fuzz
 	rm -rf $(FUZZ_BUILD)/corpus/stream_reader && mkdir -p $(FUZZ_BUILD)/corpus/stream_reader
@@ -103,6 +110,12 @@ fuzz: build-fuzz
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(FUZZ_BUILD)/tests/fuzz/fuzz_stream_reader -max_total_time=$(FUZZ_TIME) -max_len=4096 \
 	  -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus/stream_reader
+	rm -rf $(FUZZ_BUILD)/corpus/codec && mkdir -p $(FUZZ_BUILD)/corpus/codec
+	printf '\012\225\001\313\100\000\000\000\000\000\000\000\241a\222\001\002\000' > $(FUZZ_BUILD)/corpus/codec/struct
+	printf '\017\204\244type\251ValueError\247message\241m\251traceback\240\245errno\300' > $(FUZZ_BUILD)/corpus/codec/exception
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(FUZZ_BUILD)/tests/fuzz/fuzz_codec -max_total_time=$(FUZZ_CODEC_TIME) -max_len=4096 \
+	  -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus/codec
 
 # W5 and W6 (network, bench/net.py) and the rest (bench/compare.py) have
 # their own runners; W picks from both.

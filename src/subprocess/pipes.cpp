@@ -50,10 +50,15 @@ ssize_t write_nosignal(int fd, const void* data, std::size_t n) noexcept {
   ::sigemptyset(&pipe_only);
   ::sigaddset(&pipe_only, SIGPIPE);
   ::pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-  sigset_t pending;
-  ::sigemptyset(&pending);
-  ::sigpending(&pending);
-  const bool was_pending = ::sigismember(&pending, SIGPIPE) == 1;
+  // A SIGPIPE can be pending only if it was blocked already (one arriving
+  // while it was not was delivered): the common case needs no sigpending.
+  bool was_pending = false;
+  if (::sigismember(&old, SIGPIPE) == 1) {
+    sigset_t pending;
+    ::sigemptyset(&pending);
+    ::sigpending(&pending);
+    was_pending = ::sigismember(&pending, SIGPIPE) == 1;
+  }
   const ssize_t r = ::write(fd, data, n);
   const int err = errno;
   if (r < 0 && err == EPIPE && !was_pending) {

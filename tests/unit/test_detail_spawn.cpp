@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -87,4 +88,33 @@ TEST(DetailSpawn, write_nosignal_reports_epipe_and_leaves_no_sigpipe_pending) {
   sigemptyset(&pending);
   ::sigpending(&pending);
   EXPECT_EQ(sigismember(&pending, SIGPIPE), 0);
+}
+
+TEST(DetailSpawn, write_nosignal_in_a_thread_blocking_sigpipe_takes_back_only_its_own) {
+  sigset_t pipe_only, old;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &pipe_only, &old), 0);
+  auto pending_sigpipe = [] {
+    sigset_t pending;
+    sigemptyset(&pending);
+    ::sigpending(&pending);
+    return sigismember(&pending, SIGPIPE) == 1;
+  };
+  pipe_ends p = make_pipe(true, false);
+  p.read.reset();
+  // Blocked, nothing pending: the write's own SIGPIPE is taken back.
+  EXPECT_EQ(write_nosignal(p.write.get(), "x", 1), -EPIPE);
+  EXPECT_FALSE(pending_sigpipe());
+  // One pending from before stays for its owner, and the mask stays.
+  ASSERT_EQ(::pthread_kill(::pthread_self(), SIGPIPE), 0);
+  EXPECT_EQ(write_nosignal(p.write.get(), "x", 1), -EPIPE);
+  EXPECT_TRUE(pending_sigpipe());
+  const timespec zero{};
+  EXPECT_EQ(::sigtimedwait(&pipe_only, nullptr, &zero), SIGPIPE);
+  EXPECT_FALSE(pending_sigpipe());
+  sigset_t now;
+  ASSERT_EQ(::pthread_sigmask(SIG_SETMASK, nullptr, &now), 0);
+  EXPECT_EQ(sigismember(&now, SIGPIPE), 1);
+  ASSERT_EQ(::pthread_sigmask(SIG_SETMASK, &old, nullptr), 0);
 }
