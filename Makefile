@@ -37,14 +37,19 @@ PKGS_FUZZ  = clang-14 libclang-rt-14-dev
 
 all: build
 
+# msgpack-cxx comes through its own script (its Debian package may conflict
+# with the Boost the benchmark peers install; see tools/msgpack-cxx.sh).
 deps:
 	@./tools/apt-install.sh $(PKGS_BUILD)
+	@./tools/msgpack-cxx.sh
 
 deps-run:
 	@./tools/apt-install.sh $(PKGS_BUILD) $(PKGS_RUN)
+	@./tools/msgpack-cxx.sh
 
 deps-fuzz:
 	@./tools/apt-install.sh $(PKGS_BUILD) $(PKGS_FUZZ)
+	@./tools/msgpack-cxx.sh
 
 $(BUILD)/build.ninja:
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release

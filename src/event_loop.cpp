@@ -433,6 +433,7 @@ void loop_core::run_handle(handle_node* h) {
 }
 
 void loop_core::check_can_run() const {
+  origin_.check("this event loop");
   check_open();
   if (running_) throw std::runtime_error("This event loop is already running");
   if (tls.running_loop) throw std::runtime_error("Cannot run the event loop while another loop is running");

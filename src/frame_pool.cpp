@@ -1,4 +1,5 @@
 #include <corio/detail/frame_pool.hpp>
+#include <corio/detail/fork.hpp>
 #include <corio/memory.hpp>
 
 #include <sys/mman.h>
@@ -316,6 +317,11 @@ std::size_t pool_trim(std::size_t keep_bytes) noexcept {
 bool pool_trim_due() noexcept {
   return g_depot_free_bytes.load(std::memory_order_relaxed) > kAutoTrimAboveBytes;
 }
+
+// Held across a fork, so the child's copy of the depot is consistent.
+void frame_pool_fork_prepare() noexcept { the_depot().mu.lock(); }
+void frame_pool_fork_parent() noexcept { the_depot().mu.unlock(); }
+void frame_pool_fork_child() noexcept { the_depot().mu.unlock(); }
 
 pool_stats pool_statistics() noexcept {
   depot& d = the_depot();

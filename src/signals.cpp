@@ -26,6 +26,7 @@
 //   clears the slot and then waits until no handler runs anywhere: after
 //   that no handler can still write to an eventfd the loop may close.
 #include <corio/detail/context.hpp>
+#include <corio/detail/fork.hpp>
 #include <corio/detail/signals.hpp>
 #include <corio/events.hpp>
 #include <corio/os_errors.hpp>
@@ -256,6 +257,23 @@ bool remove_handler(loop_core& loop, int sig, const void* owner) noexcept {
 }
 
 }  // namespace
+
+void signals_fork_prepare() noexcept { g_mu.lock(); }
+void signals_fork_parent() noexcept { g_mu.unlock(); }
+
+// The child's loops are the parent's and will not run there: each signal a
+// loop caught gets back the disposition it had before, so that (say)
+// terminate() still ends a child forked from a program that handles SIGTERM.
+void signals_fork_child() noexcept {
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (!g_owners[sig].loop) continue;
+    g_slots[sig].fd.store(-1);
+    g_slots[sig].count.store(0);
+    ::sigaction(sig, &g_owners[sig].previous, nullptr);
+    g_owners[sig] = signal_owner{};
+  }
+  g_mu.unlock();
+}
 
 void add_owned_signal_handler(loop_core& loop, int sig, std::function<void()> fn, const void* owner) {
   add_handler(loop, sig, std::move(fn), owner);

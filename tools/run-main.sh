@@ -53,6 +53,8 @@ run_example async_generator_lines "an async generator of lines consumed with for
 run_example subprocess_shell "create_subprocess_shell: a command's output and exit status through communicate"
 run_example subprocess_exec_date "create_subprocess_exec(\"date\"): one line read from the child's stdout stream"
 run_example subprocess_gather "three subprocesses at once under gather, each with its output and exit status"
+run_example mp_spawn_context "multiprocessing: spawn and forkserver children run a function of a fresh copy of the program"
+run_example mp_pipe_pingpong "multiprocessing: a child process and a ball passed back and forth over a Pipe"
 
 banner "headline benchmark: corio vs CPython asyncio (W1 spawn, W2a yield, W3 sleepers)"
 python3 "$ROOT/bench/compare.py" --build "$BUILD" --headline || failed="$failed benchmark"

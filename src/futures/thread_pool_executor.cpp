@@ -18,6 +18,7 @@
 #include <corio/futures/thread_pool_executor.hpp>
 
 #include <corio/futures/detail/work_queue.hpp>
+#include <corio/detail/fork.hpp>
 
 #include <pthread.h>
 
@@ -61,6 +62,7 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
 
   // The caller keeps the future alive meanwhile (executor::submit holds it).
   void submit(work_ref item) {
+    origin_.check("this thread_pool_executor");  // its threads did not come along a fork
     state_base* s = item.release();
     queue_.push(s);
     if (CORIO_UNLIKELY(closed_.load(std::memory_order_seq_cst))) {
@@ -108,6 +110,7 @@ class pool_core : public std::enable_shared_from_this<pool_core> {
   }
 
  private:
+  corio::detail::fork_origin origin_;
   struct worker_context : run_context {
     pool_core* pool;
   };

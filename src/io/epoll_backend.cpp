@@ -186,6 +186,7 @@ class epoll_backend final : public io_backend {
   const char* name() const noexcept override { return "epoll"; }
 
   bool start(io_op* op) override {
+    origin_.check("this event loop");
     if (op->kind != io_kind::recv_multi && op->kind != io_kind::accept_multi) {
       op->state = 0;
       const int r = attempt(op);
@@ -215,6 +216,7 @@ class epoll_backend final : public io_backend {
   }
 
   void cancel(io_op* op) noexcept override {
+    if (origin_.forked()) return;  // the kernel objects are the parent's
     if (op->state != kWaiting) return;  // already finished: its done is coming
     unlink(op);
     op->res = -ECANCELED;
@@ -223,6 +225,7 @@ class epoll_backend final : public io_backend {
   }
 
   void abandon(io_op* op) noexcept override {
+    if (origin_.forked()) return;
     if (op == dispatching_) abandoned_in_done_ = true;
     if (op->state == kWaiting) {
       unlink(op);
@@ -234,6 +237,7 @@ class epoll_backend final : public io_backend {
   }
 
   void forget_fd(int fd) noexcept override {
+    if (origin_.forked()) return;
     if (fd < 0 || static_cast<std::size_t>(fd) >= fds_.size()) return;
     fd_entry& fe = fds_[static_cast<std::size_t>(fd)];
     for (op_list* l : {&fe.readers, &fe.writers})
@@ -247,6 +251,7 @@ class epoll_backend final : public io_backend {
   }
 
   void wait(loop_core&, std::int64_t timeout_ns) override {
+    origin_.check("this event loop");
     if (deferred_.head || !retry_.empty()) timeout_ns = 0;
     epoll_event events[128];
     int n;

@@ -87,6 +87,7 @@ class uring_backend final : public io_backend {
   const char* name() const noexcept override { return "io_uring"; }
 
   bool start(io_op* op) override {
+    origin_.check("this event loop");
     if (!ring_ready_) make_ring();
     if (op->kind == io_kind::recv_multi && !bufs_) make_buffers();
     prep(op);
@@ -96,6 +97,7 @@ class uring_backend final : public io_backend {
   }
 
   void cancel(io_op* op) noexcept override {
+    if (origin_.forked()) return;  // the kernel objects are the parent's
     if (op->state != kInFlight) return;
     op->state = kCancelling;
     io_uring_sqe* sqe = sqe_or_flush();
@@ -104,6 +106,7 @@ class uring_backend final : public io_backend {
   }
 
   void abandon(io_op* op) noexcept override {
+    if (origin_.forked()) return;
     if (op == dispatching_) abandoned_in_done_ = true;
     if (op->state == 0) return;
     cancel(op);
@@ -142,6 +145,7 @@ class uring_backend final : public io_backend {
   void forget_fd(int) noexcept override {}
 
   void wait(loop_core&, std::int64_t timeout_ns) override {
+    origin_.check("this event loop");
     if (!stash_.empty()) {
       std::vector<cqe_copy> s;
       s.swap(stash_);

@@ -1,6 +1,7 @@
 #include <corio/threading/thread.hpp>
 
 #include <corio/exceptions.hpp>
+#include <corio/detail/fork.hpp>
 #include <corio/detail/repr.hpp>
 #include <corio/threading/event.hpp>
 #include <corio/threading/timer.hpp>
@@ -576,6 +577,43 @@ thread_handle start_owned(thread_options opts, std::unique_ptr<thread_target> ta
   }
   st->started.wait();
   return handle_access::make(std::move(st));
+}
+
+void join_non_daemon_threads() noexcept {
+  try {
+    wait_for_non_daemon_threads();
+  } catch (...) {
+  }
+}
+
+// Held across a fork, so the child's copy of the registry is consistent.
+void registry_fork_prepare() noexcept { reg().mu.lock(); }
+void registry_fork_parent() noexcept { reg().mu.unlock(); }
+
+// Only the forking thread exists in the child, and it becomes the main
+// thread there (Python: threading._after_fork). The others are marked
+// ended; their OS threads are forgotten without a join or detach (they are
+// not in this process), leaving their std::thread objects empty.
+void registry_fork_child() noexcept {
+  registry& r = reg();
+  const std::shared_ptr<thread_state> me = tl_current.st ? tl_current.st : r.main;
+  auto forget = [&](const std::shared_ptr<thread_state>& st) {
+    if (st == me) return;
+    st->phase.store(thread_phase::finished);
+    new (&st->os) std::thread();  // no destructor: the old one was joinable
+    st->released.set();
+    st->finished.set();
+  };
+  for (const auto& st : r.alive) forget(st);
+  for (const auto& st : r.unreaped) forget(st);
+  r.alive.clear();
+  r.unreaped.clear();
+  me->ident.store(get_ident());
+  me->native_id.store(get_native_id());
+  r.alive.push_back(me);
+  r.main = me;
+  tl_current.st = me;
+  r.mu.unlock();
 }
 
 }  // namespace detail

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <corio/detail/config.hpp>
+#include <corio/detail/fork.hpp>
 #include <corio/detail/future_core.hpp>
 #include <corio/detail/handle_node.hpp>
 #include <corio/detail/io_op.hpp>
@@ -91,6 +92,9 @@ class io_backend {
 
  protected:
   std::size_t pending_ = 0;
+  // The process the backend's kernel objects belong to: after a fork, the
+  // child may not submit or wait (detail/fork.hpp), nor cancel or forget.
+  fork_origin origin_;
 };
 std::unique_ptr<io_backend> make_default_backend();
 // Debug mode: says on stderr, once per process, which backend was chosen and why.
@@ -280,6 +284,7 @@ class loop_core {
   void fire_timers();
   void report_slow(task_base* t, std::int64_t ns) noexcept;
 
+  fork_origin origin_;  // a child of a fork may not run this loop (detail/fork.hpp)
   bool virtual_clock_ = false;
   std::int64_t virtual_now_ = 0;
   ready_queue ready_;
