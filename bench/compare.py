@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Runs corio's benchmarks (the workloads of docs/benchmarks.md: W1, W2a, W2b,
-W3, W4, W7, W8a, W8b, W10, W11) and, in the same run, the peers: CPython
-asyncio, uvloop and concurrent.futures, and the native ones (Go, Tokio,
-Boost.Asio, libuv, the C++ floor; for W7, posix_spawn + waitpid, built here). Prints every one-line result, then the ratios corio
+W3, W4, W7, W8a, W8b, W10, W11, W12c) and, in the same run, the peers: CPython
+asyncio, uvloop, concurrent.futures and multiprocessing, and the native ones
+(Go, Tokio, Boost.Asio, libuv, the C++ floor; for W7, posix_spawn + waitpid,
+and for W12c a process-shared pthread mutex, built here). Prints every one-line result, then the ratios corio
 vs each peer, then the project's targets.
 
 Where the peers come from:
-  - CPython asyncio (and uvloop) for W1, W2a, W3 and W7: bench/python/, in
-    this repository, so the headline comparison runs on any machine with
-    python3. W7's floor (bench/w7_spawn_floor.cpp) is built with corio's.
+  - CPython asyncio (and uvloop) for W1, W2a, W3 and W7, and multiprocessing
+    for W12c: bench/python/, in this repository, so the headline comparison
+    runs on any machine with python3. W7's floor (bench/w7_spawn_floor.cpp)
+    and W12c's (bench/w12c_value_floor.cpp) are built with corio's.
   - Everything else (the Python scripts of the other workloads and the Go,
     Tokio, Asio, libuv and C programs) lives in a checkout of the peers'
     implementations, kept beside the repository as ../shared by default
@@ -61,7 +63,8 @@ REPO = os.path.dirname(HERE)
 # same for the Python script (default: as "pin"); "python_impl": the name of
 # a Python script that uses no event loop (no uvloop row); "floor": a program
 # of this repository's bench/ (and its impl name) run beside corio's as the
-# workload's physical floor.
+# workload's physical floor; "floor_variants": True runs it once per variant,
+# with corio's arguments of that variant.
 WORKLOADS = {
     "W1": {"name": "spawn", "fig": "tasks_per_s", "higher": True, "corio": "w1_spawn",
            "python": ("w1_spawn.py", 1_000_000), "variants": [(None, [], [])]},
@@ -100,8 +103,15 @@ WORKLOADS = {
     "W11": {"name": "cross_thread", "fig": "callbacks_per_s", "higher": True, "corio": "w11_cross_thread",
             "python": ("w11_cross_thread.py", 1_000_000), "wall": True, "pin": False, "python_pin": True,
             "variants": [(None, [], [])]},
+    # W12c runs two processes, not pinned, and again both on CPU 0 (each
+    # program pins itself with --pin cpu0, so that its children follow).
+    "W12c": {"name": "ipc_value", "fig": "increments_per_s", "higher": True, "corio": "w12c_ipc_value",
+             "python": ("w12_ipc.py", 1_000_000), "python_impl": "mp.Value", "wall": True, "pin": False,
+             "floor": ("w12c_value_floor", "floor:pshared_mutex"), "floor_variants": True,
+             "variants": [("none", [], ["--mode", "value"]),
+                          ("cpu0", ["--pin", "cpu0"], ["--mode", "value", "--pin", "cpu0"])]},
 }
-ORDER = ["W1", "W2a", "W2b", "W3", "W4", "W7", "W8a", "W8b", "W10", "W11"]
+ORDER = ["W1", "W2a", "W2b", "W3", "W4", "W7", "W8a", "W8b", "W10", "W11", "W12c"]
 
 # Native peers, from the peers' checkout (bench/anchors/native, built by its
 # run_all.sh), as (impl, workload, binary relative to that folder, argument,
@@ -337,6 +347,8 @@ def primary(wid, fg, basis):
     n = fg["n"]
     if wid in ("W1", "W4", "W7", "W8a", "W11"):
         return n / secs
+    if wid == "W12c":
+        return 2 * n / secs  # two processes, N increments each
     if wid in ("W2a", "W2b", "W10"):
         return secs / n * 1e9
     if wid == "W8b":
@@ -568,6 +580,17 @@ def targets(jobs, wids):
     if "W11" in wids and get("W11", "corio"):
         ahead_of("W11", ["asio:post", "tokio:Handle_spawn", "tokio:unbounded_mpsc"],
                  "W11 ahead of Asio post and Tokio (Handle::spawn, unbounded mpsc)")
+    if "W12c" in wids:
+        for pin in ("none", "cpu0"):
+            c = get("W12c", "corio:" + pin)
+            f, py = get("W12c", "floor:pshared_mutex", pin), get("W12c", "mp.Value", pin)
+            if c and f:
+                x = primary("W12c", c, "wall") / primary("W12c", f, "wall")
+                rows.append(("W12c >= 0.5x the process-shared mutex floor (pin=%s)" % pin, x >= 0.5,
+                             "%.2fx the floor" % x))
+            if c and py:
+                a = advantage(primary("W12c", c, "wall"), primary("W12c", py, "wall"), True)
+                rows.append(("W12c >= 6.5x multiprocessing.Value (pin=%s)" % pin, a >= 6.5, fmt_adv(a)))
     if rows:
         say("")
         say("== targets (this run)")
@@ -663,7 +686,7 @@ def main():
                     help="a checkout of the peers' implementations, holding bench/anchors (optional; "
                          "default: ../shared beside the repository); not used with --headline")
     ap.add_argument("--workloads", default=None,
-                    help="comma-separated: W1,W2 (= W2a,W2b),W2a,W2b,W3,W4,W7,W8 (= W8a,W8b),W8a,W8b,W10,W11 "
+                    help="comma-separated: W1,W2 (= W2a,W2b),W2a,W2b,W3,W4,W7,W8 (= W8a,W8b),W8a,W8b,W10,W11,W12c "
                          "(default: all of them)")
     ap.add_argument("--reps", type=int, default=None, help="runs per row, median kept (default 3)")
     ap.add_argument("--peer-reps", type=int, default=None, help="runs per peer row (default: --reps; 1 with --headline)")
@@ -684,11 +707,12 @@ def main():
     if args.workloads:
         wids = []
         for w in args.workloads.replace(" ", "").split(","):
-            w = w.upper().replace("A", "a").replace("B", "b")
+            w = re.sub(r"^(W\d+)([A-Z]?)$", lambda m: m.group(1) + m.group(2).lower(), w.upper())
             sel = {"W2": ["W2a", "W2b"], "W8": ["W8a", "W8b"]}.get(w, [w])
             for s in sel:
                 if s not in WORKLOADS:
-                    ap.error("unknown workload %r (known: W1, W2, W2a, W2b, W3, W4, W7, W8, W8a, W8b, W10, W11)" % w)
+                    ap.error("unknown workload %r (known: W1, W2, W2a, W2b, W3, W4, W7, W8, W8a, W8b, W10, W11, W12c)"
+                             % w)
                 if s not in wids:
                     wids.append(s)
         wids.sort(key=ORDER.index)
@@ -730,8 +754,10 @@ def main():
             prog, impl = WORKLOADS[wid]["floor"]
             fexe = os.path.join(build, "bench", prog)
             if os.access(fexe, os.X_OK):
-                jobs.append(Job(impl, wid, (pin if pinned else []) + [fexe], "local", floor=True,
-                                pinned=pinned and bool(pin)))
+                per = WORKLOADS[wid]["variants"] if WORKLOADS[wid].get("floor_variants") else [(None, [], [])]
+                for variant, cargs, _ in per:
+                    jobs.append(Job(impl, wid, (pin if pinned else []) + [fexe] + cargs, "local", floor=True,
+                                    variant=variant, pinned=pinned and bool(pin)))
             else:
                 note("%s %s skipped: %s not built" % (impl, wid, fexe))
 

@@ -37,6 +37,8 @@ std::exception_ptr make_for(int err, const std::string& context, const std::stri
       return make<broken_pipe_error>(err, context, filename);
     case ENOENT:
       return make<file_not_found_error>(err, context, filename);
+    case EEXIST:
+      return make<file_exists_error>(err, context, filename);
     case EACCES:
     case EPERM:
       return make<permission_error>(err, context, filename);

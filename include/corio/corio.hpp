@@ -1,7 +1,7 @@
 // The whole of corio: the asyncio layer (Python: `import asyncio`), the
 // threading and queue modules (corio::threading), concurrent.futures
-// (corio::futures), the subprocess module (corio::subprocess) and
-// generators, plain and async. One header per concept;
+// (corio::futures), the subprocess module (corio::subprocess),
+// multiprocessing (corio::multiprocessing) and generators, plain and async. One header per concept;
 // this umbrella holds no code.
 #pragma once
 
@@ -39,6 +39,11 @@
 #include <corio/futures/future.hpp>
 #include <corio/futures/thread_pool_executor.hpp>
 #include <corio/futures/wait.hpp>
+
+#include <corio/multiprocessing/shared_handle.hpp>
+#include <corio/multiprocessing/shared_memory.hpp>
+#include <corio/multiprocessing/sharedctypes.hpp>
+#include <corio/multiprocessing/synchronize.hpp>
 
 #include <corio/subprocess/errors.hpp>
 #include <corio/subprocess/options.hpp>

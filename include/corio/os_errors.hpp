@@ -58,6 +58,11 @@ class file_not_found_error : public os_error {
  public:
   using os_error::os_error;
 };
+/// Python: FileExistsError (EEXIST).
+class file_exists_error : public os_error {
+ public:
+  using os_error::os_error;
+};
 /// Python: PermissionError (EACCES, EPERM).
 class permission_error : public os_error {
  public:

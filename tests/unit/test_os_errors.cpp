@@ -13,6 +13,7 @@ using corio_test::holds;
 
 TEST(OsErrors, each_errno_becomes_pythons_subclass) {
   EXPECT_TRUE(holds<corio::file_not_found_error>(corio::make_os_error(ENOENT, "x")));
+  EXPECT_TRUE(holds<corio::file_exists_error>(corio::make_os_error(EEXIST, "x")));
   EXPECT_TRUE(holds<corio::permission_error>(corio::make_os_error(EACCES, "x")));
   EXPECT_TRUE(holds<corio::permission_error>(corio::make_os_error(EPERM, "x")));
   EXPECT_TRUE(holds<corio::is_a_directory_error>(corio::make_os_error(EISDIR, "x")));

@@ -43,6 +43,23 @@ void futex_wake(const futex_word* word, int n) noexcept;
 /// Wakes every thread sleeping on `word`.
 void futex_wake_all(const futex_word* word) noexcept;
 
+// The same operations on a word in memory shared between processes
+// (multiprocessing's primitives): without FUTEX_PRIVATE_FLAG, so the kernel
+// keys the sleepers by the page, not by this process's address. A sleeper
+// passes a bitset and a waker wakes only sleepers whose bitset meets its own
+// (FUTEX_WAIT_BITSET / FUTEX_WAKE_BITSET); all ones matches everybody.
+inline constexpr std::uint32_t futex_bitset_all = ~std::uint32_t{0};
+
+/// Sleeps while the shared `word` holds `expected`, until woken, `deadline`
+/// (time_point::max(): never) or a spurious return. False if the deadline
+/// passed.
+bool futex_wait_shared(const futex_word& word, std::uint32_t expected, clock::time_point deadline,
+                       std::uint32_t bitset = futex_bitset_all) noexcept;
+
+/// Wakes up to `n` sleepers on the shared `word` whose bitset meets `bitset`.
+/// Does not read or write *word.
+void futex_wake_shared(const futex_word* word, int n, std::uint32_t bitset = futex_bitset_all) noexcept;
+
 /// A pause instruction for short bounded spins.
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
