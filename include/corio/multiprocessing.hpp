@@ -8,3 +8,4 @@
 #include <corio/multiprocessing/context.hpp>
 #include <corio/multiprocessing/errors.hpp>
 #include <corio/multiprocessing/process.hpp>
+#include <corio/multiprocessing/queues.hpp>
