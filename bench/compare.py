@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """Runs corio's benchmarks (the workloads of docs/benchmarks.md: W1, W2a, W2b,
-W3, W4, W7, W8a, W8b, W10, W11, W12c) and, in the same run, the peers: CPython
+W3, W4, W7, W8a, W8b, W10, W11, W12a, W12c) and, in the same run, the peers: CPython
 asyncio, uvloop, concurrent.futures and multiprocessing, and the native ones
 (Go, Tokio, Boost.Asio, libuv, the C++ floor; for W7, posix_spawn + waitpid,
-and for W12c a process-shared pthread mutex, built here). Prints every one-line result, then the ratios corio
+for W12a a shared-memory SPSC ring and for W12c a process-shared pthread mutex, built here). Prints every one-line result, then the ratios corio
 vs each peer, then the project's targets.
 
 Where the peers come from:
   - CPython asyncio (and uvloop) for W1, W2a, W3 and W7, and multiprocessing
-    for W12c: bench/python/, in this repository, so the headline comparison
-    runs on any machine with python3. W7's floor (bench/w7_spawn_floor.cpp)
-    and W12c's (bench/w12c_value_floor.cpp) are built with corio's.
+    for W12a and W12c: bench/python/, in this repository, so the headline
+    comparison runs on any machine with python3. W7's floor
+    (bench/w7_spawn_floor.cpp), W12a's (bench/w12_queue_floor.cpp) and W12c's
+    (bench/w12c_value_floor.cpp) are built with corio's.
   - Everything else (the Python scripts of the other workloads and the Go,
     Tokio, Asio, libuv and C programs) lives in a checkout of the peers'
     implementations, kept beside the repository as ../shared by default
@@ -103,6 +104,12 @@ WORKLOADS = {
     "W11": {"name": "cross_thread", "fig": "callbacks_per_s", "higher": True, "corio": "w11_cross_thread",
             "python": ("w11_cross_thread.py", 1_000_000), "wall": True, "pin": False, "python_pin": True,
             "variants": [(None, [], [])]},
+    # W12a runs two processes, not pinned: a producer and this consumer.
+    "W12a": {"name": "ipc_queue", "fig": "items_per_s", "higher": True, "corio": "w12_queue",
+             "python": ("w12_queue.py", 200_000), "python_impl": "mp.Queue", "wall": True, "pin": False,
+             "floor": ("w12_queue_floor", "floor:spsc_ring"), "floor_variants": True,
+             "variants": [("int", ["--item", "int"], ["--item", "int"]),
+                          ("1KiB", ["--item", "1KiB"], ["--item", "1KiB"])]},
     # W12c runs two processes, not pinned, and again both on CPU 0 (each
     # program pins itself with --pin cpu0, so that its children follow).
     "W12c": {"name": "ipc_value", "fig": "increments_per_s", "higher": True, "corio": "w12c_ipc_value",
@@ -111,7 +118,7 @@ WORKLOADS = {
              "variants": [("none", [], ["--mode", "value"]),
                           ("cpu0", ["--pin", "cpu0"], ["--mode", "value", "--pin", "cpu0"])]},
 }
-ORDER = ["W1", "W2a", "W2b", "W3", "W4", "W7", "W8a", "W8b", "W10", "W11", "W12c"]
+ORDER = ["W1", "W2a", "W2b", "W3", "W4", "W7", "W8a", "W8b", "W10", "W11", "W12a", "W12c"]
 
 # Native peers, from the peers' checkout (bench/anchors/native, built by its
 # run_all.sh), as (impl, workload, binary relative to that folder, argument,
@@ -345,7 +352,7 @@ def primary(wid, fg, basis):
     """The workload's figure on a time basis ('cpu' or 'wall')."""
     secs = fg["cpu"] if basis == "cpu" and fg["cpu"] is not None else fg["wall"]
     n = fg["n"]
-    if wid in ("W1", "W4", "W7", "W8a", "W11"):
+    if wid in ("W1", "W4", "W7", "W8a", "W11", "W12a"):
         return n / secs
     if wid == "W12c":
         return 2 * n / secs  # two processes, N increments each
@@ -580,6 +587,16 @@ def targets(jobs, wids):
     if "W11" in wids and get("W11", "corio"):
         ahead_of("W11", ["asio:post", "tokio:Handle_spawn", "tokio:unbounded_mpsc"],
                  "W11 ahead of Asio post and Tokio (Handle::spawn, unbounded mpsc)")
+    if "W12a" in wids:
+        for item, times in (("int", 30), ("1KiB", 15)):
+            c = get("W12a", "corio:" + item)
+            f, py = get("W12a", "floor:spsc_ring", item), get("W12a", "mp.Queue", item)
+            if c and py:
+                a = advantage(primary("W12a", c, "wall"), primary("W12a", py, "wall"), True)
+                rows.append(("W12a >= %dx multiprocessing.Queue (item=%s)" % (times, item), a >= times, fmt_adv(a)))
+            if c and f and item == "int":
+                x = primary("W12a", c, "wall") / primary("W12a", f, "wall")
+                rows.append(("W12a >= 0.3x the SPSC ring floor (item=int)", x >= 0.3, "%.2fx the floor" % x))
     if "W12c" in wids:
         for pin in ("none", "cpu0"):
             c = get("W12c", "corio:" + pin)
@@ -686,7 +703,7 @@ def main():
                     help="a checkout of the peers' implementations, holding bench/anchors (optional; "
                          "default: ../shared beside the repository); not used with --headline")
     ap.add_argument("--workloads", default=None,
-                    help="comma-separated: W1,W2 (= W2a,W2b),W2a,W2b,W3,W4,W7,W8 (= W8a,W8b),W8a,W8b,W10,W11,W12c "
+                    help="comma-separated: W1,W2 (= W2a,W2b),W2a,W2b,W3,W4,W7,W8 (= W8a,W8b),W8a,W8b,W10,W11,W12a,W12c "
                          "(default: all of them)")
     ap.add_argument("--reps", type=int, default=None, help="runs per row, median kept (default 3)")
     ap.add_argument("--peer-reps", type=int, default=None, help="runs per peer row (default: --reps; 1 with --headline)")
@@ -711,7 +728,7 @@ def main():
             sel = {"W2": ["W2a", "W2b"], "W8": ["W8a", "W8b"]}.get(w, [w])
             for s in sel:
                 if s not in WORKLOADS:
-                    ap.error("unknown workload %r (known: W1, W2, W2a, W2b, W3, W4, W7, W8, W8a, W8b, W10, W11, W12c)"
+                    ap.error("unknown workload %r (known: W1, W2, W2a, W2b, W3, W4, W7, W8, W8a, W8b, W10, W11, W12a, W12c)"
                              % w)
                 if s not in wids:
                     wids.append(s)

@@ -37,12 +37,15 @@
 #include <corio/threading/detail/deadline.hpp>
 #include <corio/threads.hpp>
 
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace corio::multiprocessing {
@@ -62,6 +65,85 @@ std::string queue_kind(const char* what) {
 }
 
 [[noreturn]] void throw_queue_closed(const char* what);
+
+// decode<T>(data) for the common items of a queue, numbers and strings,
+// without building a msgpack object (its allocation was a third of a
+// get()): those MessagePack forms are read here, and anything else (or a
+// number out of T's range) goes to the codec, which decodes it or says why
+// not.
+template <class T>
+T queue_decode(std::string_view data) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    if (!data.empty()) {
+      const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+      const unsigned char tag = p[0];
+      auto be = [&](std::size_t n) {
+        std::uint64_t v = 0;
+        for (std::size_t i = 1; i <= n; ++i) v = (v << 8) | p[i];
+        return v;
+      };
+      bool is_signed = false, ok = true;
+      std::uint64_t u = 0;
+      std::int64_t i = 0;
+      std::size_t len = 1;
+      if (tag <= 0x7f) {
+        u = tag;
+      } else if (tag >= 0xe0) {
+        is_signed = true;
+        i = static_cast<std::int8_t>(tag);
+      } else if (tag >= 0xcc && tag <= 0xcf) {
+        len = 1 + (std::size_t{1} << (tag - 0xcc));
+        ok = data.size() == len;
+        if (ok) u = be(len - 1);
+      } else if (tag >= 0xd0 && tag <= 0xd3) {
+        len = 1 + (std::size_t{1} << (tag - 0xd0));
+        ok = data.size() == len;
+        is_signed = true;
+        if (ok) {
+          const std::uint64_t raw = be(len - 1);
+          const unsigned bits = static_cast<unsigned>(8 * (len - 1));
+          i = bits == 64 ? static_cast<std::int64_t>(raw)
+                         : static_cast<std::int64_t>(raw << (64 - bits)) >> (64 - bits);
+        }
+      } else {
+        ok = false;
+      }
+      if (ok && data.size() == len) {
+        if (is_signed && i < 0) {
+          if (std::in_range<T>(i)) return static_cast<T>(i);
+        } else {
+          const std::uint64_t v = is_signed ? static_cast<std::uint64_t>(i) : u;
+          if (std::in_range<T>(v)) return static_cast<T>(v);
+        }
+      }
+    }
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    // str or bin (the codec takes both for a std::string).
+    if (!data.empty()) {
+      const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+      const unsigned char tag = p[0];
+      std::size_t hdr = 0, len = 0;
+      if (tag >= 0xa0 && tag <= 0xbf) {
+        hdr = 1;
+        len = tag & 0x1f;
+      } else if ((tag >= 0xd9 && tag <= 0xdb) || (tag >= 0xc4 && tag <= 0xc6)) {
+        const std::size_t n = std::size_t{1} << (tag >= 0xd9 ? tag - 0xd9 : tag - 0xc4);
+        if (data.size() > n) {
+          hdr = 1 + n;
+          for (std::size_t k = 1; k <= n; ++k) len = (len << 8) | p[k];
+        }
+      }
+      if (hdr != 0 && data.size() - hdr == len) return std::string(data.substr(hdr));
+    }
+  } else if constexpr (std::is_same_v<T, double>) {
+    if (data.size() == 9 && static_cast<unsigned char>(data[0]) == 0xcb) {
+      std::uint64_t bits = 0;
+      for (std::size_t k = 1; k < 9; ++k) bits = (bits << 8) | static_cast<unsigned char>(data[k]);
+      return std::bit_cast<double>(bits);
+    }
+  }
+  return decode<T>(data);
+}
 
 }  // namespace detail
 
@@ -123,7 +205,7 @@ class queue {
     for (;;) {
       const detail::queue_ring::watch w(ring_, detail::queue_event::data);
       std::string& buf = detail::queue_buffer();
-      if (ring_.try_get(buf)) co_return decode<T>(buf);
+      if (ring_.try_get(buf)) co_return detail::queue_decode<T>(buf);
       co_await ring_.wait_async(w);
     }
   }
@@ -225,7 +307,7 @@ class queue {
     check_open(what);
     std::string& buf = detail::queue_buffer();
     if (!ring_.get(buf, block, deadline)) throw queue_empty();
-    return decode<T>(buf);
+    return detail::queue_decode<T>(buf);
   }
 
   detail::queue_ring ring_;
