@@ -29,6 +29,9 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <initializer_list>
+#include <limits>
+#include <utility>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -575,6 +578,52 @@ TEST(mp_queue, gets_that_time_out_lose_and_duplicate_nothing) {
   EXPECT_EQ(kids.wait(c), kOk);
   EXPECT_THROW(q.get_nowait(), corio::queue_empty);
   RecordProperty("timeouts", timeouts);
+}
+
+// The numbers and strings a get() reads without the codec's object must
+// read as the codec reads them, and what does not fit T goes to the codec
+// (which raises codec_error).
+template <class T, class V>
+void expect_decodes_as_the_codec(V v) {
+  const std::string data = mp::encode(v);
+  EXPECT_EQ(mp::detail::queue_decode<T>(data), mp::decode<T>(data)) << +v;
+}
+
+template <class T, class V>
+void expect_refused(V v) {
+  EXPECT_THROW(mp::detail::queue_decode<T>(mp::encode(v)), mp::codec_error) << +v;
+}
+
+TEST(mp_queue, numbers_and_strings_read_directly_read_as_the_codec_reads_them) {
+  for (const std::int64_t v : std::initializer_list<std::int64_t>{0, 1LL, 127LL, 128LL, 255LL, 256LL, 65535LL, 65536LL, -1LL, -32LL, -33LL, -128LL,
+                               -129LL, -32768LL, -32769LL, 4294967295LL, 4294967296LL, -2147483648LL, -2147483649LL,
+                               std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()}) {
+    expect_decodes_as_the_codec<std::int64_t>(v);
+    if (std::in_range<int>(v)) expect_decodes_as_the_codec<int>(v);
+    if (std::in_range<std::int8_t>(v)) expect_decodes_as_the_codec<std::int8_t>(v);
+    if (std::in_range<std::uint16_t>(v)) expect_decodes_as_the_codec<std::uint16_t>(v);
+    if (!std::in_range<std::int8_t>(v)) expect_refused<std::int8_t>(v);
+    if (v < 0) expect_refused<std::uint64_t>(v);
+  }
+  expect_decodes_as_the_codec<std::uint64_t>(std::numeric_limits<std::uint64_t>::max());
+  expect_refused<std::int64_t>(std::numeric_limits<std::uint64_t>::max());
+  for (const double d : {0.0, -1.5, 1e300, std::numeric_limits<double>::infinity()})
+    EXPECT_EQ(mp::detail::queue_decode<double>(mp::encode(d)), d);
+  EXPECT_EQ(mp::detail::queue_decode<double>(mp::encode(3)), mp::decode<double>(mp::encode(3)));
+  for (const std::size_t n : {0u, 1u, 31u, 32u, 255u, 256u, 65535u, 65536u}) {
+    const std::string str(n, 's');
+    EXPECT_EQ(mp::detail::queue_decode<std::string>(mp::encode(str)), str);
+    const mp::bytes b(n, std::byte{7});
+    EXPECT_EQ(mp::detail::queue_decode<std::string>(mp::encode(b)), mp::decode<std::string>(mp::encode(b)));
+  }
+  EXPECT_THROW(mp::detail::queue_decode<std::string>(mp::encode(5)), mp::codec_error);
+  EXPECT_THROW(mp::detail::queue_decode<int>(mp::encode(std::string("5"))), mp::codec_error);
+  EXPECT_THROW(mp::detail::queue_decode<int>(std::string_view("\xcd\x01", 2)), mp::codec_error);  // truncated
+  EXPECT_THROW(mp::detail::queue_decode<std::string>(std::string_view("\xa3" "ab", 3)), mp::codec_error);
+  // Through a queue.
+  mp::queue<std::uint8_t> q;
+  q.put(200);
+  EXPECT_EQ(q.get(), 200);
 }
 
 // == awaitable forms =====================================================================
