@@ -29,7 +29,9 @@ constexpr std::uint64_t kPosBits = 40;
 constexpr std::uint64_t kPosMask = (std::uint64_t{1} << kPosBits) - 1;
 constexpr std::uint64_t kCountMask = (std::uint64_t{1} << (64 - kPosBits)) - 1;
 constexpr std::size_t kMinCapacity = 4096;
-constexpr std::size_t kMaxCapacity = std::size_t{1} << 30;
+// At most 2^23 items fit (16 bytes each at least), well inside the 24 bits
+// of the item counts.
+constexpr std::size_t kMaxCapacity = std::size_t{1} << 27;
 
 // Chunk flags.
 constexpr std::uint32_t kFirst = 1, kLast = 2, kAbort = 4;
@@ -63,11 +65,20 @@ struct alignas(block_align) queue_shared {
   std::uint64_t r_tail_seen;
   alignas(block_align) std::atomic<std::uint64_t> head;  // pack(pos, items taken)
 
-  // Event words: bumped (and woken) only while somebody waits.
+  // Event words: bumped (and woken) only while somebody waits. A side's
+  // lock holder says it sleeps with a flag (reset when a dead holder's lock
+  // is taken over, so a killed sleeper costs nothing later); asynchronous
+  // waiters, which hold no lock, are counted (one killed while waiting
+  // leaves the count high: later publishes wake the word for nothing).
   alignas(block_align) futex_word ev_data;
+  std::atomic<std::uint32_t> data_sleeper;
   std::atomic<std::uint32_t> data_waiters;
   alignas(block_align) futex_word ev_room;
+  std::atomic<std::uint32_t> room_sleeper;
   std::atomic<std::uint32_t> room_waiters;
+  // Bytes of free room the sleeping producer waits for (0: any); see
+  // wait_for.
+  std::atomic<std::uint64_t> room_goal;
 
   // JoinableQueue.
   alignas(block_align) futex_word unfinished;
@@ -118,12 +129,11 @@ void write_header(queue_shared* s, std::uint64_t pos, chunk_header h) noexcept {
 // Publishes a side's new position and count; wakes the other side if it
 // sleeps. seq_cst: the store and the other side's "waiters++; recheck" must
 // not pass each other (else a wake-up is lost).
-void publish(std::atomic<std::uint64_t>& word, std::uint64_t value, futex_word& ev,
-             std::atomic<std::uint32_t>& waiters) noexcept {
-  word.store(value, std::memory_order_seq_cst);
-  if (waiters.load(std::memory_order_seq_cst) != 0) {
-    ev.fetch_add(1, std::memory_order_seq_cst);
-    threading::detail::futex_wake_shared(&ev, INT_MAX);
+void publish_tail(queue_shared* q, std::uint64_t value) noexcept {
+  q->tail.store(value, std::memory_order_seq_cst);
+  if (q->data_sleeper.load(std::memory_order_seq_cst) != 0 || q->data_waiters.load(std::memory_order_seq_cst) != 0) {
+    q->ev_data.fetch_add(1, std::memory_order_seq_cst);
+    threading::detail::futex_wake_shared(&q->ev_data, INT_MAX);
   }
 }
 
@@ -134,28 +144,67 @@ void poke(futex_word& ev, std::atomic<std::uint32_t>& waiters) noexcept {
   }
 }
 
+// How long a producer that finds the ring full first sleeps for a larger
+// goal (see wait_for).
+constexpr auto kRoomHysteresis = std::chrono::milliseconds(1);
+
 // Waits until `ready()`: spins a little (the other side is usually running
 // on the other core), then sleeps on `ev`. False if `deadline` passed.
+//
+// With a `goal_word`, the first sleep asks the consumers to wake it only
+// once `goal` bytes are free, for at most kRoomHysteresis: a producer
+// faster than its consumer then refills a good part of the ring per
+// wake-up, instead of the two trading a futex wake-up per item. Later sleeps
+// ask for any change, so a consumer that stops half way never leaves a
+// producer asleep with room for its item.
 template <class Ready>
-bool wait_for(Ready ready, futex_word& ev, std::atomic<std::uint32_t>& waiters,
-              threading::detail::clock::time_point deadline) {
+bool wait_for(Ready ready, futex_word& ev, std::atomic<std::uint32_t>& sleeper,
+              threading::detail::clock::time_point deadline, std::atomic<std::uint64_t>* goal_word = nullptr,
+              std::uint64_t goal = 0) {
   threading::detail::backoff b;
   for (int i = 0; i < 40; ++i) {
     if (ready()) return true;
     b.pause();
   }
-  for (;;) {
+  struct goal_reset {
+    std::atomic<std::uint64_t>* w;
+    ~goal_reset() {
+      if (w) w->store(0, std::memory_order_relaxed);
+    }
+  } reset{goal_word};
+  for (bool first = true;; first = false) {
+    auto until = deadline;
+    if (goal_word) {
+      const bool hold = first && goal != 0;
+      goal_word->store(hold ? goal : 0, std::memory_order_seq_cst);
+      if (hold) until = std::min(deadline, threading::detail::deadline_in(kRoomHysteresis));
+    }
     const std::uint32_t seen = ev.load(std::memory_order_seq_cst);
-    waiters.fetch_add(1, std::memory_order_seq_cst);
+    sleeper.store(1, std::memory_order_seq_cst);
     if (ready()) {
-      waiters.fetch_sub(1, std::memory_order_relaxed);
+      sleeper.store(0, std::memory_order_relaxed);
       return true;
     }
-    const bool woke = threading::detail::futex_wait_shared(ev, seen, deadline);
-    waiters.fetch_sub(1, std::memory_order_relaxed);
+    const bool woke = threading::detail::futex_wait_shared(ev, seen, until);
+    sleeper.store(0, std::memory_order_relaxed);
     if (ready()) return true;
     if (!woke && threading::detail::clock::now() >= deadline) return false;
   }
+}
+
+// A consumer publishes its new head: the producer is woken if it sleeps and
+// has the room it asked for.
+void publish_head(queue_shared* q, std::uint64_t value) noexcept {
+  q->head.store(value, std::memory_order_seq_cst);
+  if (q->room_sleeper.load(std::memory_order_seq_cst) == 0 && q->room_waiters.load(std::memory_order_seq_cst) == 0)
+    return;
+  const std::uint64_t goal = q->room_goal.load(std::memory_order_seq_cst);
+  if (goal != 0) {
+    const std::uint64_t used = (pos_of(q->tail.load(std::memory_order_acquire)) - pos_of(value)) & kPosMask;
+    if (q->capacity - used < goal) return;
+  }
+  q->ev_room.fetch_add(1, std::memory_order_seq_cst);
+  threading::detail::futex_wake_shared(&q->ev_room, INT_MAX);
 }
 
 // The put or get mutex, released on scope exit (and the other side poked,
@@ -254,10 +303,12 @@ void queue_ring::recover_put_side() {
   // abort chunk (there is always room for one: a producer writing a chunk
   // that is not the last keeps a header's room free).
   queue_shared* q = s();
+  q->room_goal.store(0, std::memory_order_relaxed);
+  q->room_sleeper.store(0, std::memory_order_relaxed);
   if (q->w_in_item.load(std::memory_order_relaxed) == 0) return;
   const std::uint64_t t = q->tail.load(std::memory_order_relaxed);
   write_header(q, pos_of(t), {0, kAbort});
-  publish(q->tail, pack(pos_of(t) + kHeader, count_of(t)), q->ev_data, q->data_waiters);
+  publish_tail(q, pack(pos_of(t) + kHeader, count_of(t)));
   q->w_in_item.store(0, std::memory_order_relaxed);
 }
 
@@ -310,17 +361,23 @@ bool queue_ring::put_locked(std::string_view item, bool block, clock::time_point
     const std::uint64_t got = count_of(q->head.load(std::memory_order_acquire));
     return ((tcount - got) & kCountMask) < static_cast<std::uint64_t>(m);
   };
+  // What a producer asks for when it sleeps: half the ring, unless it
+  // waits for the maxsize limit (then any item taken matters).
+  auto room_goal = [&](std::size_t need) -> std::uint64_t {
+    if (!below_max()) return 0;
+    return std::max<std::uint64_t>(need, cap / 2);
+  };
 
   if (n <= chunk_max) {
     const std::size_t need = kHeader + pad8(n);
     auto ready = [&] { return below_max() && room(need); };
     if (!ready()) {
       if (!block) return false;
-      if (!wait_for(ready, q->ev_room, q->room_waiters, deadline)) return false;
+      if (!wait_for(ready, q->ev_room, q->room_sleeper, deadline, &q->room_goal, room_goal(need))) return false;
     }
     write_header(q, tpos, {static_cast<std::uint32_t>(n), kFirst | kLast});
     if (n != 0) ring_write(q, tpos + kHeader, item.data(), n);
-    publish(q->tail, pack(tpos + need, tcount + 1), q->ev_data, q->data_waiters);
+    publish_tail(q, pack(tpos + need, tcount + 1));
     return true;
   }
 
@@ -335,12 +392,12 @@ bool queue_ring::put_locked(std::string_view item, bool block, clock::time_point
     // A chunk that is not the last leaves room for an abort header.
     const std::size_t need = kHeader + pad8(len) + (last ? 0 : kHeader);
     auto ready = [&] { return (off != 0 || below_max()) && room(need); };
-    if (!ready() && !wait_for(ready, q->ev_room, q->room_waiters, deadline)) {
+    if (!ready() && !wait_for(ready, q->ev_room, q->room_sleeper, deadline, &q->room_goal, room_goal(need))) {
       if (off == 0) return false;
       // Timed out half way: the consumer drops what it has of this item.
       write_header(q, tpos, {0, kAbort});
       tpos += kHeader;
-      publish(q->tail, pack(tpos, tcount), q->ev_data, q->data_waiters);
+      publish_tail(q, pack(tpos, tcount));
       q->w_in_item.store(0, std::memory_order_relaxed);
       return false;
     }
@@ -349,7 +406,7 @@ bool queue_ring::put_locked(std::string_view item, bool block, clock::time_point
     ring_write(q, tpos + kHeader, item.data() + off, len);
     q->w_in_item.store(last ? 0 : 1, std::memory_order_relaxed);
     tpos += kHeader + pad8(len);
-    publish(q->tail, pack(tpos, tcount + (last ? 1 : 0)), q->ev_data, q->data_waiters);
+    publish_tail(q, pack(tpos, tcount + (last ? 1 : 0)));
     off += len;
     flags = 0;
   }
@@ -371,9 +428,10 @@ bool queue_ring::get(std::string& out, bool block, clock::time_point deadline) {
   }
   if (r == lock_result::not_taken) return false;
   g.set_held();
-  // A consumer that died holding the get mutex left nothing to repair: it
-  // publishes only whole chunks, and the rest of an item it was reading is
-  // skipped below.
+  // A consumer that died holding the get mutex left nothing to repair but
+  // its sleeping flag: it publishes only whole chunks, and the rest of an
+  // item it was reading is skipped below.
+  if (r == lock_result::taken_from_dead_owner) q->data_sleeper.store(0, std::memory_order_relaxed);
   return get_locked(out, block, deadline);
 }
 
@@ -383,6 +441,7 @@ bool queue_ring::try_get(std::string& out) {
   const lock_result r = lock(q->get_mu, false, clock::time_point::max(), "multiprocessing::queue.get");
   if (r == lock_result::not_taken) return false;
   g.set_held();
+  if (r == lock_result::taken_from_dead_owner) q->data_sleeper.store(0, std::memory_order_relaxed);
   return get_locked(out, false, clock::time_point::max());
 }
 
@@ -416,10 +475,10 @@ bool queue_ring::get_locked(std::string& out, bool block, clock::time_point dead
         // whatever the deadline (what was read is not given back), checking
         // now and then that the producer is still alive.
         using namespace std::chrono_literals;
-        while (!wait_for(avail, q->ev_data, q->data_waiters, threading::detail::deadline_in(50ms))) probe_producer();
+        while (!wait_for(avail, q->ev_data, q->data_sleeper, threading::detail::deadline_in(50ms))) probe_producer();
       } else {
         if (!block) return false;
-        if (!wait_for(avail, q->ev_data, q->data_waiters, deadline)) return false;
+        if (!wait_for(avail, q->ev_data, q->data_sleeper, deadline)) return false;
       }
     }
     const chunk_header c = read_header(q, hpos);
@@ -427,7 +486,7 @@ bool queue_ring::get_locked(std::string& out, bool block, clock::time_point dead
     if (c.flags & kAbort) {
       // Its producer gave up (a timeout) or died half way through an item.
       hpos += kHeader;
-      publish(q->head, pack(hpos, hcount), q->ev_room, q->room_waiters);
+      publish_head(q, pack(hpos, hcount));
       in_item = false;
       out.clear();
       continue;
@@ -437,11 +496,11 @@ bool queue_ring::get_locked(std::string& out, bool block, clock::time_point dead
       if (c.len != 0) ring_read(q, hpos + kHeader, out.data(), c.len);
       hpos += size;
       if (c.flags & kLast) {
-        publish(q->head, pack(hpos, hcount + 1), q->ev_room, q->room_waiters);
+        publish_head(q, pack(hpos, hcount + 1));
         return true;
       }
       in_item = true;
-      publish(q->head, pack(hpos, hcount), q->ev_room, q->room_waiters);
+      publish_head(q, pack(hpos, hcount));
       continue;
     }
     // A later chunk of a large item.
@@ -455,7 +514,7 @@ bool queue_ring::get_locked(std::string& out, bool block, clock::time_point dead
     // (the item went with that consumer).
     hpos += size;
     if (last) ++hcount;
-    publish(q->head, pack(hpos, hcount), q->ev_room, q->room_waiters);
+    publish_head(q, pack(hpos, hcount));
     if (in_item && last) return true;
   }
 }
@@ -505,6 +564,9 @@ queue_ring::watch::watch(const queue_ring& r, queue_event e) noexcept {
   futex_word& w = e == queue_event::data ? q->ev_data : q->ev_room;
   word_ = &w;
   waiters_ = e == queue_event::data ? &q->data_waiters : &q->room_waiters;
+  // An asynchronous producer wants to hear of any room (a sleeping blocking
+  // one may have asked for more; see wait_for).
+  if (e == queue_event::room) q->room_goal.store(0, std::memory_order_seq_cst);
   seen_ = w.load(std::memory_order_seq_cst);
   waiters_->fetch_add(1, std::memory_order_seq_cst);
 }

@@ -457,6 +457,29 @@ TEST(mp_queue, a_hundred_processes_on_one_queue_pass_every_item_exactly_once) {
   EXPECT_EQ(q.qsize(), 0u);
 }
 
+TEST(mp_queue, threads_of_one_process_share_a_queue_and_pass_every_item_exactly_once) {
+  // No fork: the ThreadSanitizer build runs this one.
+  constexpr int kThreads = 4, kEach = 5000;
+  mp::queue<int> q(32, 4096);
+  std::vector<std::thread> producers, consumers;
+  std::vector<std::vector<int>> got(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    producers.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) q.put(t * kEach + i, 30s);
+    });
+    consumers.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) got[static_cast<std::size_t>(t)].push_back(q.get(30s));
+    });
+  }
+  for (auto& th : producers) th.join();
+  for (auto& th : consumers) th.join();
+  std::vector<int> all;
+  for (const auto& g : got) all.insert(all.end(), g.begin(), g.end());
+  std::sort(all.begin(), all.end());
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(kThreads * kEach));
+  for (int i = 0; i < kThreads * kEach; ++i) ASSERT_EQ(all[static_cast<std::size_t>(i)], i);
+}
+
 TEST(mp_queue, a_consumer_killed_while_waiting_in_get_does_not_stop_the_others) {
   // Departure: Python's next get() waits for ever for the dead reader's lock.
   CORIO_SKIP_FORK_UNDER_TSAN();
