@@ -265,9 +265,11 @@ shared_handle queue_ring::make_handle(std::string kind) const {
 }
 
 std::size_t queue_ring::qsize() const noexcept {
+  // Head first: the tail read after it is at least as far (read the other
+  // way round, items put and taken in between would make it negative).
   const queue_shared* q = s();
-  const std::uint64_t put = count_of(q->tail.load(std::memory_order_acquire));
-  const std::uint64_t got = count_of(q->head.load(std::memory_order_acquire));
+  const std::uint64_t got = count_of(q->head.load(std::memory_order_seq_cst));
+  const std::uint64_t put = count_of(q->tail.load(std::memory_order_seq_cst));
   return static_cast<std::size_t>((put - got) & kCountMask);
 }
 
@@ -404,9 +406,14 @@ bool queue_ring::put_locked(std::string_view item, bool block, clock::time_point
     if (last) flags |= kLast;
     write_header(q, tpos, {static_cast<std::uint32_t>(len), flags});
     ring_write(q, tpos + kHeader, item.data() + off, len);
-    q->w_in_item.store(last ? 0 : 1, std::memory_order_relaxed);
+    // Set before the first chunk is published, cleared only after the last
+    // one is: a producer that dies in between always leaves it set, and the
+    // abort that its recovery writes is then at worst a stray one, which
+    // consumers skip.
+    if (!last) q->w_in_item.store(1, std::memory_order_relaxed);
     tpos += kHeader + pad8(len);
     publish_tail(q, pack(tpos, tcount + (last ? 1 : 0)));
+    if (last) q->w_in_item.store(0, std::memory_order_relaxed);
     off += len;
     flags = 0;
   }
