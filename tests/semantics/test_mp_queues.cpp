@@ -709,6 +709,48 @@ TEST(mp_queue, a_get_async_timed_out_or_cancelled_takes_nothing) {
   RecordProperty("timeouts", timeouts);
 }
 
+TEST(mp_queue, awaitable_forms_timed_out_against_a_thread_of_the_same_process_lose_nothing) {
+  // No fork: the ThreadSanitizer build runs this one (the helper thread,
+  // the eventfd and the loop).
+  constexpr int kN = 2000;
+  mp::queue<int> in(8), out(8);
+  std::thread peer([&] {
+    for (int i = 0; i < kN; ++i) {
+      in.put(i, 30s);
+      if (out.get(30s) != i) return;
+    }
+  });
+  const auto [moved, timeouts] = corio::run([&]() -> corio::task<std::pair<int, int>> {
+    int n = 0, t = 0;
+    const auto end = std::chrono::steady_clock::now() + kBound;
+    while (n < kN && std::chrono::steady_clock::now() < end) {
+      int v = -1;
+      try {
+        v = co_await corio::wait_for(in.get_async(), std::chrono::duration<double>(0.0001));
+      } catch (const corio::timeout_error&) {
+        ++t;
+        continue;
+      }
+      EXPECT_EQ(v, n);
+      for (;;) {
+        try {
+          co_await corio::wait_for(out.put_async(v), std::chrono::duration<double>(0.0001));
+          break;
+        } catch (const corio::timeout_error&) {
+          ++t;
+        }
+      }
+      ++n;
+    }
+    co_return std::pair{n, t};
+  }());
+  peer.join();
+  EXPECT_EQ(moved, kN);
+  EXPECT_EQ(in.qsize(), 0u);
+  EXPECT_EQ(out.qsize(), 0u);
+  RecordProperty("timeouts", timeouts);
+}
+
 TEST(mp_queue, a_put_async_timed_out_puts_nothing_and_one_that_waits_goes_in_when_room_comes) {
   CORIO_SKIP_FORK_UNDER_TSAN();
   mp::queue<int> q(1);
