@@ -129,9 +129,18 @@ void write_header(queue_shared* s, std::uint64_t pos, chunk_header h) noexcept {
 // Publishes a side's new position and count; wakes the other side if it
 // sleeps. seq_cst: the store and the other side's "waiters++; recheck" must
 // not pass each other (else a wake-up is lost).
+// A producer publishes its new tail: the consumer is woken if it sleeps.
+// The waker clears the sleeper's flag, so the publishes that follow before
+// the sleeper has run make no more system calls (on this VM a wake-up takes
+// tens of microseconds to land); a sleeper that still has to wait sets it
+// again.
 void publish_tail(queue_shared* q, std::uint64_t value) noexcept {
   q->tail.store(value, std::memory_order_seq_cst);
-  if (q->data_sleeper.load(std::memory_order_seq_cst) != 0 || q->data_waiters.load(std::memory_order_seq_cst) != 0) {
+  bool wake = q->data_waiters.load(std::memory_order_seq_cst) != 0;
+  if (q->data_sleeper.load(std::memory_order_seq_cst) != 0 &&
+      q->data_sleeper.exchange(0, std::memory_order_seq_cst) != 0)
+    wake = true;
+  if (wake) {
     q->ev_data.fetch_add(1, std::memory_order_seq_cst);
     threading::detail::futex_wake_shared(&q->ev_data, INT_MAX);
   }
@@ -196,13 +205,16 @@ bool wait_for(Ready ready, futex_word& ev, std::atomic<std::uint32_t>& sleeper,
 // has the room it asked for.
 void publish_head(queue_shared* q, std::uint64_t value) noexcept {
   q->head.store(value, std::memory_order_seq_cst);
-  if (q->room_sleeper.load(std::memory_order_seq_cst) == 0 && q->room_waiters.load(std::memory_order_seq_cst) == 0)
-    return;
+  const bool sleeper = q->room_sleeper.load(std::memory_order_seq_cst) != 0;
+  const bool watchers = q->room_waiters.load(std::memory_order_seq_cst) != 0;
+  if (!sleeper && !watchers) return;
   const std::uint64_t goal = q->room_goal.load(std::memory_order_seq_cst);
   if (goal != 0) {
     const std::uint64_t used = (pos_of(q->tail.load(std::memory_order_acquire)) - pos_of(value)) & kPosMask;
     if (q->capacity - used < goal) return;
   }
+  // As publish_tail: the flag is cleared by whoever wakes the sleeper.
+  if (!(sleeper && q->room_sleeper.exchange(0, std::memory_order_seq_cst) != 0) && !watchers) return;
   q->ev_room.fetch_add(1, std::memory_order_seq_cst);
   threading::detail::futex_wake_shared(&q->ev_room, INT_MAX);
 }

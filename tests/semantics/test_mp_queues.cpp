@@ -342,6 +342,18 @@ TEST(MP_21, a_put_that_fails_leaves_no_unfinished_task) {
   EXPECT_EQ(q.unfinished_tasks(), 1u);
 }
 
+TEST(MP_21, a_put_async_counts_a_task_only_for_an_item_it_put) {
+  mp::joinable_queue<int> q(1);
+  corio::run([&]() -> corio::task<> {
+    co_await q.put_async(1);
+    EXPECT_THROW(co_await corio::wait_for(q.put_async(2), std::chrono::duration<double>(0.01)), corio::timeout_error);
+  }());
+  EXPECT_EQ(q.unfinished_tasks(), 1u);
+  EXPECT_EQ(q.get(), 1);
+  q.task_done();
+  EXPECT_TRUE(q.join(0ms));
+}
+
 // == MP-22 simple_queue ==================================================================
 
 TEST(MP_22, a_simple_queue_puts_gets_and_closes_and_empty_after_close_raises) {
