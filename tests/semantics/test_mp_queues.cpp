@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <limits>
@@ -659,6 +660,46 @@ TEST(mp_queue, numbers_and_strings_read_directly_read_as_the_codec_reads_them) {
   mp::queue<std::uint8_t> q;
   q.put(200);
   EXPECT_EQ(q.get(), 200);
+}
+
+namespace {
+
+std::size_t open_fds() {
+  std::size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)e;
+    ++n;
+  }
+  return n;
+}
+
+// Mappings of corio's shared arenas in this process.
+std::size_t arena_mappings() {
+  std::ifstream f("/proc/self/maps");
+  std::size_t n = 0;
+  for (std::string line; std::getline(f, line);) n += line.find("corio-shared") != std::string::npos;
+  return n;
+}
+
+}  // namespace
+
+TEST(mp_queue, queues_and_their_async_waits_leave_no_descriptor_or_mapping_behind) {
+  const std::size_t before = open_fds();
+  const std::size_t mapped = arena_mappings();
+  for (int i = 0; i < 200; ++i) {
+    mp::queue<int> q(0, 65536);
+    if (i == 0) {
+      EXPECT_GT(arena_mappings(), mapped);  // the check below sees queues
+    }
+    q.put(i);
+    EXPECT_EQ(q.get(), i);
+    corio::run([&]() -> corio::task<> {
+      EXPECT_THROW(co_await corio::wait_for(q.get_async(), std::chrono::duration<double>(0.001)),
+                   corio::timeout_error);
+    }());
+  }
+  EXPECT_EQ(open_fds(), before);
+  EXPECT_EQ(arena_mappings(), mapped);
 }
 
 // == awaitable forms =====================================================================
