@@ -242,6 +242,19 @@ class side_lock {
   bool held_ = false;
 };
 
+// A put_nowait or get_nowait that finds another producer (consumer) in its
+// call: that call is usually a few hundred nanoseconds from its end, so the
+// lock is tried again for a short while, unless its holder sleeps (it waits
+// for room or an item: the queue is full or empty for this caller too).
+lock_result lock_briefly(robust_mutex& m, const std::atomic<std::uint32_t>& holder_sleeps, const char* what) {
+  threading::detail::backoff b;
+  for (int i = 0;; ++i) {
+    const lock_result r = lock(m, false, threading::detail::clock::time_point::max(), what);
+    if (r != lock_result::not_taken || i == 24 || holder_sleeps.load(std::memory_order_relaxed) != 0) return r;
+    b.pause();
+  }
+}
+
 std::size_t ring_capacity(std::size_t want) {
   std::size_t c = kMinCapacity;
   while (c < want && c < kMaxCapacity) c <<= 1;
@@ -331,7 +344,7 @@ bool queue_ring::put(std::string_view item, bool block, clock::time_point deadli
   side_lock g(q->put_mu, q->ev_room, q->room_waiters);
   lock_result r;
   if (!block) {
-    r = lock(q->put_mu, false, deadline, "multiprocessing::queue.put");
+    r = lock_briefly(q->put_mu, q->room_sleeper, "multiprocessing::queue.put");
   } else if (deadline == clock::time_point::max()) {
     r = lock_forever(q->put_mu, "multiprocessing::queue.put");
   } else {
@@ -439,7 +452,7 @@ bool queue_ring::get(std::string& out, bool block, clock::time_point deadline) {
   side_lock g(q->get_mu, q->ev_data, q->data_waiters);
   lock_result r;
   if (!block) {
-    r = lock(q->get_mu, false, deadline, "multiprocessing::queue.get");
+    r = lock_briefly(q->get_mu, q->data_sleeper, "multiprocessing::queue.get");
   } else if (deadline == clock::time_point::max()) {
     r = lock_forever(q->get_mu, "multiprocessing::queue.get");
   } else {
