@@ -3,8 +3,8 @@
 #include <corio/multiprocessing/detail/queue_ring.hpp>
 
 #include <corio/multiprocessing/detail/sync_state.hpp>
-#include <corio/os_errors.hpp>
 #include <corio/multiprocessing/queues.hpp>
+#include <corio/os_errors.hpp>
 #include <corio/sock_ops.hpp>
 
 #include <sys/eventfd.h>
@@ -12,11 +12,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <cstring>
 #include <memory>
 #include <new>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 namespace corio::multiprocessing::detail {

@@ -24,7 +24,8 @@
 //
 // Blocking calls block the calling thread. Inside a running loop use
 // get_async() and put_async(): they wait through the loop, and a timeout or
-// cancellation around them takes or puts nothing.
+// cancellation around them takes or puts nothing. A queue object must
+// outlive the awaitables it made.
 #pragma once
 
 #include <corio/exceptions.hpp>
