@@ -60,6 +60,12 @@ inline std::string& queue_buffer() {
   return buf;
 }
 
+// Lets the buffer go after a large item, so that a thread keeps no
+// megabytes for ever.
+inline void trim_queue_buffer(std::string& buf) noexcept {
+  if (buf.capacity() > (std::size_t{1} << 16)) std::string().swap(buf);
+}
+
 template <class T>
 std::string queue_kind(const char* what) {
   return std::string(what) + "<" + std::string(type_tag<T>()) + ">";
@@ -206,7 +212,11 @@ class queue {
     for (;;) {
       const detail::queue_ring::watch w(ring_, detail::queue_event::data);
       std::string& buf = detail::queue_buffer();
-      if (ring_.try_get(buf)) co_return detail::queue_decode<T>(buf);
+      if (ring_.try_get(buf)) {
+        T v = detail::queue_decode<T>(buf);
+        detail::trim_queue_buffer(buf);
+        co_return v;
+      }
       co_await ring_.wait_async(w);
     }
   }
@@ -290,8 +300,10 @@ class queue {
       ok = ring_.put(buf, block, deadline);
     } catch (...) {
       if (joinable_) ring_.undo_task();
+      detail::trim_queue_buffer(buf);
       throw;
     }
+    detail::trim_queue_buffer(buf);
     if (!ok) {
       if (joinable_) ring_.undo_task();
       throw queue_full();
@@ -308,6 +320,10 @@ class queue {
     check_open(what);
     std::string& buf = detail::queue_buffer();
     if (!ring_.get(buf, block, deadline)) throw queue_empty();
+    struct trim {
+      std::string& b;
+      ~trim() { detail::trim_queue_buffer(b); }
+    } t{buf};
     return detail::queue_decode<T>(buf);
   }
 
