@@ -237,7 +237,14 @@ class queue {
     for (;;) {
       const detail::queue_ring::watch w(ring_, detail::queue_event::room);
       if (joinable_) ring_.add_task();
-      if (ring_.try_put(data)) co_return;
+      bool put = false;
+      try {
+        put = ring_.try_put(data);
+      } catch (...) {
+        if (joinable_) ring_.undo_task();
+        throw;
+      }
+      if (put) co_return;
       if (joinable_) ring_.undo_task();
       co_await ring_.wait_async(w);
     }
