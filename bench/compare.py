@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """Runs corio's benchmarks (the workloads of docs/benchmarks.md: W1, W2a, W2b,
-W3, W4, W7, W8a, W8b, W10, W11, W12b, W12c) and, in the same run, the peers:
+W3, W4, W7, W8a, W8b, W10, W11, W12a, W12b, W12c) and, in the same run, the peers:
 CPython asyncio, uvloop, concurrent.futures and multiprocessing, and the
 native ones (Go, Tokio, Boost.Asio, libuv, the C++ floor; for W7,
-posix_spawn + waitpid, for W12b raw pipe(2) ping-pong and for W12c a
-process-shared pthread mutex, built here). Prints every one-line result, then the ratios corio
+posix_spawn + waitpid, for W12a a shared-memory SPSC ring, for W12b raw
+pipe(2) ping-pong and for W12c a process-shared pthread mutex, built here).
+Prints every one-line result, then the ratios corio
 vs each peer, then the project's targets.
 
 Where the peers come from:
   - CPython asyncio (and uvloop) for W1, W2a, W3 and W7, and multiprocessing
-    for W12b and W12c: bench/python/, in this repository, so the headline
+    for W12a, W12b and W12c: bench/python/, in this repository, so the headline
     comparison runs on any machine with python3. W7's floor
-    (bench/w7_spawn_floor.cpp), W12b's (bench/w12_pipe_floor.cpp) and W12c's
+    (bench/w7_spawn_floor.cpp), W12a's (bench/w12_queue_floor.cpp), W12b's
+    (bench/w12_pipe_floor.cpp) and W12c's
     (bench/w12c_value_floor.cpp) are built with corio's.
   - Everything else (the Python scripts of the other workloads and the Go,
     Tokio, Asio, libuv and C programs) lives in a checkout of the peers'
@@ -107,6 +109,14 @@ WORKLOADS = {
     "W11": {"name": "cross_thread", "fig": "callbacks_per_s", "higher": True, "corio": "w11_cross_thread",
             "python": ("w11_cross_thread.py", 1_000_000), "wall": True, "pin": False, "python_pin": True,
             "variants": [(None, [], [])]},
+    # W12a runs two processes, not pinned: a producer and this consumer.
+    "W12a": {"name": "ipc_queue", "fig": "items_per_s", "higher": True, "corio": "w12_queue",
+             "python": ("w12_queue.py", 200_000), "python_impl": "mp.Queue", "wall": True, "pin": False,
+             "floor": ("w12_queue_floor", "floor:spsc_ring"), "floor_variants": True,
+             "variants": [("int", ["--item", "int"], ["--item", "int"]),
+                          ("1KiB", ["--item", "1KiB"], ["--item", "1KiB"])]},
+    # W12c runs two processes, not pinned, and again both on CPU 0 (each
+    # program pins itself with --pin cpu0, so that its children follow).
     # W12b and W12c run two processes, not pinned, and again all on CPU 0
     # (each program pins itself with --pin cpu0, so that its children follow).
     "W12b": {"name": "ipc_pipe", "fig": "us_per_roundtrip", "higher": False, "corio": "w12_ipc",
@@ -120,7 +130,7 @@ WORKLOADS = {
              "variants": [("none", [], ["--mode", "value"]),
                           ("cpu0", ["--pin", "cpu0"], ["--mode", "value", "--pin", "cpu0"])]},
 }
-ORDER = ["W1", "W2a", "W2b", "W3", "W4", "W7", "W8a", "W8b", "W10", "W11", "W12b", "W12c"]
+ORDER = ["W1", "W2a", "W2b", "W3", "W4", "W7", "W8a", "W8b", "W10", "W11", "W12a", "W12b", "W12c"]
 
 # Native peers, from the peers' checkout (bench/anchors/native, built by its
 # run_all.sh), as (impl, workload, binary relative to that folder, argument,
@@ -354,7 +364,7 @@ def primary(wid, fg, basis):
     """The workload's figure on a time basis ('cpu' or 'wall')."""
     secs = fg["cpu"] if basis == "cpu" and fg["cpu"] is not None else fg["wall"]
     n = fg["n"]
-    if wid in ("W1", "W4", "W7", "W8a", "W11"):
+    if wid in ("W1", "W4", "W7", "W8a", "W11", "W12a"):
         return n / secs
     if wid == "W12c":
         return 2 * n / secs  # two processes, N increments each
@@ -589,6 +599,16 @@ def targets(jobs, wids):
     if "W11" in wids and get("W11", "corio"):
         ahead_of("W11", ["asio:post", "tokio:Handle_spawn", "tokio:unbounded_mpsc"],
                  "W11 ahead of Asio post and Tokio (Handle::spawn, unbounded mpsc)")
+    if "W12a" in wids:
+        for item, times in (("int", 30), ("1KiB", 15)):
+            c = get("W12a", "corio:" + item)
+            f, py = get("W12a", "floor:spsc_ring", item), get("W12a", "mp.Queue", item)
+            if c and py:
+                a = advantage(primary("W12a", c, "wall"), primary("W12a", py, "wall"), True)
+                rows.append(("W12a >= %dx multiprocessing.Queue (item=%s)" % (times, item), a >= times, fmt_adv(a)))
+            if c and f and item == "int":
+                x = primary("W12a", c, "wall") / primary("W12a", f, "wall")
+                rows.append(("W12a >= 0.3x the SPSC ring floor (item=int)", x >= 0.3, "%.2fx the floor" % x))
     for variant in ("none", "cpu0"):
         if "W12b" not in wids:
             break
@@ -704,7 +724,7 @@ def main():
                          "default: ../shared beside the repository); not used with --headline")
     ap.add_argument("--workloads", default=None,
                     help="comma-separated: W1,W2 (= W2a,W2b),W2a,W2b,W3,W4,W7,W8 (= W8a,W8b),W8a,W8b,W10,W11,"
-                         "W12 (= W12b,W12c),W12b,W12c "
+                         "W12 (= W12a,W12b,W12c),W12a,W12b,W12c "
                          "(default: all of them)")
     ap.add_argument("--reps", type=int, default=None, help="runs per row, median kept (default 3)")
     ap.add_argument("--peer-reps", type=int, default=None, help="runs per peer row (default: --reps; 1 with --headline)")
@@ -726,11 +746,11 @@ def main():
         wids = []
         for w in args.workloads.replace(" ", "").split(","):
             w = re.sub(r"^(W\d+)([A-Z]?)$", lambda m: m.group(1) + m.group(2).lower(), w.upper())
-            sel = {"W2": ["W2a", "W2b"], "W8": ["W8a", "W8b"], "W12": ["W12b", "W12c"]}.get(w, [w])
+            sel = {"W2": ["W2a", "W2b"], "W8": ["W8a", "W8b"], "W12": ["W12a", "W12b", "W12c"]}.get(w, [w])
             for s in sel:
                 if s not in WORKLOADS:
-                    ap.error("unknown workload %r (known: W1, W2, W2a, W2b, W3, W4, W7, W8, W8a, W8b, W10, W11, W12, W12b, "
-                             "W12c)"
+                    ap.error("unknown workload %r (known: W1, W2, W2a, W2b, W3, W4, W7, W8, W8a, W8b, W10, W11, W12, W12a, "
+                             "W12b, W12c)"
                              % w)
                 if s not in wids:
                     wids.append(s)

@@ -9,6 +9,7 @@
 #include <corio/multiprocessing/context.hpp>
 #include <corio/multiprocessing/errors.hpp>
 #include <corio/multiprocessing/process.hpp>
+#include <corio/multiprocessing/queues.hpp>
 #include <corio/multiprocessing/shared_memory.hpp>
 #include <corio/multiprocessing/sharedctypes.hpp>
 #include <corio/multiprocessing/synchronize.hpp>
