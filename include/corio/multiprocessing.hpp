@@ -7,4 +7,5 @@
 #include <corio/multiprocessing/connection.hpp>
 #include <corio/multiprocessing/context.hpp>
 #include <corio/multiprocessing/errors.hpp>
+#include <corio/multiprocessing/pool.hpp>
 #include <corio/multiprocessing/process.hpp>
