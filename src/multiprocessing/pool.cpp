@@ -17,6 +17,8 @@
 #include <corio/multiprocessing/detail/pool_wire.hpp>
 #include <corio/multiprocessing/pool.hpp>
 
+#include "pool_core.hpp"
+
 #include <corio/detail/unique_fd.hpp>
 #include <corio/exceptions.hpp>
 #include <corio/os_errors.hpp>
@@ -131,7 +133,6 @@ any_fn resolve_code(const code_ref& r) {
 namespace {
 
 using task_head = std::tuple<std::uint64_t, std::uint32_t, code_ref, code_ref, std::string>;
-constexpr std::size_t kResultHead = 8 + 4 + 1;
 
 void put_u32(std::string& out, std::size_t at, std::uint32_t v) { std::memcpy(out.data() + at, &v, 4); }
 
@@ -183,8 +184,8 @@ void run_task(std::string_view m, std::string& out) {
   }
 }
 
-// The worker: runs the initializer, then tasks until its pipe ends or it
-// has run `maxtasks` (0: no limit).
+}  // namespace
+
 void pool_worker(connection conn, std::string init, std::int64_t maxtasks, std::int64_t parent_pid,
                  std::vector<int> close_fds) {
   for (int fd : close_fds) ::close(fd);  // fork: the other workers' pipes, and ours' other end
@@ -212,8 +213,6 @@ void pool_worker(connection conn, std::string init, std::int64_t maxtasks, std::
   }
 }
 
-}  // namespace
-
 void begin_task_frame(std::string& out, std::uint64_t job, std::uint32_t index, const pool_call& call) {
   const std::size_t at = out.size();
   out.resize(at + 4);
@@ -238,391 +237,6 @@ void report_callback_error(const char* which, std::exception_ptr e) noexcept {
   }
 }
 
-// -- the pool's core ---------------------------------------------------------------------
-
-namespace {
-
-struct task_item {
-  std::shared_ptr<pool_job> job;
-  std::uint64_t id = 0;
-  std::uint32_t index = 0;
-  std::string frame;
-};
-
-struct worker_slot {
-  std::unique_ptr<process> proc;
-  connection conn;
-  pid_t pid = -1;
-  std::optional<task_item> current;
-  std::int64_t given = 0;
-};
-
-std::string signal_text(int code) {
-  if (code < 0) {
-    const char* abbrev = ::sigabbrev_np(-code);
-    return "killed by signal " + std::to_string(-code) + (abbrev ? std::string(" (SIG") + abbrev + ")" : std::string());
-  }
-  return "exited with code " + std::to_string(code);
-}
-
-}  // namespace
-
-class pool_core {
- public:
-  pool_core(int processes, std::optional<int> maxtasks, context ctx, std::string init)
-      : n_(processes), maxtasks_(maxtasks.value_or(0)), ctx_(std::move(ctx)), init_(std::move(init)) {
-    wake_ = unique_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!wake_) throw_errno("multiprocessing pool: eventfd");
-    handler_ = std::thread([this] { handler_main(); });
-    std::unique_lock g(mu_);
-    cv_.wait(g, [&] { return started_ || start_error_; });
-    if (start_error_) {
-      g.unlock();
-      handler_.join();
-      std::rethrow_exception(start_error_);
-    }
-  }
-  ~pool_core() {
-    terminate();
-    join_thread();
-  }
-
-  const std::string& method() const noexcept { return ctx_.get_start_method(); }
-  int processes() const noexcept { return n_; }
-  std::uint64_t next_id() noexcept { return ++ids_; }
-
-  void check_usable() const {
-    std::lock_guard g(mu_);
-    check_usable_locked();
-  }
-
-  void submit(std::shared_ptr<pool_job> job, std::vector<std::string> frames, std::uint64_t id) {
-    {
-      std::lock_guard g(mu_);
-      check_usable_locked();
-      for (std::size_t i = 0; i < frames.size(); ++i)
-        queue_.push_back(task_item{job, id, static_cast<std::uint32_t>(i), std::move(frames[i])});
-      outstanding_ += frames.size();
-    }
-    wake();
-  }
-
-  void close() {
-    {
-      std::lock_guard g(mu_);
-      if (state_ == st::running) state_ = st::closed;
-    }
-    wake();
-  }
-  void terminate() {
-    {
-      std::lock_guard g(mu_);
-      state_ = st::terminating;
-    }
-    wake();
-    join_thread();
-  }
-  void join() {
-    {
-      std::lock_guard g(mu_);
-      if (state_ == st::running) throw std::invalid_argument("Pool is still running");
-    }
-    join_thread();
-  }
-  std::vector<pid_t> worker_pids() const {
-    std::lock_guard g(mu_);
-    return pids_;
-  }
-
- private:
-  enum class st { running, closed, terminating };
-
-  void check_usable_locked() const {
-    if (broken_) std::rethrow_exception(broken_);
-    if (state_ != st::running) throw std::invalid_argument("Pool not running");
-  }
-  void wake() noexcept {
-    const std::uint64_t one = 1;
-    (void)!::write(wake_.get(), &one, sizeof one);
-  }
-  void join_thread() {
-    std::lock_guard g(join_mu_);
-    if (handler_.joinable()) handler_.join();
-  }
-
-  // -- the handler thread --
-
-  void start_worker() {
-    auto [mine, theirs] = multiprocessing::pipe(true);
-    std::vector<int> close_fds;
-    if (method() == "fork") {
-      close_fds.push_back(mine.fileno());
-      close_fds.push_back(wake_.get());
-      for (auto& w : workers_)
-        if (!w.conn.closed()) close_fds.push_back(w.conn.fileno());
-    }
-    const std::string prefix = method() == "fork" ? "ForkPoolWorker-" : method() == "spawn" ? "SpawnPoolWorker-" : "ForkServerPoolWorker-";
-    auto p = std::make_unique<process>(process_options{.name = prefix + std::to_string(++started_count_), .daemon = true},
-                                       pool_worker, std::move(theirs), init_, static_cast<std::int64_t>(maxtasks_),
-                                       static_cast<std::int64_t>(::getpid()), std::move(close_fds));
-    ctx_.start(*p);
-    worker_slot w;
-    w.pid = p->pid().value_or(-1);
-    w.proc = std::move(p);
-    w.conn = std::move(mine);
-    workers_.push_back(std::move(w));
-    publish_pids();
-  }
-
-  void publish_pids() {
-    std::vector<pid_t> pids;
-    for (auto& w : workers_) pids.push_back(w.pid);
-    std::lock_guard g(mu_);
-    pids_ = std::move(pids);
-  }
-
-  void fail_item(task_item& item, std::exception_ptr e) {
-    item.job->chunk_failed(item.index, std::move(e));
-    item.job.reset();
-    std::lock_guard g(mu_);
-    --outstanding_;
-  }
-
-  void fail_queue(std::exception_ptr e) {
-    std::deque<task_item> q;
-    {
-      std::lock_guard g(mu_);
-      q.swap(queue_);
-    }
-    for (auto& it : q) fail_item(it, e);
-  }
-
-  void make_broken(std::exception_ptr e) {
-    {
-      std::lock_guard g(mu_);
-      if (!broken_) broken_ = e;
-      e = broken_;
-    }
-    fail_queue(e);
-  }
-
-  void on_result(worker_slot& w, std::string_view m) {
-    if (m.size() < kResultHead) {
-      if (w.current)
-        fail_item(*w.current, std::make_exception_ptr(process_error("pool: worker " + std::to_string(w.pid) +
-                                                                    " sent a malformed result")));
-      w.current.reset();
-      w.proc->kill();
-      return;
-    }
-    std::uint64_t job;
-    std::uint32_t index;
-    std::memcpy(&job, m.data(), 8);
-    std::memcpy(&index, m.data() + 8, 4);
-    const bool ok = m[12] == 0;
-    const std::string_view payload = m.substr(kResultHead);
-    auto error = [&]() -> std::exception_ptr {
-      try {
-        return decode<std::exception_ptr>(payload);
-      } catch (...) {
-        return std::current_exception();
-      }
-    };
-    if (job == 0) {  // the initializer raised (MP-47, a departure: the pool breaks)
-      std::string what = "?";
-      try {
-        std::rethrow_exception(error());
-      } catch (const std::exception& e) {
-        what = e.what();
-      } catch (...) {
-      }
-      make_broken(std::make_exception_ptr(broken_pool_error(
-          "pool: the initializer raised in worker " + std::to_string(w.pid) + ": " + what)));
-      return;
-    }
-    if (!w.current || w.current->id != job || w.current->index != index) return;
-    task_item item = std::move(*w.current);
-    w.current.reset();
-    if (ok) {
-      item.job->chunk_done(index, payload);
-    } else {
-      item.job->chunk_failed(index, error());
-    }
-    item.job.reset();
-    std::lock_guard g(mu_);
-    --outstanding_;
-  }
-
-  // Reads the worker's messages; false once its pipe has ended.
-  bool read_worker(worker_slot& w, bool drain) {
-    do {
-      std::string m;
-      try {
-        m = w.conn.recv_bytes();
-      } catch (...) {
-        w.conn.close();
-        return false;
-      }
-      on_result(w, m);
-    } while (drain && !w.conn.closed() && w.conn.poll());
-    return true;
-  }
-
-  // The worker ended: its task, if it held one, fails (MP-48, a departure).
-  void on_exit(std::size_t i) {
-    worker_slot& w = workers_[i];
-    if (!w.conn.closed() && w.conn.poll()) read_worker(w, true);
-    w.proc->join();
-    const int code = w.proc->exitcode().value_or(-1);
-    if (w.current) {
-      fail_item(*w.current, std::make_exception_ptr(worker_lost_error(
-                                "pool: worker process " + std::to_string(w.pid) + " " + signal_text(code) +
-                                " while running a task (job " + std::to_string(w.current->id) + ", chunk " +
-                                std::to_string(w.current->index) + ")")));
-      w.current.reset();
-    }
-    try {
-      w.proc->close();
-    } catch (...) {
-    }
-    workers_.erase(workers_.begin() + static_cast<std::ptrdiff_t>(i));
-    publish_pids();
-  }
-
-  void kill_all() {
-    for (auto& w : workers_) w.proc->terminate();
-    for (auto& w : workers_) {
-      w.proc->join(std::chrono::seconds(5));
-      if (!w.proc->exitcode()) {
-        w.proc->kill();
-        w.proc->join();
-      }
-      if (w.current) {
-        fail_item(*w.current, std::make_exception_ptr(pool_terminated_error("pool: terminated before the task finished")));
-        w.current.reset();
-      }
-      try {
-        w.proc->close();
-      } catch (...) {
-      }
-    }
-    workers_.clear();
-    publish_pids();
-  }
-
-  void handler_main() {
-    try {
-      for (int i = 0; i < n_; ++i) start_worker();
-    } catch (...) {
-      kill_all();
-      std::lock_guard g(mu_);
-      start_error_ = std::current_exception();
-      cv_.notify_all();
-      return;
-    }
-    {
-      std::lock_guard g(mu_);
-      started_ = true;
-      cv_.notify_all();
-    }
-    bool pipes_closed = false;
-    std::vector<pollfd> fds;
-    for (;;) {
-      st state;
-      std::size_t outstanding;
-      bool queued, broken;
-      {
-        std::lock_guard g(mu_);
-        state = state_;
-        outstanding = outstanding_;
-        queued = !queue_.empty();
-        broken = static_cast<bool>(broken_);
-      }
-      if (state == st::terminating) {
-        kill_all();
-        fail_queue(std::make_exception_ptr(pool_terminated_error("pool: terminated before the task ran")));
-        return;
-      }
-      // Replace the workers that ended while there may be work for them.
-      if (!broken && (state == st::running || queued)) {
-        try {
-          while (static_cast<int>(workers_.size()) < n_) start_worker();
-        } catch (...) {
-          make_broken(std::make_exception_ptr(
-              broken_pool_error("pool: a worker could not be started: " + describe_exception(std::current_exception()))));
-        }
-      }
-      // Hand tasks to idle workers.
-      for (auto& w : workers_) {
-        if (w.current || w.conn.closed() || (maxtasks_ > 0 && w.given >= maxtasks_)) continue;
-        task_item item;
-        {
-          std::lock_guard g(mu_);
-          if (queue_.empty()) break;
-          item = std::move(queue_.front());
-          queue_.pop_front();
-        }
-        try {
-          w.conn.send_bytes(item.frame);
-        } catch (...) {
-          // The worker is gone: its sentinel fails the task.
-        }
-        item.frame = std::string();
-        w.current = std::move(item);
-        ++w.given;
-      }
-      if (state == st::closed && outstanding == 0 && !pipes_closed) {
-        for (auto& w : workers_) w.conn.close();  // each worker sees its pipe end and exits
-        pipes_closed = true;
-      }
-      if (pipes_closed && workers_.empty()) return;
-      fds.clear();
-      fds.push_back({wake_.get(), POLLIN, 0});
-      for (auto& w : workers_) {
-        fds.push_back({w.proc->sentinel(), POLLIN, 0});
-        fds.push_back({w.conn.closed() ? -1 : w.conn.fileno(), POLLIN, 0});
-      }
-      if (::poll(fds.data(), fds.size(), -1) < 0) {
-        if (errno == EINTR) continue;
-        make_broken(std::make_exception_ptr(broken_pool_error("pool: poll failed: " + std::string(std::strerror(errno)))));
-        continue;
-      }
-      if (fds[0].revents) {
-        std::uint64_t v;
-        (void)!::read(wake_.get(), &v, sizeof v);
-      }
-      // Results first: a worker that answered and then exited held nothing.
-      for (std::size_t i = 0; i < workers_.size(); ++i)
-        if (fds[2 + 2 * i].revents && !workers_[i].conn.closed()) read_worker(workers_[i], false);
-      for (std::size_t i = workers_.size(); i-- > 0;)
-        if (fds[1 + 2 * i].revents) on_exit(i);
-    }
-  }
-
-  const int n_;
-  const std::int64_t maxtasks_;
-  const context ctx_;
-  const std::string init_;
-  std::atomic<std::uint64_t> ids_{0};
-  unique_fd wake_;
-  std::thread handler_;
-  std::mutex join_mu_;
-
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool started_ = false;
-  std::exception_ptr start_error_;
-  st state_ = st::running;
-  std::exception_ptr broken_;
-  std::deque<task_item> queue_;
-  std::size_t outstanding_ = 0;
-  std::vector<pid_t> pids_;
-
-  // The handler thread's own.
-  std::vector<worker_slot> workers_;
-  std::uint64_t started_count_ = 0;
-};
-
 }  // namespace corio::multiprocessing::detail
 
 namespace corio::multiprocessing {
@@ -634,7 +248,8 @@ pool::pool(std::optional<int> processes, pool_initializer initializer, std::opti
   if (maxtasksperchild && *maxtasksperchild < 1) throw std::invalid_argument("maxtasksperchild must be a positive int or None");
   context c = ctx ? *ctx : get_context();
   std::string init = initializer ? initializer.make_(c.get_start_method() != "fork") : std::string();
-  core_ = std::make_unique<detail::pool_core>(n, maxtasksperchild, std::move(c), std::move(init));
+  core_ = std::make_unique<detail::pool_core>(detail::pool_core_options{
+      .processes = n, .maxtasks = maxtasksperchild, .ctx = std::move(c), .init = std::move(init), .daemon = true, .break_on_worker_death = false, .broken_error = {}});
 }
 
 pool::~pool() = default;

@@ -38,6 +38,12 @@ struct pool_job {
   virtual ~pool_job() = default;
   virtual void chunk_done(std::uint32_t index, std::string_view payload) = 0;
   virtual void chunk_failed(std::uint32_t index, std::exception_ptr e) = 0;
+  // Before the chunk goes to a worker: false drops it (a cancelled call).
+  virtual bool start(std::uint32_t) { return true; }
+  // The chunk will never run (shutdown with cancel_futures).
+  virtual void cancel(std::uint32_t index) {
+    chunk_failed(index, std::make_exception_ptr(std::runtime_error("pool: the task was cancelled")));
+  }
 };
 
 // A job with one outcome: a value of T or an exception, waited for by
