@@ -328,6 +328,7 @@ void write_int(int fd, std::int32_t v) {
       break;
     }
     std::size_t i = 0;
+    const std::size_t polled = kids.size();  // a request below may add kids that have no pollfd
     if (open) {
       if (fds[0].revents != 0) {
         std::vector<int> got;
@@ -377,7 +378,7 @@ void write_int(int fd, std::int32_t v) {
       }
       i = 1;
     }
-    for (std::size_t k = 0; k < kids.size(); ++i) {
+    for (std::size_t k = 0, seen = 0; seen < polled; ++i, ++seen) {
       if (fds[i].revents == 0) {
         ++k;
         continue;
