@@ -213,6 +213,8 @@ void pool_worker(connection conn, std::string init, std::int64_t maxtasks, std::
   }
 }
 
+std::string pool_initializer_frame(const pool_initializer& init, bool spawnlike) { return init.make_(spawnlike); }
+
 void begin_task_frame(std::string& out, std::uint64_t job, std::uint32_t index, const pool_call& call) {
   const std::size_t at = out.size();
   out.resize(at + 4);
@@ -247,7 +249,7 @@ pool::pool(std::optional<int> processes, pool_initializer initializer, std::opti
   if (n < 1) throw std::invalid_argument("Number of processes must be at least 1");
   if (maxtasksperchild && *maxtasksperchild < 1) throw std::invalid_argument("maxtasksperchild must be a positive int or None");
   context c = ctx ? *ctx : get_context();
-  std::string init = initializer ? initializer.make_(c.get_start_method() != "fork") : std::string();
+  std::string init = initializer ? detail::pool_initializer_frame(initializer, c.get_start_method() != "fork") : std::string();
   core_ = std::make_unique<detail::pool_core>(detail::pool_core_options{
       .processes = n, .maxtasks = maxtasksperchild, .ctx = std::move(c), .init = std::move(init), .daemon = true, .break_on_worker_death = false, .broken_error = {}});
 }

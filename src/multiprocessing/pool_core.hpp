@@ -165,6 +165,11 @@ class pool_core {
     std::lock_guard g(mu_);
     return static_cast<bool>(broken_);
   }
+  // Why it broke ("" if it did not, or no reason was given).
+  std::string broken_why() const {
+    std::lock_guard g(mu_);
+    return broken_why_;
+  }
   std::vector<pid_t> worker_pids() const {
     std::lock_guard g(mu_);
     return pids_;
@@ -238,10 +243,13 @@ class pool_core {
     return std::make_exception_ptr(broken_pool_error("pool: " + why));
   }
 
-  void make_broken(std::exception_ptr e) {
+  void make_broken(std::exception_ptr e, std::string why = {}) {
     {
       std::lock_guard g(mu_);
-      if (!broken_) broken_ = e;
+      if (!broken_) {
+        broken_ = e;
+        broken_why_ = std::move(why);
+      }
       e = broken_;
     }
     fail_queue(e);
@@ -277,7 +285,8 @@ class pool_core {
         what = e.what();
       } catch (...) {
       }
-      make_broken(broken("the initializer raised in worker " + std::to_string(w.pid) + ": " + what));
+      make_broken(broken("the initializer raised in worker " + std::to_string(w.pid) + ": " + what),
+                  "the initializer raised in worker " + std::to_string(w.pid) + ": " + what);
       return;
     }
     if (!w.current || w.current->id != job || w.current->index != index) return;
@@ -314,12 +323,26 @@ class pool_core {
     if (!w.conn.closed() && w.conn.poll()) read_worker(w, true);
     w.proc->join();
     const int code = w.proc->exitcode().value_or(-1);
-    if (break_on_death_ && (w.current || code != 0)) {
+    std::exception_ptr already;
+    {
+      std::lock_guard g(mu_);
+      already = broken_;  // an initializer raised: what the worker held fails with that
+    }
+    if (already && w.current) {
+      fail_item(*w.current, already);
+      w.current.reset();
+    }
+    if (break_on_death_ && (w.current || code != 0 || already)) {
       // MP-49: every pending or running call fails, the other workers stop.
-      const std::exception_ptr e = broken("worker process " + std::to_string(w.pid) + " " + signal_text(code));
-      {
+      std::exception_ptr e = already;
+      if (!e) {
+        e = broken("worker process " + std::to_string(w.pid) + " " + signal_text(code));
         std::lock_guard g(mu_);
-        if (!broken_) broken_ = e;
+        if (!broken_) {
+          broken_ = e;
+          broken_why_ = "worker process " + std::to_string(w.pid) + " " + signal_text(code);
+        }
+        e = broken_;
       }
       if (w.current) {
         fail_item(*w.current, e);
@@ -413,7 +436,8 @@ class pool_core {
         try {
           while (static_cast<int>(workers_.size()) < n_) start_worker();
         } catch (...) {
-          make_broken(broken("a worker could not be started: " + describe_exception(std::current_exception())));
+          const std::string why = "a worker could not be started: " + describe_exception(std::current_exception());
+          make_broken(broken(why), why);
         }
       }
       // Hand tasks to idle workers.
@@ -488,6 +512,7 @@ class pool_core {
   std::exception_ptr start_error_;
   st state_ = st::running;
   std::exception_ptr broken_;
+  std::string broken_why_;
   std::deque<task_item> queue_;
   std::size_t outstanding_ = 0;
   std::vector<pid_t> pids_;

@@ -164,6 +164,12 @@ class imap_result {
   std::shared_ptr<detail::imap_job<R>> j_;
 };
 
+class pool_initializer;
+namespace detail {
+// The initializer's task message, for workers of a spawn-like method or not.
+std::string pool_initializer_frame(const pool_initializer& init, bool spawnlike);
+}  // namespace detail
+
 /// Python: Pool(initializer=f, initargs=args): a function (or, with fork, a
 /// trivially copyable callable) and its arguments, run once in each worker
 /// as it starts.
@@ -191,7 +197,7 @@ class pool_initializer {
   explicit operator bool() const noexcept { return static_cast<bool>(make_); }
 
  private:
-  friend class pool;
+  friend std::string detail::pool_initializer_frame(const pool_initializer& init, bool spawnlike);
   std::function<std::string(bool)> make_;
 };
 
