@@ -49,13 +49,20 @@ struct task_item {
   std::uint64_t id = 0;
   std::uint32_t index = 0;
   std::string frame;
+  bool started = false;  // job->start() said yes (once)
 };
+
+// How many tasks a worker is sent ahead of its answers.
+inline constexpr std::size_t kWorkerDepth = 2;
 
 struct worker_slot {
   std::unique_ptr<process> proc;
   connection conn;
   pid_t pid = -1;
-  std::optional<task_item> current;
+  // Sent and not answered, oldest first: the front one runs (or is about
+  // to), the others wait in the pipe, so a worker never waits for the
+  // parent between tasks.
+  std::deque<task_item> inflight;
   std::int64_t given = 0;
 };
 
@@ -257,10 +264,11 @@ class pool_core {
 
   void on_result(worker_slot& w, std::string_view m) {
     if (m.size() < kResultHead) {
-      if (w.current)
-        fail_item(*w.current, std::make_exception_ptr(process_error("pool: worker " + std::to_string(w.pid) +
-                                                                    " sent a malformed result")));
-      w.current.reset();
+      if (!w.inflight.empty()) {
+        fail_item(w.inflight.front(), std::make_exception_ptr(process_error("pool: worker " + std::to_string(w.pid) +
+                                                                            " sent a malformed result")));
+        w.inflight.pop_front();
+      }
       w.proc->kill();
       return;
     }
@@ -289,9 +297,9 @@ class pool_core {
                   "the initializer raised in worker " + std::to_string(w.pid) + ": " + what);
       return;
     }
-    if (!w.current || w.current->id != job || w.current->index != index) return;
-    task_item item = std::move(*w.current);
-    w.current.reset();
+    if (w.inflight.empty() || w.inflight.front().id != job || w.inflight.front().index != index) return;
+    task_item item = std::move(w.inflight.front());
+    w.inflight.pop_front();
     if (ok) {
       item.job->chunk_done(index, payload);
     } else {
@@ -328,11 +336,11 @@ class pool_core {
       std::lock_guard g(mu_);
       already = broken_;  // an initializer raised: what the worker held fails with that
     }
-    if (already && w.current) {
-      fail_item(*w.current, already);
-      w.current.reset();
+    if (already) {
+      for (auto& it : w.inflight) fail_item(it, already);
+      w.inflight.clear();
     }
-    if (break_on_death_ && (w.current || code != 0 || already)) {
+    if (break_on_death_ && (!w.inflight.empty() || code != 0 || already)) {
       // MP-49: every pending or running call fails, the other workers stop.
       std::exception_ptr e = already;
       if (!e) {
@@ -344,30 +352,35 @@ class pool_core {
         }
         e = broken_;
       }
-      if (w.current) {
-        fail_item(*w.current, e);
-        w.current.reset();
-      }
+      for (auto& it : w.inflight) fail_item(it, e);
+      w.inflight.clear();
       try {
         w.proc->close();
       } catch (...) {
       }
       workers_.erase(workers_.begin() + static_cast<std::ptrdiff_t>(i));
-      for (auto& o : workers_)
-        if (o.current) {
-          fail_item(*o.current, e);
-          o.current.reset();
-        }
+      for (auto& o : workers_) {
+        for (auto& it : o.inflight) fail_item(it, e);
+        o.inflight.clear();
+      }
       kill_all();
       fail_queue(e);
       return;
     }
-    if (w.current) {
-      fail_item(*w.current, std::make_exception_ptr(worker_lost_error(
-                                "pool: worker process " + std::to_string(w.pid) + " " + signal_text(code) +
-                                " while running a task (job " + std::to_string(w.current->id) + ", chunk " +
-                                std::to_string(w.current->index) + ")")));
-      w.current.reset();
+    if (!w.inflight.empty()) {
+      // The front task was the one running; those behind it never left the
+      // pipe, so they go back to the queue, in order.
+      task_item& run = w.inflight.front();
+      fail_item(run, std::make_exception_ptr(worker_lost_error(
+                         "pool: worker process " + std::to_string(w.pid) + " " + signal_text(code) +
+                         " while running a task (job " + std::to_string(run.id) + ", chunk " +
+                         std::to_string(run.index) + ")")));
+      w.inflight.pop_front();
+      std::lock_guard g(mu_);
+      while (!w.inflight.empty()) {
+        queue_.push_front(std::move(w.inflight.back()));
+        w.inflight.pop_back();
+      }
     }
     try {
       w.proc->close();
@@ -385,10 +398,9 @@ class pool_core {
         w.proc->kill();
         w.proc->join();
       }
-      if (w.current) {
-        fail_item(*w.current, std::make_exception_ptr(pool_terminated_error("pool: terminated before the task finished")));
-        w.current.reset();
-      }
+      for (auto& it : w.inflight)
+        fail_item(it, std::make_exception_ptr(pool_terminated_error("pool: terminated before the task finished")));
+      w.inflight.clear();
       try {
         w.proc->close();
       } catch (...) {
@@ -440,31 +452,32 @@ class pool_core {
           make_broken(broken(why), why);
         }
       }
-      // Hand tasks to idle workers.
+      // Hand tasks to the workers, up to kWorkerDepth each.
       for (auto& w : workers_) {
-        if (w.current || w.conn.closed() || (maxtasks_ > 0 && w.given >= maxtasks_)) continue;
-        task_item item;
-              for (;;) {
-          {
+        while (w.inflight.size() < kWorkerDepth && !w.conn.closed() && (maxtasks_ == 0 || w.given < maxtasks_)) {
+          task_item item;
+          for (;;) {
+            {
+              std::lock_guard g(mu_);
+              if (queue_.empty()) break;
+              item = std::move(queue_.front());
+              queue_.pop_front();
+            }
+            if (item.started || item.job->start(item.index)) break;  // a cancelled call is dropped here
+            item.job.reset();
             std::lock_guard g(mu_);
-            if (queue_.empty()) break;
-            item = std::move(queue_.front());
-            queue_.pop_front();
+            --outstanding_;
           }
-          if (item.job->start(item.index)) break;  // a cancelled call is dropped here
-          item.job.reset();
-          std::lock_guard g(mu_);
-          --outstanding_;
+          if (!item.job) break;
+          item.started = true;
+          try {
+            w.conn.send_bytes(item.frame);
+          } catch (...) {
+            // The worker is gone: its sentinel fails the task.
+          }
+          w.inflight.push_back(std::move(item));
+          ++w.given;
         }
-        if (!item.job) break;
-        try {
-          w.conn.send_bytes(item.frame);
-        } catch (...) {
-          // The worker is gone: its sentinel fails the task.
-        }
-        item.frame = std::string();
-        w.current = std::move(item);
-        ++w.given;
       }
       if (state == st::closed && outstanding == 0 && !pipes_closed) {
         for (auto& w : workers_) w.conn.close();  // each worker sees its pipe end and exits
@@ -488,7 +501,7 @@ class pool_core {
       }
       // Results first: a worker that answered and then exited held nothing.
       for (std::size_t i = 0; i < workers_.size(); ++i)
-        if (fds[2 + 2 * i].revents && !workers_[i].conn.closed()) read_worker(workers_[i], false);
+        if (fds[2 + 2 * i].revents && !workers_[i].conn.closed()) read_worker(workers_[i], true);
       for (std::size_t i = workers_.size(); i-- > 0;)
         if (i < workers_.size() && fds[1 + 2 * i].revents) on_exit(i);
     }

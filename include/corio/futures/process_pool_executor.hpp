@@ -19,10 +19,10 @@
 // submit() raises broken_process_pool. Nothing submitted is dropped
 // silently.
 //
-// Departures: workers start at the first submit, all of them, whatever the
-// start method (MP-53); a call is RUNNING only once a worker has it, so
-// cancel() succeeds on every other one (MP-54, CPython marks up to
-// max_workers + 1 calls running early).
+// A worker is sent the call it runs and the next one: those are RUNNING
+// and cannot be cancelled (MP-54: CPython marks max_workers + 1 calls
+// running). Departure: workers start at the first submit, all of them,
+// whatever the start method (MP-53).
 #pragma once
 
 #include <corio/futures/executor.hpp>

@@ -359,7 +359,7 @@ class pool {
       const std::size_t cs = chunksize ? *chunksize : default_chunksize(n);
       if (cs == 0) throw std::invalid_argument("pool.map: chunksize must be 1 or more");
       const std::size_t chunks = n == 0 ? 0 : (n + cs - 1) / cs;
-      auto job = std::make_shared<detail::map_job<R>>(chunks, to_function<std::vector<R>&>(cbs.callback),
+      auto job = std::make_shared<detail::map_job<R>>(n, cs, to_function<std::vector<R>&>(cbs.callback),
                                                       to_function<std::exception_ptr>(cbs.error_callback));
       if (n == 0) {
         job->finish_empty();

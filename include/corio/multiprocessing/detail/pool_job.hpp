@@ -8,7 +8,9 @@
 #include <corio/multiprocessing/errors.hpp>
 
 #include <chrono>
+#include <algorithm>
 #include <condition_variable>
+#include <cstring>
 #include <cstdint>
 #include <deque>
 #include <exception>
@@ -143,17 +145,37 @@ class apply_job final : public result_job<T> {
   void chunk_failed(std::uint32_t, std::exception_ptr e) override { this->fail(std::move(e)); }
 };
 
-// map / starmap: `chunks` chunks, results joined in input order; the first
-// failure to arrive is raised once every chunk is in (MP-44).
+// map / starmap: `n` items in chunks of `cs`, results in input order; the
+// first failure to arrive is raised once every chunk is in (MP-44). Each
+// chunk's results are decoded straight into their place.
 template <class R>
 class map_job final : public result_job<std::vector<R>> {
+  static constexpr bool in_place = std::is_default_constructible_v<R> && !std::is_same_v<R, bool>;
+
  public:
-  map_job(std::size_t chunks, typename result_job<std::vector<R>>::callback_t cb,
+  map_job(std::size_t n, std::size_t cs, typename result_job<std::vector<R>>::callback_t cb,
           typename result_job<std::vector<R>>::error_callback_t ecb)
-      : result_job<std::vector<R>>(std::move(cb), std::move(ecb)), parts_(chunks), left_(chunks) {}
+      : result_job<std::vector<R>>(std::move(cb), std::move(ecb)), n_(n), cs_(cs), left_(cs == 0 ? 0 : (n + cs - 1) / cs) {
+    if constexpr (in_place) {
+      all_.resize(n);
+    } else {
+      parts_.resize(left_);
+    }
+  }
   void chunk_done(std::uint32_t index, std::string_view payload) override {
     try {
-      parts_.at(index) = decode_chunk<R>(payload);
+      const std::size_t first = std::size_t{index} * cs_;
+      const std::size_t count = std::min(cs_, n_ - first);
+      if constexpr (in_place && raw_chunk<R>) {
+        if (payload.size() != count * sizeof(R)) throw codec_error("pool: a chunk's result has the wrong size");
+        std::memcpy(all_.data() + first, payload.data(), payload.size());
+      } else if constexpr (in_place) {
+        std::vector<R> part = decode_chunk<R>(payload);
+        if (part.size() != count) throw codec_error("pool: a chunk's result has the wrong size");
+        std::move(part.begin(), part.end(), all_.begin() + static_cast<std::ptrdiff_t>(first));
+      } else {
+        parts_.at(index) = decode_chunk<R>(payload);
+      }
     } catch (...) {
       if (!first_error_) first_error_ = std::current_exception();
     }
@@ -170,21 +192,23 @@ class map_job final : public result_job<std::vector<R>> {
   void one_less() {
     if (--left_ != 0) return;
     if (first_error_) {
+      all_.clear();
       parts_.clear();
       this->fail(std::move(first_error_));
       return;
     }
-    std::size_t n = 0;
-    for (auto& p : parts_) n += p.size();
-    std::vector<R> all;
-    all.reserve(n);
-    for (auto& p : parts_)
-      for (auto& x : p) all.push_back(std::move(x));
-    parts_.clear();
-    this->finish(std::move(all));
+    if constexpr (!in_place) {
+      for (auto& p : parts_)
+        for (auto& x : p) all_.push_back(std::move(x));
+      parts_.clear();
+    }
+    this->finish(std::move(all_));
   }
-  std::vector<std::vector<R>> parts_;  // only the handler thread touches these
+  // Only the handler thread touches these.
+  const std::size_t n_, cs_;
   std::size_t left_;
+  std::vector<R> all_;
+  std::vector<std::vector<R>> parts_;
   std::exception_ptr first_error_;
 };
 
