@@ -313,14 +313,22 @@ class pool_core {
   // Reads the worker's messages; false once its pipe has ended.
   bool read_worker(worker_slot& w, bool drain) {
     do {
-      std::string m;
+      // Into one buffer reused for every result (a fresh string per message
+      // would fault its pages in each time); a larger message grows it.
+      std::string_view m;
       try {
-        m = w.conn.recv_bytes();
+        try {
+          m = std::string_view(rbuf_.data(), w.conn.recv_bytes_into(rbuf_));
+        } catch (const buffer_too_short& e) {
+          rbuf_.assign(e.message().begin(), e.message().end());
+          m = std::string_view(rbuf_.data(), rbuf_.size());
+        }
       } catch (...) {
         w.conn.close();
         return false;
       }
       on_result(w, m);
+      if (rbuf_.size() < kReadBuffer) rbuf_.resize(kReadBuffer);
     } while (drain && !w.conn.closed() && w.conn.poll());
     return true;
   }
@@ -452,9 +460,12 @@ class pool_core {
           make_broken(broken(why), why);
         }
       }
-      // Hand tasks to the workers, up to kWorkerDepth each.
+      // Hand tasks to the workers: one to each idle worker first, then up
+      // to kWorkerDepth each (two tasks must not queue behind one worker
+      // while another is idle).
+      for (std::size_t depth = 1; depth <= kWorkerDepth; ++depth)
       for (auto& w : workers_) {
-        while (w.inflight.size() < kWorkerDepth && !w.conn.closed() && (maxtasks_ == 0 || w.given < maxtasks_)) {
+        while (w.inflight.size() < depth && !w.conn.closed() && (maxtasks_ == 0 || w.given < maxtasks_)) {
           task_item item;
           for (;;) {
             {
@@ -531,6 +542,8 @@ class pool_core {
   std::vector<pid_t> pids_;
 
   // The handler thread's own.
+  static constexpr std::size_t kReadBuffer = 256 * 1024;
+  std::vector<char> rbuf_ = std::vector<char>(kReadBuffer);
   std::vector<worker_slot> workers_;
   std::uint64_t started_count_ = 0;
 };
