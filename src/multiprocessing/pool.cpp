@@ -27,6 +27,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -230,6 +231,14 @@ std::optional<pool_clock::time_point> pool_deadline(std::optional<pool_duration>
   return now + std::chrono::duration_cast<pool_clock::duration>(*timeout);
 }
 
+void advise_huge_pages(void* p, std::size_t n) noexcept {
+  constexpr std::uintptr_t huge = 2u << 20;
+  if (n < 2 * huge) return;
+  const auto lo = (reinterpret_cast<std::uintptr_t>(p) + huge - 1) & ~(huge - 1);
+  const auto hi = (reinterpret_cast<std::uintptr_t>(p) + n) & ~(huge - 1);
+  if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
+}
+
 void report_callback_error(const char* which, std::exception_ptr e) noexcept {
   try {
     const std::string text = "corio multiprocessing pool: a " + std::string(which) +
@@ -269,7 +278,7 @@ std::size_t pool::default_chunksize(std::size_t n) const noexcept {
 }
 std::uint64_t pool::next_id() noexcept { return core_->next_id(); }
 void pool::check_usable() const { core_->check_usable(); }
-void pool::submit(std::shared_ptr<detail::pool_job> job, std::vector<std::string> frames, std::uint64_t id) {
+void pool::submit(std::shared_ptr<detail::pool_job> job, detail::task_frames frames, std::uint64_t id) {
   core_->submit(std::move(job), std::move(frames), id);
 }
 

@@ -48,7 +48,9 @@ struct task_item {
   std::shared_ptr<pool_job> job;
   std::uint64_t id = 0;
   std::uint32_t index = 0;
-  std::string frame;
+  std::shared_ptr<const std::string> blob;  // the job's messages; this one is [begin, end)
+  std::size_t begin = 0, end = 0;
+  std::string_view frame() const noexcept { return std::string_view(*blob).substr(begin, end - begin); }
   bool started = false;  // job->start() said yes (once)
 };
 
@@ -123,13 +125,17 @@ class pool_core {
     check_usable_locked();
   }
 
-  void submit(std::shared_ptr<pool_job> job, std::vector<std::string> frames, std::uint64_t id) {
+  void submit(std::shared_ptr<pool_job> job, task_frames frames, std::uint64_t id) {
+    auto blob = std::make_shared<const std::string>(std::move(frames.blob));
     {
       std::lock_guard g(mu_);
       check_usable_locked();
-      for (std::size_t i = 0; i < frames.size(); ++i)
-        queue_.push_back(task_item{job, id, static_cast<std::uint32_t>(i), std::move(frames[i])});
-      outstanding_ += frames.size();
+      std::size_t begin = 0;
+      for (std::size_t i = 0; i < frames.ends.size(); ++i) {
+        queue_.push_back(task_item{job, id, static_cast<std::uint32_t>(i), blob, begin, frames.ends[i]});
+        begin = frames.ends[i];
+      }
+      outstanding_ += frames.ends.size();
     }
     wake();
   }
@@ -482,7 +488,7 @@ class pool_core {
           if (!item.job) break;
           item.started = true;
           try {
-            w.conn.send_bytes(item.frame);
+            w.conn.send_bytes(item.frame());
           } catch (...) {
             // The worker is gone: its sentinel fails the task.
           }

@@ -52,7 +52,7 @@ std::uint64_t process_pool_executor::next_id() noexcept {
   return ++ids;
 }
 
-void process_pool_executor::enqueue(std::shared_ptr<mpd::pool_job> job, std::vector<std::string> frames,
+void process_pool_executor::enqueue(std::shared_ptr<mpd::pool_job> job, mpd::task_frames frames,
                                     std::uint64_t id) {
   std::shared_ptr<mpd::pool_core> core;
   {

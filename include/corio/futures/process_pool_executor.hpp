@@ -155,10 +155,11 @@ class process_pool_executor final : public executor {
     const detail::mpd::pool_call call = detail::mpd::make_pool_call(
         static_cast<const Fd&>(fn), &detail::mpd::run_apply<typename P::type, P::from_bytes, std::decay_t<A>...>, spawnlike());
     future<R> f;
-    std::vector<std::string> frames(1);
+    detail::mpd::task_frames frames;
     const std::uint64_t id = next_id();
-    detail::mpd::begin_task_frame(frames[0], id, 0, call);
-    detail::mpd::encode_args<std::decay_t<A>...>(frames[0], args...);
+    detail::mpd::begin_task_frame(frames.blob, id, 0, call);
+    detail::mpd::encode_args<std::decay_t<A>...>(frames.blob, args...);
+    frames.end();
     auto job = std::make_shared<detail::executor_job<R>>(std::vector<future<R>>{f});
     enqueue(std::move(job), std::move(frames), id);
     return f;
@@ -188,10 +189,11 @@ class process_pool_executor final : public executor {
     std::vector<future<R>> fs(all.size());
     for (std::size_t c = 0; c * chunksize < all.size(); ++c) {
       const std::size_t first = c * chunksize, n = std::min(chunksize, all.size() - first);
-      std::vector<std::string> frames(1);
+      detail::mpd::task_frames frames;
       const std::uint64_t id = next_id();
-      detail::mpd::begin_task_frame(frames[0], id, 0, call);
-      detail::mpd::encode_chunk<A>(frames[0], static_cast<const A*>(all.data() + first), n);
+      detail::mpd::begin_task_frame(frames.blob, id, 0, call);
+      detail::mpd::encode_chunk<A>(frames.blob, static_cast<const A*>(all.data() + first), n);
+      frames.end();
       auto job = std::make_shared<detail::executor_job<R>>(
           std::vector<future<R>>(fs.begin() + static_cast<std::ptrdiff_t>(first),
                                  fs.begin() + static_cast<std::ptrdiff_t>(first + n)));
@@ -217,7 +219,7 @@ class process_pool_executor final : public executor {
  private:
   bool spawnlike() const noexcept { return method_ != "fork"; }
   std::uint64_t next_id() noexcept;
-  void enqueue(std::shared_ptr<detail::mpd::pool_job> job, std::vector<std::string> frames, std::uint64_t id);
+  void enqueue(std::shared_ptr<detail::mpd::pool_job> job, detail::mpd::task_frames frames, std::uint64_t id);
 
   const int max_workers_;
   const std::optional<int> max_tasks_;

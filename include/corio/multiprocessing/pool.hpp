@@ -252,9 +252,10 @@ class pool {
     const detail::pool_call call = detail::make_pool_call(
         static_cast<const Fd&>(f), &detail::run_apply<typename P::type, P::from_bytes, std::decay_t<A>...>, spawnlike());
     const std::uint64_t id = next_id();
-    std::vector<std::string> frames(1);
-    detail::begin_task_frame(frames[0], id, 0, call);
-    detail::encode_args<std::decay_t<A>...>(frames[0], args...);
+    detail::task_frames frames;
+    detail::begin_task_frame(frames.blob, id, 0, call);
+    detail::encode_args<std::decay_t<A>...>(frames.blob, args...);
+    frames.end();
     submit(job, std::move(frames), id);
     return async_result<R>(std::move(job));
   }
@@ -366,10 +367,13 @@ class pool {
         return async_result<std::vector<R>>(std::move(job));
       }
       const std::uint64_t id = next_id();
-      std::vector<std::string> frames(chunks);
+      detail::task_frames frames;
+      if constexpr (detail::raw_chunk<A>) frames.blob.reserve(n * sizeof(A) + chunks * 64);
+      detail::advise_huge_pages(frames.blob.data(), frames.blob.capacity());
       for (std::size_t c = 0; c < chunks; ++c) {
-        detail::begin_task_frame(frames[c], id, static_cast<std::uint32_t>(c), call);
-        detail::encode_chunk<A>(frames[c], first + c * cs, std::min(cs, n - c * cs));
+        detail::begin_task_frame(frames.blob, id, static_cast<std::uint32_t>(c), call);
+        detail::encode_chunk<A>(frames.blob, first + c * cs, std::min(cs, n - c * cs));
+        frames.end();
       }
       submit(job, std::move(frames), id);
       return async_result<std::vector<R>>(std::move(job));
@@ -402,11 +406,12 @@ class pool {
     auto job = std::make_shared<detail::imap_job<R>>(chunks, ordered);
     if (n != 0) {
       const std::uint64_t id = next_id();
-      std::vector<std::string> frames(chunks);
+      detail::task_frames frames;
       for (std::size_t c = 0; c < chunks; ++c) {
-        detail::begin_task_frame(frames[c], id, static_cast<std::uint32_t>(c), call);
-        detail::encode_chunk<A>(frames[c], static_cast<const A*>(all.data() + c * chunksize),
+        detail::begin_task_frame(frames.blob, id, static_cast<std::uint32_t>(c), call);
+        detail::encode_chunk<A>(frames.blob, static_cast<const A*>(all.data() + c * chunksize),
                                 std::min(chunksize, n - c * chunksize));
+        frames.end();
       }
       submit(job, std::move(frames), id);
     }
@@ -417,7 +422,7 @@ class pool {
   std::size_t default_chunksize(std::size_t n) const noexcept;
   std::uint64_t next_id() noexcept;
   void check_usable() const;
-  void submit(std::shared_ptr<detail::pool_job> job, std::vector<std::string> frames, std::uint64_t id);
+  void submit(std::shared_ptr<detail::pool_job> job, detail::task_frames frames, std::uint64_t id);
 
   std::unique_ptr<detail::pool_core> core_;
 };

@@ -30,6 +30,9 @@ using pool_clock = std::chrono::steady_clock;
 using pool_duration = std::chrono::duration<double>;
 
 std::optional<pool_clock::time_point> pool_deadline(std::optional<pool_duration> timeout);
+// Asks for transparent huge pages over a large buffer not touched yet: a
+// big map's results would otherwise fault in 4 KiB at a time.
+void advise_huge_pages(void* p, std::size_t n) noexcept;
 // Prints a callback's exception on stderr: the pool goes on (a departure
 // from MP-43, where it kills the result handler).
 void report_callback_error(const char* which, std::exception_ptr e) noexcept;
@@ -157,6 +160,8 @@ class map_job final : public result_job<std::vector<R>> {
           typename result_job<std::vector<R>>::error_callback_t ecb)
       : result_job<std::vector<R>>(std::move(cb), std::move(ecb)), n_(n), cs_(cs), left_(cs == 0 ? 0 : (n + cs - 1) / cs) {
     if constexpr (in_place) {
+      all_.reserve(n);
+      advise_huge_pages(all_.data(), n * sizeof(R));  // before the pages are first touched
       all_.resize(n);
     } else {
       parts_.resize(left_);

@@ -207,6 +207,15 @@ pool_call make_pool_call(const F& f, pool_trampoline tr, bool spawnlike) {
   return c;
 }
 
+// The task messages of one job, one after another in one buffer (a big
+// map's arguments are one allocation, not one per chunk).
+struct task_frames {
+  std::string blob;
+  std::vector<std::size_t> ends;  // where each message ends in blob
+  // Starts the next message; append its arguments to blob, then end().
+  void end() { ends.push_back(blob.size()); }
+};
+
 // A task message is [u32 head length][head: job, index, call][arguments]:
 // writes the first two into `out`; the caller appends the arguments.
 void begin_task_frame(std::string& out, std::uint64_t job, std::uint32_t index, const pool_call& call);
