@@ -24,6 +24,7 @@
 #include <corio/os_errors.hpp>
 
 #include <link.h>
+#include <pthread.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -38,6 +39,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <unordered_map>
 
@@ -97,6 +99,12 @@ int visit(dl_phdr_info* info, std::size_t, void* data) {
 std::mutex g_code_mu;
 std::unordered_map<std::uintptr_t, code_ref> g_located;
 std::map<std::pair<std::string, std::uint64_t>, any_fn> g_resolved;
+
+// A worker forked while another thread of the parent held the cache's
+// lock (an apply_async locating its function as the handler thread forks a
+// replacement) must not inherit it held.
+[[maybe_unused]] const int g_code_mu_atfork =
+    ::pthread_atfork(nullptr, nullptr, [] { ::new (static_cast<void*>(&g_code_mu)) std::mutex(); });
 
 }  // namespace
 
