@@ -100,7 +100,8 @@ class async_result {
   async_result() = default;
   /// Python: get(timeout): the value, or the task's exception (with a
   /// remote_traceback nested, errors.hpp); timeout_error when not ready in
-  /// time (MP-42). The value is moved out: get() once.
+  /// time (MP-42). The value, or the exception, is handed over once: call
+  /// get() once (later calls raise std::logic_error).
   T get(std::optional<duration> timeout = std::nullopt) {
     if constexpr (std::is_void_v<T>) {
       (void)job().take(timeout);

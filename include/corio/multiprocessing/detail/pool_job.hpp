@@ -74,13 +74,20 @@ class result_job : public pool_job {
   bool successful() {
     std::lock_guard g(mu_);
     if (!done_) throw std::invalid_argument("async_result is not ready");  // Python: ValueError
-    return !error_;
+    return !failed_;
   }
   // Waits; the value (moved out once) or the exception.
   T take(std::optional<pool_duration> timeout) {
     if (!wait(timeout)) throw timeout_error("async_result.get(): the result is not ready");
-    std::lock_guard g(mu_);
-    if (error_) std::rethrow_exception(error_);
+    std::unique_lock g(mu_);
+    if (error_) {
+      // Moved out, so that the caller holds the exception's last reference
+      // (the handler thread may drop the job after this).
+      std::exception_ptr e = std::move(error_);
+      g.unlock();
+      std::rethrow_exception(std::move(e));
+    }
+    if (failed_) throw std::logic_error("async_result.get(): the exception was raised already");
     if (!value_) throw std::logic_error("async_result.get(): the value was taken already");
     T v = std::move(*value_);
     value_.reset();
@@ -111,6 +118,7 @@ class result_job : public pool_job {
     }
     std::lock_guard g(mu_);
     error_ = std::move(e);
+    failed_ = true;
     done_ = true;
     cv_.notify_all();
   }
@@ -121,6 +129,7 @@ class result_job : public pool_job {
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
+  bool failed_ = false;
   std::optional<T> value_;
   std::exception_ptr error_;
 };
