@@ -78,6 +78,7 @@ class executor_job final : public mpd::pool_job {
     return any;
   }
   void chunk_done(std::uint32_t, std::string_view payload) override {
+    std::exception_ptr e;
     try {
       if (single_) {
         if constexpr (std::is_void_v<R>) {
@@ -94,8 +95,11 @@ class executor_job final : public mpd::pool_job {
         }
       }
     } catch (...) {
-      chunk_failed(0, std::current_exception());
+      e = std::current_exception();
     }
+    // Failed outside the handler: this thread lets go of the exception
+    // before a waiter can see it.
+    if (e) chunk_failed(0, std::move(e));
   }
   void chunk_failed(std::uint32_t, std::exception_ptr e) override {
     set_each([&](future<R>& f) { f.set_exception(e); });

@@ -140,19 +140,25 @@ class apply_job final : public result_job<T> {
  public:
   using result_job<T>::result_job;
   void chunk_done(std::uint32_t, std::string_view payload) override {
-    T v;
+    std::optional<T> v;
+    std::exception_ptr e;
     try {
       if constexpr (std::is_void_v<R>) {
         (void)decode<std::nullptr_t>(payload);
-        v = T{};
+        v.emplace();
       } else {
-        v = decode<R>(payload);
+        v.emplace(decode<R>(payload));
       }
     } catch (...) {
-      this->fail(std::current_exception());
+      e = std::current_exception();
+    }
+    // Failed outside the handler: this thread lets go of the exception
+    // before the waiter can see it.
+    if (e) {
+      this->fail(std::move(e));
       return;
     }
-    this->finish(std::move(v));
+    this->finish(std::move(*v));
   }
   void chunk_failed(std::uint32_t, std::exception_ptr e) override { this->fail(std::move(e)); }
 };
