@@ -369,7 +369,7 @@ class pool {
       }
       const std::uint64_t id = next_id();
       detail::task_frames frames;
-      if constexpr (detail::raw_chunk<A>) frames.blob.reserve(n * sizeof(A) + chunks * 64);
+      if constexpr (detail::raw_chunk<A>) frames.blob.reserve(n * sizeof(A) + chunks * 256);  // heads: ids and two module offsets
       detail::advise_huge_pages(frames.blob.data(), frames.blob.capacity());
       for (std::size_t c = 0; c < chunks; ++c) {
         detail::begin_task_frame(frames.blob, id, static_cast<std::uint32_t>(c), call);
