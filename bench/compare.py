@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Runs corio's benchmarks (the workloads of docs/benchmarks.md: W1, W2a, W2b,
-W3, W4, W7, W8a, W8b, W10, W11, W12a, W12b, W12c) and, in the same run, the peers:
-CPython asyncio, uvloop, concurrent.futures and multiprocessing, and the
-native ones (Go, Tokio, Boost.Asio, libuv, the C++ floor; for W7,
+W3, W4, W7, W8a, W8b, W9, W10, W11, W12a, W12b, W12c) and, in the same run,
+the peers: CPython asyncio, uvloop, concurrent.futures and multiprocessing,
+and the native ones (Go, Tokio, Boost.Asio, libuv, the C++ floor; for W7,
 posix_spawn + waitpid, for W12a a shared-memory SPSC ring, for W12b raw
 pipe(2) ping-pong and for W12c a process-shared pthread mutex, built here).
 Prints every one-line result, then the ratios corio
@@ -95,6 +95,15 @@ WORKLOADS = {
             "wall": True, "pin": False, "variants": [(None, [], [])]},
     "W8b": {"name": "to_thread", "fig": "us_per_roundtrip", "higher": False, "corio": "w8b_to_thread",
             "python": ("w8b_to_thread.py", 10_000), "wall": True, "pin": False, "variants": [(None, [], [])]},
+    # W9 runs a pool of 2 worker processes: not pinned. W9b's figure is the
+    # speedup of the pool over a serial run in the same program (the Python
+    # peer at N = 10^8: its serial half alone takes seconds).
+    "W9a": {"name": "pool_map", "fig": "items_per_s", "higher": True, "corio": "w9_pool",
+            "python": ("w9_pool.py", 1_000_000), "python_impl": "mp.Pool", "wall": True, "pin": False,
+            "variants": [(None, ["--mode", "map"], ["--mode", "map"])]},
+    "W9b": {"name": "pool_cpu", "fig": "speedup", "higher": True, "corio": "w9_pool",
+            "python": ("w9_pool.py", 100_000_000), "python_impl": "mp.Pool", "wall": True, "pin": False,
+            "variants": [(None, ["--mode", "cpu"], ["--mode", "cpu"])]},
     # W10's Python script runs without an event loop and prints no wall_s; its
     # variants are the corio ones without the "corio:" prefix. The delegate
     # rows (next() through `depth` levels of yield_from) have no Python peer.
@@ -130,7 +139,7 @@ WORKLOADS = {
              "variants": [("none", [], ["--mode", "value"]),
                           ("cpu0", ["--pin", "cpu0"], ["--mode", "value", "--pin", "cpu0"])]},
 }
-ORDER = ["W1", "W2a", "W2b", "W3", "W4", "W7", "W8a", "W8b", "W10", "W11", "W12a", "W12b", "W12c"]
+ORDER = ["W1", "W2a", "W2b", "W3", "W4", "W7", "W8a", "W8b", "W9a", "W9b", "W10", "W11", "W12a", "W12b", "W12c"]
 
 # Native peers, from the peers' checkout (bench/anchors/native, built by its
 # run_all.sh), as (impl, workload, binary relative to that folder, argument,
@@ -357,15 +366,18 @@ def figures(line):
     cpu = float(f["cpu_s"]) if "cpu_s" in f else None
     return {"n": n, "wall": wall, "cpu": cpu, "rss": float(f.get("peak_rss_kb", "nan")),
             "bpt": float(f["bytes_per_task"]) if "bytes_per_task" in f else None,
-            "bpt_net": float(f["bytes_per_task_net"]) if "bytes_per_task_net" in f else None}
+            "bpt_net": float(f["bytes_per_task_net"]) if "bytes_per_task_net" in f else None,
+            "speedup": float(f["speedup"]) if "speedup" in f else None}
 
 
 def primary(wid, fg, basis):
     """The workload's figure on a time basis ('cpu' or 'wall')."""
     secs = fg["cpu"] if basis == "cpu" and fg["cpu"] is not None else fg["wall"]
     n = fg["n"]
-    if wid in ("W1", "W4", "W7", "W8a", "W11", "W12a"):
+    if wid in ("W1", "W4", "W7", "W8a", "W9a", "W11", "W12a"):
         return n / secs
+    if wid == "W9b":
+        return fg["speedup"]  # serial / pool, within one program
     if wid == "W12c":
         return 2 * n / secs  # two processes, N increments each
     if wid in ("W2a", "W2b", "W10"):
@@ -599,6 +611,11 @@ def targets(jobs, wids):
     if "W11" in wids and get("W11", "corio"):
         ahead_of("W11", ["asio:post", "tokio:Handle_spawn", "tokio:unbounded_mpsc"],
                  "W11 ahead of Asio post and Tokio (Handle::spawn, unbounded mpsc)")
+    if "W9a" in wids:
+        times_ahead("W9a", "mp.Pool", 20, "W9a >= 20x CPython's Pool.map (wall)")
+    if "W9b" in wids and get("W9b", "corio"):
+        x = primary("W9b", get("W9b", "corio"), "wall")
+        rows.append(("W9b speedup >= 1.9 over serial on 2 cores", x >= 1.9, "%.2f" % x))
     if "W12a" in wids:
         for item, times in (("int", 30), ("1KiB", 15)):
             c = get("W12a", "corio:" + item)
@@ -723,8 +740,8 @@ def main():
                     help="a checkout of the peers' implementations, holding bench/anchors (optional; "
                          "default: ../shared beside the repository); not used with --headline")
     ap.add_argument("--workloads", default=None,
-                    help="comma-separated: W1,W2 (= W2a,W2b),W2a,W2b,W3,W4,W7,W8 (= W8a,W8b),W8a,W8b,W10,W11,"
-                         "W12 (= W12a,W12b,W12c),W12a,W12b,W12c "
+                    help="comma-separated: W1,W2 (= W2a,W2b),W2a,W2b,W3,W4,W7,W8 (= W8a,W8b),W8a,W8b,W9 (= W9a,W9b),"
+                         "W9a,W9b,W10,W11,W12 (= W12a,W12b,W12c),W12a,W12b,W12c "
                          "(default: all of them)")
     ap.add_argument("--reps", type=int, default=None, help="runs per row, median kept (default 3)")
     ap.add_argument("--peer-reps", type=int, default=None, help="runs per peer row (default: --reps; 1 with --headline)")
@@ -746,11 +763,12 @@ def main():
         wids = []
         for w in args.workloads.replace(" ", "").split(","):
             w = re.sub(r"^(W\d+)([A-Z]?)$", lambda m: m.group(1) + m.group(2).lower(), w.upper())
-            sel = {"W2": ["W2a", "W2b"], "W8": ["W8a", "W8b"], "W12": ["W12a", "W12b", "W12c"]}.get(w, [w])
+            sel = {"W2": ["W2a", "W2b"], "W8": ["W8a", "W8b"], "W9": ["W9a", "W9b"],
+                   "W12": ["W12a", "W12b", "W12c"]}.get(w, [w])
             for s in sel:
                 if s not in WORKLOADS:
-                    ap.error("unknown workload %r (known: W1, W2, W2a, W2b, W3, W4, W7, W8, W8a, W8b, W10, W11, W12, W12a, "
-                             "W12b, W12c)"
+                    ap.error("unknown workload %r (known: W1, W2, W2a, W2b, W3, W4, W7, W8, W8a, W8b, W9, W9a, W9b, W10, W11, "
+                             "W12, W12a, W12b, W12c)"
                              % w)
                 if s not in wids:
                     wids.append(s)

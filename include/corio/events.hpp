@@ -200,6 +200,12 @@ class event_loop : private detail::loop_core {
   /// is dropped (TH-07). Needs <corio/threads.hpp>.
   template <class F, class... A>
   auto run_in_executor(futures::executor* executor, F&& fn, A&&... args);
+  /// The same with an executor of a derived type: its own submit() is
+  /// called, so an executor whose calls cross a process (a
+  /// process_pool_executor, whose submit encodes the call) works too.
+  template <class Ex, class F, class... A>
+    requires(std::is_base_of_v<futures::executor, Ex> && !std::is_same_v<std::remove_cv_t<Ex>, futures::executor>)
+  auto run_in_executor(Ex* executor, F&& fn, A&&... args);
   /// Python: loop.set_default_executor(executor). Only a thread pool is
   /// accepted (TH-06), which the type says here.
   void set_default_executor(std::shared_ptr<futures::thread_pool_executor> executor);

@@ -100,6 +100,14 @@ auto event_loop::run_in_executor(futures::executor* executor, F&& fn, A&&... arg
   return wrap_future(ex.submit(std::forward<F>(fn), std::forward<A>(args)...), *this);
 }
 
+template <class Ex, class F, class... A>
+  requires(std::is_base_of_v<futures::executor, Ex> && !std::is_same_v<std::remove_cv_t<Ex>, futures::executor>)
+auto event_loop::run_in_executor(Ex* executor, F&& fn, A&&... args) {
+  check_open();
+  if (!executor) return run_in_executor(static_cast<futures::executor*>(nullptr), std::forward<F>(fn), std::forward<A>(args)...);
+  return wrap_future(executor->submit(std::forward<F>(fn), std::forward<A>(args)...), *this);
+}
+
 namespace detail {
 
 // What to_thread runs on the worker: fn(args...) inside a copy of the
