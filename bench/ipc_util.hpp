@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace bench {
 
@@ -71,6 +72,28 @@ inline double monotonic_s() {
   timespec ts{};
   ::clock_gettime(CLOCK_MONOTONIC, &ts);
   return double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+}
+
+/// W12a's command line: `[--item int|1KiB] [N] [--pin cpu0]`; N defaults to
+/// 1,000,000 ints or 200,000 1 KiB items.
+struct queue_args {
+  std::string item = "int";
+  std::int64_t n = 0;
+};
+
+inline queue_args parse_queue_args(int argc, char** argv) {
+  queue_args a;
+  std::vector<char*> rest{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--item") == 0 && i + 1 < argc) {
+      a.item = argv[++i];
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  check(a.item == "int" || a.item == "1KiB", "--item is int or 1KiB");
+  a.n = parse_ipc_args(static_cast<int>(rest.size()), rest.data(), a.item == "int" ? 1'000'000 : 200'000).n;
+  return a;
 }
 
 }  // namespace bench

@@ -48,18 +48,9 @@ void spin_until(Cond c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string item = "int";
-  std::vector<char*> rest{argv[0]};
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--item") == 0 && i + 1 < argc) {
-      item = argv[++i];
-    } else {
-      rest.push_back(argv[i]);
-    }
-  }
-  bench::check(item == "int" || item == "1KiB", "--item is int or 1KiB");
-  const std::int64_t n =
-      bench::parse_ipc_args(static_cast<int>(rest.size()), rest.data(), item == "int" ? 1'000'000 : 200'000).n;
+  const bench::queue_args args = bench::parse_queue_args(argc, argv);
+  const std::string& item = args.item;
+  const std::int64_t n = args.n;
   const std::size_t slot = item == "int" ? 8 : 1024;
 
   void* mem = ::mmap(nullptr, sizeof(ring) + kSlots * slot, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

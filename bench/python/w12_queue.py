@@ -17,21 +17,7 @@ import resource
 import sys
 import time
 
-
-def fmt(v):
-    """Numbers as corio's programs print them: no decimals from 100 up, else 3, or 6 below 1."""
-    if isinstance(v, float):
-        return "%.0f" % v if abs(v) >= 100 else "%.3f" % v if abs(v) >= 1 else "%.6f" % v
-    return str(v)
-
-
-def pin_tag():
-    cpus = os.sched_getaffinity(0)
-    if len(cpus) == 1:
-        return "cpu%d" % next(iter(cpus))
-    if len(cpus) < (os.cpu_count() or len(cpus)):
-        return "cpus%d" % len(cpus)
-    return "none"
+from proc_line import emit, pin_tag
 
 
 def put_all(q, n, go, one_kib):
@@ -88,7 +74,7 @@ def main():
               ("item", args.item), ("pin", pin_tag()), ("ns_per_item", wall * 1e9 / n), ("wall_s", wall),
               ("producer_cpu_s", ru.ru_utime + ru.ru_stime),
               ("peak_rss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)]
-    print(" ".join(["W12a ipc_queue"] + ["%s=%s" % (k, fmt(v)) for k, v in fields]))
+    emit("W12a ipc_queue", fields)
     sys.stdout.flush()
 
 

@@ -13,25 +13,10 @@ Prints one line in the format of docs/benchmarks.md.
 import argparse
 import multiprocessing as mp
 import platform
-import resource
 import sys
 import time
 
-
-def fmt(v):
-    """Numbers as corio's programs print them: no decimals from 100 up, else 3, or 6 below 1."""
-    if isinstance(v, float):
-        return "%.0f" % v if abs(v) >= 100 else "%.3f" % v if abs(v) >= 1 else "%.6f" % v
-    return str(v)
-
-
-def emit(head, fields):
-    print(" ".join([head] + ["%s=%s" % (k, fmt(v)) for k, v in fields]))
-    sys.stdout.flush()
-
-
-def peak_rss_kb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+from proc_line import emit, peak_rss_kb
 
 
 def square(x):

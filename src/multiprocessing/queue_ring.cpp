@@ -248,11 +248,16 @@ class side_lock {
 // call: that call is usually a few hundred nanoseconds from its end, so the
 // lock is tried again for a short while, unless its holder sleeps (it waits
 // for room or an item: the queue is full or empty for this caller too).
-lock_result lock_briefly(robust_mutex& m, const std::atomic<std::uint32_t>& holder_sleeps, const char* what) {
+// Only the last attempt may look the holder up in /proc (a non-blocking
+// lock() of a held lock does): the others just watch the word.
+lock_result lock_briefly(robust_mutex& m, const std::atomic<std::uint32_t>& holder_sleeps) {
   threading::detail::backoff b;
   for (int i = 0;; ++i) {
-    const lock_result r = lock(m, false, threading::detail::clock::time_point::max(), what);
-    if (r != lock_result::not_taken || i == 24 || holder_sleeps.load(std::memory_order_relaxed) != 0) return r;
+    const bool last = i == 24 || holder_sleeps.load(std::memory_order_relaxed) != 0;
+    if (last || m.word.load(std::memory_order_relaxed) == 0) {
+      const lock_result r = lock(m, false, threading::detail::clock::time_point::max());
+      if (r != lock_result::not_taken || last) return r;
+    }
     b.pause();
   }
 }
@@ -273,8 +278,6 @@ queue_ring::queue_ring(std::int64_t maxsize, std::size_t capacity) {
   auto* q = new (p_.addr) queue_shared{};
   q->capacity = cap;
   q->maxsize = maxsize > 0 ? maxsize : 0;
-  init(q->put_mu);
-  init(q->get_mu);
 }
 
 queue_ring::queue_ring(const shared_handle& h, std::string_view kind) {
@@ -346,11 +349,11 @@ bool queue_ring::put(std::string_view item, bool block, clock::time_point deadli
   side_lock g(q->put_mu, q->ev_room, q->room_waiters);
   lock_result r;
   if (!block) {
-    r = lock_briefly(q->put_mu, q->room_sleeper, "multiprocessing::queue.put");
+    r = lock_briefly(q->put_mu, q->room_sleeper);
   } else if (deadline == clock::time_point::max()) {
-    r = lock_forever(q->put_mu, "multiprocessing::queue.put");
+    r = lock_forever(q->put_mu);
   } else {
-    r = lock(q->put_mu, true, deadline, "multiprocessing::queue.put");
+    r = lock(q->put_mu, true, deadline);
   }
   if (r == lock_result::not_taken) return false;
   g.set_held();
@@ -361,7 +364,7 @@ bool queue_ring::put(std::string_view item, bool block, clock::time_point deadli
 bool queue_ring::try_put(std::string_view item) {
   queue_shared* q = s();
   side_lock g(q->put_mu, q->ev_room, q->room_waiters);
-  const lock_result r = lock(q->put_mu, false, clock::time_point::max(), "multiprocessing::queue.put");
+  const lock_result r = lock(q->put_mu, false, clock::time_point::max());
   if (r == lock_result::not_taken) return false;
   g.set_held();
   if (r == lock_result::taken_from_dead_owner) recover_put_side();
@@ -454,11 +457,11 @@ bool queue_ring::get(std::string& out, bool block, clock::time_point deadline) {
   side_lock g(q->get_mu, q->ev_data, q->data_waiters);
   lock_result r;
   if (!block) {
-    r = lock_briefly(q->get_mu, q->data_sleeper, "multiprocessing::queue.get");
+    r = lock_briefly(q->get_mu, q->data_sleeper);
   } else if (deadline == clock::time_point::max()) {
-    r = lock_forever(q->get_mu, "multiprocessing::queue.get");
+    r = lock_forever(q->get_mu);
   } else {
-    r = lock(q->get_mu, true, deadline, "multiprocessing::queue.get");
+    r = lock(q->get_mu, true, deadline);
   }
   if (r == lock_result::not_taken) return false;
   g.set_held();
@@ -472,7 +475,7 @@ bool queue_ring::get(std::string& out, bool block, clock::time_point deadline) {
 bool queue_ring::try_get(std::string& out) {
   queue_shared* q = s();
   side_lock g(q->get_mu, q->ev_data, q->data_waiters);
-  const lock_result r = lock(q->get_mu, false, clock::time_point::max(), "multiprocessing::queue.get");
+  const lock_result r = lock(q->get_mu, false, clock::time_point::max());
   if (r == lock_result::not_taken) return false;
   g.set_held();
   if (r == lock_result::taken_from_dead_owner) q->data_sleeper.store(0, std::memory_order_relaxed);
@@ -485,7 +488,7 @@ void queue_ring::probe_producer() {
   // take the put mutex from the dead holder and end it here.
   queue_shared* q = s();
   side_lock g(q->put_mu, q->ev_room, q->room_waiters);
-  const lock_result r = lock(q->put_mu, false, clock::time_point::max(), "multiprocessing::queue.get");
+  const lock_result r = lock(q->put_mu, false, clock::time_point::max());
   if (r == lock_result::not_taken) return;  // a live producer holds it
   g.set_held();
   recover_put_side();

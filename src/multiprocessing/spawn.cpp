@@ -330,7 +330,6 @@ void write_int(int fd, std::int32_t v) {
       break;
     }
     std::size_t i = 0;
-    const std::size_t polled = kids.size();  // a request below may add kids that have no pollfd
     if (open) {
       if (fds[0].revents != 0) {
         std::vector<int> got;

@@ -3,7 +3,7 @@
 //
 // - The ring is single-producer, single-consumer: producers take turns
 //   through a put mutex, consumers through a get mutex (robust,
-//   process-shared pthread mutexes, detail/sync_state.hpp), so a producer
+//   process-shared futex locks, detail/sync_state.hpp), so a producer
 //   never waits for a consumer's lock or the other way round, and the ring
 //   itself needs only two positions, each written by one side.
 // - An item is one or more chunks: an 8-byte header (length, flags) and the
