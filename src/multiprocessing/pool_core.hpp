@@ -210,10 +210,16 @@ class pool_core {
     auto [mine, theirs] = multiprocessing::pipe(true);
     std::vector<int> close_fds;
     if (method() == "fork") {
-      close_fds.push_back(mine.fileno());
+      // Both fds of each duplex end (a pipe each way): a forked worker that
+      // kept a write end open would keep its peers from seeing EOF.
+      auto close_conn = [&close_fds](const connection& c) {
+        close_fds.push_back(c.fileno());
+        if (c.write_fileno() != c.fileno()) close_fds.push_back(c.write_fileno());
+      };
+      close_conn(mine);
       close_fds.push_back(wake_.get());
       for (auto& w : workers_)
-        if (!w.conn.closed()) close_fds.push_back(w.conn.fileno());
+        if (!w.conn.closed()) close_conn(w.conn);
     }
     const std::string prefix = method() == "fork" ? "ForkPoolWorker-" : method() == "spawn" ? "SpawnPoolWorker-" : "ForkServerPoolWorker-";
     auto p = std::make_unique<process>(process_options{.name = prefix + std::to_string(++started_count_), .daemon = daemon_},
