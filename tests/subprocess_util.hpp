@@ -75,24 +75,36 @@ class temp_dir {
 // release() writes a line: keeps a child busy without a timed sleep. Give
 // such a child no inherited stdout or stderr: if a failed test aborts, it
 // stays blocked, and must not hold the test runner's output open.
+//
+// The write end stays open from the first release() to the gate's end: a
+// child that reads again reopens the FIFO, and had the writer closed just
+// after that reopen, its read would see end of file instead of waiting for
+// the next release().
 class gate {
  public:
   gate() : path_(dir_.path() + "/gate") {
     if (::mkfifo(path_.c_str(), 0600) < 0) throw std::runtime_error("mkfifo failed");
   }
+  gate(const gate&) = delete;
+  gate& operator=(const gate&) = delete;
+  ~gate() {
+    if (fd_ >= 0) ::close(fd_);
+  }
   const std::string& path() const { return path_; }
-  // Blocks until the child has opened the FIFO, then lets it read a line.
+  // The first call blocks until the child has opened the FIFO; each lets it
+  // read a line.
   void release() const {
-    const int fd = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) throw std::runtime_error("open of the gate failed");
-    const bool ok = ::write(fd, "go\n", 3) == 3;
-    ::close(fd);
-    if (!ok) throw std::runtime_error("write to the gate failed");
+    if (fd_ < 0) {
+      fd_ = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd_ < 0) throw std::runtime_error("open of the gate failed");
+    }
+    if (::write(fd_, "go\n", 3) != 3) throw std::runtime_error("write to the gate failed");
   }
 
  private:
   temp_dir dir_;
   std::string path_;
+  mutable int fd_ = -1;
 };
 
 }  // namespace corio_test
