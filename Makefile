@@ -90,7 +90,7 @@ build-tsan: deps $(TSAN_BUILD)/build.ninja
 # resolver's executor, signal senders, the wake-up eventfd) is the same code
 # on both backends, and the rest of the suite runs on the io_uring backend.
 test-tsan: build-tsan
-	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tools/tsan.supp \
 	  ctest --test-dir $(TSAN_BUILD) --output-on-failure -j $(CTEST_JOBS) -E '^io_uring\.'
 
 # libFuzzer with ASan + UBSan; the library is instrumented for coverage too.
