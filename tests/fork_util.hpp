@@ -5,6 +5,8 @@
 // (PR_SET_PDEATHSIG), so an aborted test leaves no orphan behind.
 #pragma once
 
+#include "sanitizers.hpp"
+
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -30,17 +32,6 @@ namespace corio_test {
 // child's memory (every access in a forked child that another process sees
 // is invisible to it), it warns on fork of a process with threads, and its
 // fork bookkeeping can stall a child of a multi-threaded parent.
-#if defined(__SANITIZE_THREAD__)
-inline constexpr bool under_tsan = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-inline constexpr bool under_tsan = true;
-#else
-inline constexpr bool under_tsan = false;
-#endif
-#else
-inline constexpr bool under_tsan = false;
-#endif
 
 #define CORIO_SKIP_FORK_UNDER_TSAN()                                                                   \
   do {                                                                                                 \

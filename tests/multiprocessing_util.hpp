@@ -113,6 +113,18 @@ class stderr_capture {
   int saved_ = -1;
 };
 
+/// A pool task: tells the test it runs (its pid, through the FIFO at
+/// `path`), then waits for ever: the test kills it or terminates the pool.
+inline int report_and_hang(std::string path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  const int pid = static_cast<int>(::getpid());
+  if (fd >= 0) {
+    (void)!::write(fd, &pid, sizeof pid);
+    ::close(fd);
+  }
+  for (;;) ::pause();
+}
+
 }  // namespace corio_test
 
 // A test file using spawn or forkserver defines its main() with this.

@@ -3,6 +3,8 @@
 // behind: no child, reaped or not.
 #pragma once
 
+#include "sanitizers.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,17 +21,7 @@ namespace corio_test {
 
 // ThreadSanitizer's allocator keeps freed blocks: peak-memory bounds do
 // not hold under it.
-#if defined(__SANITIZE_THREAD__)
-inline constexpr bool memory_bounds_hold = false;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-inline constexpr bool memory_bounds_hold = false;
-#else
-inline constexpr bool memory_bounds_hold = true;
-#endif
-#else
-inline constexpr bool memory_bounds_hold = true;
-#endif
+inline constexpr bool memory_bounds_hold = !under_tsan;
 
 // True if this process has no child at all, running or zombie: every child
 // a test started was reaped.

@@ -6,6 +6,8 @@
 // process with a message naming the thread, whether run() is still going or
 // has already finished; joining first, or settle() in the subclass's
 // destructor, keep working.
+#include "sanitizers.hpp"
+
 #include <corio/threading/event.hpp>
 #include <corio/threading/thread.hpp>
 #include <corio/threading/timer.hpp>
@@ -27,14 +29,9 @@ namespace {
 // called through it on the other thread), so under ThreadSanitizer its report
 // may stop the process before the base destructor's message: either is the
 // bug caught.
-#if defined(__SANITIZE_THREAD__)
+#if CORIO_TEST_TSAN
 #define CORIO_OR_TSAN_VPTR_RACE(pattern) "(" pattern "|ThreadSanitizer: data race on vptr)"
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define CORIO_OR_TSAN_VPTR_RACE(pattern) "(" pattern "|ThreadSanitizer: data race on vptr)"
-#endif
-#endif
-#ifndef CORIO_OR_TSAN_VPTR_RACE
+#else
 #define CORIO_OR_TSAN_VPTR_RACE(pattern) pattern
 #endif
 

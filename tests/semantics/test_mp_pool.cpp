@@ -58,17 +58,6 @@ int die_now(int sig) {
   ::raise(sig);
   return 0;
 }
-// Tells the test it runs (its pid, through the FIFO at `path`), then waits
-// for ever: the test kills it or terminates the pool.
-int report_and_hang(std::string path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  const int pid = static_cast<int>(::getpid());
-  if (fd >= 0) {
-    (void)!::write(fd, &pid, sizeof pid);
-    ::close(fd);
-  }
-  for (;;) ::pause();
-}
 
 // Returns 1 at once for an empty path; else blocks until the test writes a
 // byte into the FIFO at `path`, and returns 300.
@@ -283,7 +272,7 @@ TEST_F(mp_test, MP_41_default_chunksize_is_the_ceiling_of_len_over_four_times_pr
 TEST_F(mp_test, MP_42_get_with_a_timeout_raises_multiprocessing_timeout_error_and_successful_needs_ready) {
   auto p = make_pool("fork", 1);
   fifo f;
-  auto hang = p.apply_async(report_and_hang, f.path());
+  auto hang = p.apply_async(corio_test::report_and_hang, f.path());
   ASSERT_GT(f.next_pid(), 0);
   EXPECT_THROW(hang.get(0.05s), mp::timeout_error);
   EXPECT_FALSE(hang.ready());
@@ -438,7 +427,7 @@ TEST_F(mp_test, MP_45_terminate_stops_the_workers_at_once_and_the_destructor_ter
     auto p = make_pool("fork", 1);
     pids = p.worker_pids();
     fifo f;
-    hang = p.apply_async(report_and_hang, f.path());
+    hang = p.apply_async(corio_test::report_and_hang, f.path());
     ASSERT_GT(f.next_pid(), 0);
     auto queued = p.apply_async(square, 2);
     p.terminate();
@@ -449,7 +438,7 @@ TEST_F(mp_test, MP_45_terminate_stops_the_workers_at_once_and_the_destructor_ter
   {
     auto p = make_pool("fork", 1);
     fifo f;
-    hang = p.apply_async(report_and_hang, f.path());
+    hang = p.apply_async(corio_test::report_and_hang, f.path());
     ASSERT_GT(f.next_pid(), 0);
   }  // as Python's `with` exit: terminate
   EXPECT_THROW(hang.get(kBound), mp::pool_terminated_error);
@@ -510,7 +499,7 @@ TEST_F(mp_test, MP_48_a_worker_killed_mid_task_fails_that_task_naming_pid_and_si
   for (const char* method : kMethods) {
     auto p = make_pool(method, 2);
     fifo f;
-    auto victim = p.apply_async(report_and_hang, f.path());
+    auto victim = p.apply_async(corio_test::report_and_hang, f.path());
     const int pid = f.next_pid();
     ASSERT_GT(pid, 0) << method;
     ASSERT_EQ(::kill(pid, SIGKILL), 0);

@@ -50,15 +50,6 @@ int start_a_process() {
   return *p.exitcode();
 }
 void init_raises() { throw std::runtime_error("initializer failed"); }
-int report_and_hang(std::string path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  const int pid = static_cast<int>(::getpid());
-  if (fd >= 0) {
-    (void)!::write(fd, &pid, sizeof pid);
-    ::close(fd);
-  }
-  for (;;) ::pause();
-}
 int wait_for_fifo(std::string path) {
   // Blocks until the test writes a byte into the FIFO.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -105,11 +96,11 @@ TEST_F(mp_test, MP_49_a_worker_killed_mid_task_breaks_the_executor_and_every_pen
   for (const char* method : {"fork", "spawn", "forkserver"}) {
     cf::process_pool_executor ex(2, mp::get_context(method));
     fifo f;
-    auto victim = ex.submit(report_and_hang, f.path());
+    auto victim = ex.submit(corio_test::report_and_hang, f.path());
     const int pid = f.next_pid();
     ASSERT_GT(pid, 0) << method;
     std::vector<cf::future<int>> pending;
-    for (int i = 0; i < 4; ++i) pending.push_back(ex.submit(report_and_hang, f.path()));
+    for (int i = 0; i < 4; ++i) pending.push_back(ex.submit(corio_test::report_and_hang, f.path()));
     ASSERT_EQ(::kill(pid, SIGKILL), 0);
     try {
       victim.result(kBound);
@@ -238,7 +229,7 @@ TEST_F(mp_test, MP_54_the_calls_sent_to_a_worker_are_running_and_cannot_be_cance
   // true (a worker is sent the call it runs and the next one).
   cf::process_pool_executor ex(1, mp::get_context("fork"));
   fifo f;
-  auto running = ex.submit(report_and_hang, f.path());
+  auto running = ex.submit(corio_test::report_and_hang, f.path());
   ASSERT_GT(f.next_pid(), 0);
   auto a = ex.submit(square, 1);
   auto b = ex.submit(square, 2);

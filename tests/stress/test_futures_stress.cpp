@@ -3,6 +3,8 @@
 // checks invariants that must hold whatever the interleaving (every call runs
 // at most once, every callback exactly once, no future is lost), and is
 // sized to finish in a few seconds under ThreadSanitizer.
+#include "sanitizers.hpp"
+
 #include <corio/futures/thread_pool_executor.hpp>
 #include <corio/futures/wait.hpp>
 
@@ -26,17 +28,7 @@ namespace cf = corio::futures;
 
 namespace {
 
-#if defined(__SANITIZE_THREAD__)
-constexpr int scale = 1;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr int scale = 1;
-#else
-constexpr int scale = 10;
-#endif
-#else
-constexpr int scale = 10;
-#endif
+constexpr int scale = corio_test::under_tsan ? 1 : 10;
 
 }  // namespace
 
