@@ -101,8 +101,9 @@ void write_all(int fd, bool sock, iovec* iov, int n) {
   }
 }
 
-// The frame header for a payload of n bytes, in `h`; its length.
-std::size_t make_header(char* h, std::size_t n) noexcept {
+}  // namespace
+
+std::size_t detail::frame_header(char* h, std::size_t n) noexcept {
   if (n > 0x7fffffff) {
     store_be32(h, 0xffffffffu);
     store_be64(h + 4, n);
@@ -111,8 +112,6 @@ std::size_t make_header(char* h, std::size_t n) noexcept {
   store_be32(h, static_cast<std::uint32_t>(n));
   return 4;
 }
-
-}  // namespace
 
 connection::connection(int fd, bool readable, bool writable) {
   if (fd < 0) throw std::invalid_argument("connection: invalid handle " + std::to_string(fd));
@@ -219,7 +218,7 @@ void connection::send_bytes(std::string_view buf, std::size_t offset, std::optio
   const std::size_t n = size.value_or(buf.size() - offset);
   if (n > buf.size() - offset) throw std::invalid_argument("send_bytes: buffer length < offset + size");
   char h[12];
-  iovec iov[2] = {{h, make_header(h, n)}, {const_cast<char*>(buf.data() + offset), n}};
+  iovec iov[2] = {{h, detail::frame_header(h, n)}, {const_cast<char*>(buf.data() + offset), n}};
   write_all(wfd_, socket_, iov, n == 0 ? 1 : 2);
 }
 
@@ -238,7 +237,7 @@ void connection::send_frame(std::string& frame) {
 task<void> connection::send_bytes_async(std::string buf) {
   check_writable("send_bytes");
   char h[12];
-  const std::size_t hl = make_header(h, buf.size());
+  const std::size_t hl = detail::frame_header(h, buf.size());
   std::string frame;
   frame.reserve(hl + buf.size());
   frame.append(h, hl);

@@ -9,10 +9,12 @@
 #include <corio/multiprocessing/detail/pool_wire.hpp>
 #include <corio/multiprocessing/pool.hpp>
 
+#include <corio/detail/pipes.hpp>
 #include <corio/detail/unique_fd.hpp>
 #include <corio/exceptions.hpp>
 #include <corio/os_errors.hpp>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -27,6 +29,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -66,6 +69,15 @@ struct worker_slot {
   // parent between tasks.
   std::deque<task_item> inflight;
   std::int64_t given = 0;
+  // The task message still being written (its payload lives in the blob
+  // of inflight.back()): the handler never waits on a worker's pipe, since
+  // that worker may be waiting in its own write for the handler to read a
+  // large result.
+  char head[12] = {};
+  std::size_t head_len = 0;
+  std::string_view body;
+  std::size_t sent = 0;  // of head_len + body.size()
+  bool sending() const noexcept { return sent < head_len + body.size(); }
 };
 
 inline std::string signal_text(int code) {
@@ -230,6 +242,10 @@ class pool_core {
     w.pid = p->pid().value_or(-1);
     w.proc = std::move(p);
     w.conn = std::move(mine);
+    // Never blocks the handler (see worker_slot::sending): the parent's
+    // write end is its own (the worker closed its copy, or never had it).
+    const int wfd = w.conn.write_fileno();
+    if (::fcntl(wfd, F_SETFL, ::fcntl(wfd, F_GETFL) | O_NONBLOCK) < 0) throw_os_error(errno, "pool: fcntl(O_NONBLOCK) on a worker's pipe");
     workers_.push_back(std::move(w));
     publish_pids();
   }
@@ -430,6 +446,27 @@ class pool_core {
     publish_pids();
   }
 
+  // Writes what it can of w's task message without blocking. A worker
+  // whose pipe is gone gets nothing more: its sentinel fails what it held.
+  static void push_out(worker_slot& w) {
+    while (w.sending() && !w.conn.closed()) {
+      iovec iov[2];
+      int n = 0;
+      if (w.sent < w.head_len) iov[n++] = {w.head + w.sent, w.head_len - w.sent};
+      const std::size_t body_done = w.sent > w.head_len ? w.sent - w.head_len : 0;
+      iov[n++] = {const_cast<char*>(w.body.data()) + body_done, w.body.size() - body_done};
+      const ssize_t r = corio::detail::writev_nosignal(w.conn.write_fileno(), iov, n);
+      if (r >= 0) {
+        w.sent += static_cast<std::size_t>(r);
+      } else if (r == -EAGAIN) {
+        return;
+      } else if (r != -EINTR) {
+        w.head_len = w.sent = 0;
+        w.body = {};
+      }
+    }
+  }
+
   void handler_main() {
     try {
       for (int i = 0; i < n_; ++i) start_worker();
@@ -477,7 +514,7 @@ class pool_core {
       // while another is idle).
       for (std::size_t depth = 1; depth <= kWorkerDepth; ++depth)
       for (auto& w : workers_) {
-        while (w.inflight.size() < depth && !w.conn.closed() && (maxtasks_ == 0 || w.given < maxtasks_)) {
+        while (w.inflight.size() < depth && !w.conn.closed() && !w.sending() && (maxtasks_ == 0 || w.given < maxtasks_)) {
           task_item item;
           for (;;) {
             {
@@ -493,13 +530,13 @@ class pool_core {
           }
           if (!item.job) break;
           item.started = true;
-          try {
-            w.conn.send_bytes(item.frame());
-          } catch (...) {
-            // The worker is gone: its sentinel fails the task.
-          }
+          w.head_len = frame_header(w.head, item.frame().size());
+          w.body = item.frame();
+          w.sent = 0;
           w.inflight.push_back(std::move(item));
           ++w.given;
+          push_out(w);
+          if (w.sending()) break;  // the pipe is full: the rest when it drains
         }
       }
       if (state == st::closed && outstanding == 0 && !pipes_closed) {
@@ -512,6 +549,7 @@ class pool_core {
       for (auto& w : workers_) {
         fds.push_back({w.proc->sentinel(), POLLIN, 0});
         fds.push_back({w.conn.closed() ? -1 : w.conn.fileno(), POLLIN, 0});
+        fds.push_back({w.sending() && !w.conn.closed() ? w.conn.write_fileno() : -1, POLLOUT, 0});
       }
       if (::poll(fds.data(), fds.size(), -1) < 0) {
         if (errno == EINTR) continue;
@@ -524,9 +562,11 @@ class pool_core {
       }
       // Results first: a worker that answered and then exited held nothing.
       for (std::size_t i = 0; i < workers_.size(); ++i)
-        if (fds[2 + 2 * i].revents && !workers_[i].conn.closed()) read_worker(workers_[i], true);
+        if (fds[2 + 3 * i].revents && !workers_[i].conn.closed()) read_worker(workers_[i], true);
+      for (std::size_t i = 0; i < workers_.size(); ++i)
+        if (fds[3 + 3 * i].revents) push_out(workers_[i]);
       for (std::size_t i = workers_.size(); i-- > 0;)
-        if (i < workers_.size() && fds[1 + 2 * i].revents) on_exit(i);
+        if (i < workers_.size() && fds[1 + 3 * i].revents) on_exit(i);
     }
   }
 

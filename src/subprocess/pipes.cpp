@@ -1,5 +1,6 @@
 // Pipes to children and blocking waits (see detail/pipes.hpp).
 #include <corio/detail/pipes.hpp>
+
 #include <corio/os_errors.hpp>
 
 #include <fcntl.h>
@@ -45,7 +46,7 @@ unique_fd open_devnull() {
   return fd;
 }
 
-ssize_t write_nosignal(int fd, const void* data, std::size_t n) noexcept {
+ssize_t writev_nosignal(int fd, const iovec* iov, int n) noexcept {
   sigset_t pipe_only, old;
   ::sigemptyset(&pipe_only);
   ::sigaddset(&pipe_only, SIGPIPE);
@@ -59,7 +60,7 @@ ssize_t write_nosignal(int fd, const void* data, std::size_t n) noexcept {
     ::sigpending(&pending);
     was_pending = ::sigismember(&pending, SIGPIPE) == 1;
   }
-  const ssize_t r = ::write(fd, data, n);
+  const ssize_t r = ::writev(fd, iov, n);
   const int err = errno;
   if (r < 0 && err == EPIPE && !was_pending) {
     // Take back the SIGPIPE this write raised (thread-directed, pending
@@ -70,6 +71,11 @@ ssize_t write_nosignal(int fd, const void* data, std::size_t n) noexcept {
   }
   if (!::sigismember(&old, SIGPIPE)) ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return r < 0 ? -err : r;
+}
+
+ssize_t write_nosignal(int fd, const void* data, std::size_t n) noexcept {
+  const iovec one{const_cast<void*>(data), n};
+  return writev_nosignal(fd, &one, 1);
 }
 
 int poll_until(pollfd* fds, nfds_t n, const std::optional<std::chrono::steady_clock::time_point>& deadline) {

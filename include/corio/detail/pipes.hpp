@@ -13,6 +13,7 @@
 
 #include <poll.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <chrono>
 #include <cstddef>
@@ -37,6 +38,8 @@ unique_fd open_devnull();
 // write(2) that never raises SIGPIPE: bytes written, or -errno (-EPIPE
 // when the reader has gone).
 ssize_t write_nosignal(int fd, const void* data, std::size_t n) noexcept;
+// writev(2) likewise.
+ssize_t writev_nosignal(int fd, const iovec* iov, int n) noexcept;
 
 // poll(2) until one of `fds` is ready or `deadline` passes (none: no limit),
 // retrying after signals (EINTR). The number of ready fds; 0 on timeout.

@@ -35,6 +35,12 @@
 
 namespace corio::multiprocessing {
 
+namespace detail {
+/// The header of a message of n bytes as Python frames it, written to
+/// h[0, 12); its length (4, or 12 past 2^31 - 1 bytes).
+std::size_t frame_header(char* h, std::size_t n) noexcept;
+}  // namespace detail
+
 /// Python: multiprocessing.connection.Connection. Owns its fd (closed by
 /// close() or the destructor). Move-only; one thread at a time.
 class connection {
