@@ -53,6 +53,7 @@ struct task_item {
   std::uint32_t index = 0;
   std::shared_ptr<const std::string> blob;  // the job's messages; this one is [begin, end)
   std::size_t begin = 0, end = 0;
+  std::string_view tail;  // the message's rest, outside the blob (task_frames::tails)
   std::string_view frame() const noexcept { return std::string_view(*blob).substr(begin, end - begin); }
   bool started = false;  // job->start() said yes (once)
 };
@@ -75,9 +76,9 @@ struct worker_slot {
   // large result.
   char head[12] = {};
   std::size_t head_len = 0;
-  std::string_view body;
-  std::size_t sent = 0;  // of head_len + body.size()
-  bool sending() const noexcept { return sent < head_len + body.size(); }
+  std::string_view body, tail;
+  std::size_t sent = 0;  // of head_len + body.size() + tail.size()
+  bool sending() const noexcept { return sent < head_len + body.size() + tail.size(); }
 };
 
 inline std::string signal_text(int code) {
@@ -144,7 +145,8 @@ class pool_core {
       check_usable_locked();
       std::size_t begin = 0;
       for (std::size_t i = 0; i < frames.ends.size(); ++i) {
-        queue_.push_back(task_item{job, id, static_cast<std::uint32_t>(i), blob, begin, frames.ends[i]});
+        queue_.push_back(task_item{job, id, static_cast<std::uint32_t>(i), blob, begin, frames.ends[i],
+                                    frames.tails.empty() ? std::string_view() : frames.tails[i]});
         begin = frames.ends[i];
       }
       outstanding_ += frames.ends.size();
@@ -338,25 +340,24 @@ class pool_core {
     --outstanding_;
   }
 
-  // Reads the worker's messages; false once its pipe has ended.
+  // Reads the worker's messages; false once its pipe has ended. Each is
+  // handled where the connection read it, without a copy.
   bool read_worker(worker_slot& w, bool drain) {
     do {
-      // Into one buffer reused for every result (a fresh string per message
-      // would fault its pages in each time); a larger message grows it.
-      std::string_view m;
+      std::exception_ptr failed;
       try {
-        try {
-          m = std::string_view(rbuf_.data(), w.conn.recv_bytes_into(rbuf_));
-        } catch (const buffer_too_short& e) {
-          rbuf_.assign(e.message().begin(), e.message().end());
-          m = std::string_view(rbuf_.data(), rbuf_.size());
-        }
+        w.conn.recv_bytes_with([&](std::string_view m) {
+          try {
+            on_result(w, m);
+          } catch (...) {
+            failed = std::current_exception();
+          }
+        });
       } catch (...) {
         w.conn.close();
         return false;
       }
-      on_result(w, m);
-      if (rbuf_.size() < kReadBuffer) rbuf_.resize(kReadBuffer);
+      if (failed) std::rethrow_exception(failed);
     } while (drain && !w.conn.closed() && w.conn.poll());
     return true;
   }
@@ -450,11 +451,17 @@ class pool_core {
   // whose pipe is gone gets nothing more: its sentinel fails what it held.
   static void push_out(worker_slot& w) {
     while (w.sending() && !w.conn.closed()) {
-      iovec iov[2];
+      iovec iov[3];
       int n = 0;
-      if (w.sent < w.head_len) iov[n++] = {w.head + w.sent, w.head_len - w.sent};
-      const std::size_t body_done = w.sent > w.head_len ? w.sent - w.head_len : 0;
-      iov[n++] = {const_cast<char*>(w.body.data()) + body_done, w.body.size() - body_done};
+      std::size_t skip = w.sent;
+      for (const std::string_view part : {std::string_view(w.head, w.head_len), w.body, w.tail}) {
+        if (skip >= part.size()) {
+          skip -= part.size();
+          continue;
+        }
+        iov[n++] = {const_cast<char*>(part.data()) + skip, part.size() - skip};
+        skip = 0;
+      }
       const ssize_t r = corio::detail::writev_nosignal(w.conn.write_fileno(), iov, n);
       if (r >= 0) {
         w.sent += static_cast<std::size_t>(r);
@@ -462,7 +469,7 @@ class pool_core {
         return;
       } else if (r != -EINTR) {
         w.head_len = w.sent = 0;
-        w.body = {};
+        w.body = w.tail = {};
       }
     }
   }
@@ -530,8 +537,9 @@ class pool_core {
           }
           if (!item.job) break;
           item.started = true;
-          w.head_len = frame_header(w.head, item.frame().size());
+          w.head_len = frame_header(w.head, item.frame().size() + item.tail.size());
           w.body = item.frame();
+          w.tail = item.tail;
           w.sent = 0;
           w.inflight.push_back(std::move(item));
           ++w.given;
@@ -594,8 +602,6 @@ class pool_core {
   std::vector<pid_t> pids_;
 
   // The handler thread's own.
-  static constexpr std::size_t kReadBuffer = 256 * 1024;
-  std::vector<char> rbuf_ = std::vector<char>(kReadBuffer);
   std::vector<worker_slot> workers_;
   std::uint64_t started_count_ = 0;
 };

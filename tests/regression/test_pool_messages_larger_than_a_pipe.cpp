@@ -10,10 +10,13 @@
 
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <chrono>
 #include <cstdint>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -28,6 +31,16 @@ constexpr auto kBound = 60s;
 std::int64_t square(std::int64_t x) { return x * x; }
 
 std::string echo(std::string s) { return s; }
+
+std::int64_t die_at_150000(std::int64_t x) {
+  if (x == 150'000) ::raise(SIGKILL);
+  return x;
+}
+
+std::int64_t slow_every_10000(std::int64_t x) {
+  if (x % 10'000 == 0) std::this_thread::sleep_for(20ms);
+  return x;
+}
 
 // Declared after the pool: on a failure, kills the workers before the pool's
 // destructor waits for its handler (which a hang leaves stuck in a write).
@@ -82,4 +95,32 @@ TEST_F(mp_test, the_process_pool_executor_carries_messages_larger_than_a_pipe_bo
     EXPECT_EQ(s.size(), 200'000u);
     EXPECT_EQ(s.front(), static_cast<char>('k' + i));
   }
+}
+
+// A blocking map sends its arithmetic items straight from the caller's
+// vector; these two end a map early while tasks may still be half written
+// (run under AddressSanitizer, a read of the freed input would show).
+TEST_F(mp_test, a_blocking_map_of_big_chunks_whose_worker_dies_raises_and_the_pool_goes_on) {
+  mp::pool p(2, {}, {}, mp::get_context("fork"));
+  kill_workers_on_failure guard;
+  {
+    const auto xs = iota(300'000);
+    EXPECT_THROW(p.map(die_at_150000, xs, 30'000), mp::worker_lost_error);
+  }
+  const auto ys = iota(100'000);
+  EXPECT_EQ(p.map(square, ys, 20'000).back(), std::int64_t{99'999} * 99'999);
+}
+
+TEST_F(mp_test, a_blocking_map_of_big_chunks_ends_when_another_thread_terminates_the_pool) {
+  mp::pool p(2, {}, {}, mp::get_context("fork"));
+  kill_workers_on_failure guard;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(50ms);
+    p.terminate();
+  });
+  {
+    const auto xs = iota(1'000'000);
+    EXPECT_ANY_THROW(p.map(slow_every_10000, xs, 10'000));  // 100 chunks of 20 ms: not done in 50 ms
+  }
+  stopper.join();
 }

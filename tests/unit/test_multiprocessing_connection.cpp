@@ -70,6 +70,21 @@ TEST(connection, a_message_of_the_wrong_type_is_consumed_and_raises_codec_error)
   EXPECT_EQ(b.recv<int>(), 7);
 }
 
+TEST(connection, recv_bytes_with_lends_the_message_in_place_and_consumes_it_even_when_f_throws) {
+  auto [a, b] = mp::pipe();
+  a.send_bytes("first");
+  a.send_bytes("second");
+  a.send_bytes("third");
+  EXPECT_EQ(b.recv_bytes_with([](std::string_view m) { return m.size(); }), 5u);
+  EXPECT_THROW(b.recv_bytes_with([](std::string_view m) -> int { throw std::runtime_error(std::string(m)); }),
+               std::runtime_error);
+  std::string seen;
+  b.recv_bytes_with([&seen](std::string_view m) { seen = m; });
+  EXPECT_EQ(seen, "third");
+  a.close();
+  EXPECT_THROW(b.recv_bytes_with([](std::string_view) {}), mp::eof_error);
+}
+
 TEST(connection, large_messages_cross_whole) {
   auto [a, b] = mp::pipe();
   const std::string big(3 * 1024 * 1024, 'x');

@@ -92,6 +92,16 @@ class connection {
   /// message) if it does not fit; std::invalid_argument for an offset past
   /// the end.
   std::size_t recv_bytes_into(std::span<char> buf, std::size_t offset = 0);
+  /// corio's addition: calls f(view) with the next message read in place
+  /// (no copy) and returns what f returns; the message is consumed when f
+  /// returns or throws, and the view is valid only during the call. Errors
+  /// as recv_bytes.
+  template <class F>
+  decltype(auto) recv_bytes_with(F&& f, std::optional<std::size_t> maxlength = std::nullopt) {
+    const std::string_view m = next_message(maxlength);
+    message_guard g{this};
+    return std::forward<F>(f)(m);
+  }
   /// Python: send(obj): `v` through the codec, as one message.
   template <class T>
   void send(const T& v) {

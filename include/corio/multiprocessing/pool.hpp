@@ -267,21 +267,16 @@ class pool {
   /// is in (MP-44).
   template <class F, class Range>
   auto map(F&& f, Range&& items, std::optional<std::size_t> chunksize = std::nullopt) {
-    return map_async(std::forward<F>(f), std::forward<Range>(items), chunksize).get();
+    callbacks<std::nullptr_t, std::nullptr_t> none;
+    // Waits for every chunk, so the workers may be sent the items in place.
+    return map_impl(std::forward<F>(f), items, chunksize, none, true).get();
   }
   /// Python: map_async(f, iterable, chunksize, callback, error_callback):
   /// the callback gets the whole vector.
   template <class F, class Range, class CB = std::nullptr_t, class ECB = std::nullptr_t>
   auto map_async(F&& f, Range&& items, std::optional<std::size_t> chunksize = std::nullopt,
                  callbacks<CB, ECB> cbs = {}) {
-    using A = std::remove_cvref_t<std::ranges::range_reference_t<Range>>;
-    using Fd = std::decay_t<F>;
-    check_callable<Fd, A>();
-    using P = detail::pool_callable<Fd>;
-    using R = std::remove_cvref_t<std::invoke_result_t<typename P::type&, A&&>>;
-    static_assert(!std::is_void_v<R>, "pool::map: the function must return a value");
-    return chunked<R, A>(static_cast<const Fd&>(f), &detail::run_chunk<typename P::type, P::from_bytes, A>, items,
-                         chunksize, cbs);
+    return map_impl(std::forward<F>(f), items, chunksize, cbs, false);
   }
 
   /// Python: starmap(f, iterable, chunksize): f(a, b, ...) for each tuple.
@@ -351,13 +346,28 @@ class pool {
                   "pool: the function cannot be called with these arguments");
   }
 
+  template <class F, class Range, class CB, class ECB>
+  auto map_impl(F&& f, Range& items, std::optional<std::size_t> chunksize, callbacks<CB, ECB>& cbs, bool borrow) {
+    using A = std::remove_cvref_t<std::ranges::range_reference_t<Range>>;
+    using Fd = std::decay_t<F>;
+    check_callable<Fd, A>();
+    using P = detail::pool_callable<Fd>;
+    using R = std::remove_cvref_t<std::invoke_result_t<typename P::type&, A&&>>;
+    static_assert(!std::is_void_v<R>, "pool::map: the function must return a value");
+    return chunked<R, A>(static_cast<const Fd&>(f), &detail::run_chunk<typename P::type, P::from_bytes, A>, items,
+                         chunksize, cbs, borrow);
+  }
+
+  // borrow: the caller waits for the whole job, and the workers are sent
+  // arithmetic items straight from a contiguous range (no copy).
   template <class R, class A, class Fd, class Range, class CB, class ECB>
   async_result<std::vector<R>> chunked(const Fd& f, detail::pool_trampoline tr, Range& items,
-                                       std::optional<std::size_t> chunksize, callbacks<CB, ECB>& cbs) {
+                                       std::optional<std::size_t> chunksize, callbacks<CB, ECB>& cbs,
+                                       bool borrow = false) {
     static_assert(!std::is_same_v<A, bool>, "pool.map over bools: pass a range of char or int");
     check_usable();
     const detail::pool_call call = detail::make_pool_call(f, tr, spawnlike());
-    auto run = [&](const A* first, std::size_t n) {
+    auto run = [&](const A* first, std::size_t n, bool in_place) {
       const std::size_t cs = chunksize ? *chunksize : default_chunksize(n);
       if (cs == 0) throw std::invalid_argument("pool.map: chunksize must be 1 or more");
       const std::size_t chunks = n == 0 ? 0 : (n + cs - 1) / cs;
@@ -369,7 +379,18 @@ class pool {
       }
       const std::uint64_t id = next_id();
       detail::task_frames frames;
-      if constexpr (detail::raw_chunk<A>) frames.blob.reserve(n * sizeof(A) + chunks * 256);  // heads: ids and two module offsets
+      if constexpr (detail::raw_chunk<A>) {
+        if (in_place) {
+          for (std::size_t c = 0; c < chunks; ++c) {
+            detail::begin_task_frame(frames.blob, id, static_cast<std::uint32_t>(c), call);
+            frames.end();
+            frames.tails.emplace_back(reinterpret_cast<const char*>(first + c * cs), std::min(cs, n - c * cs) * sizeof(A));
+          }
+          submit(job, std::move(frames), id);
+          return async_result<std::vector<R>>(std::move(job));
+        }
+        frames.blob.reserve(n * sizeof(A) + chunks * 256);  // heads: ids and two module offsets
+      }
       detail::advise_huge_pages(frames.blob.data(), frames.blob.capacity());
       for (std::size_t c = 0; c < chunks; ++c) {
         detail::begin_task_frame(frames.blob, id, static_cast<std::uint32_t>(c), call);
@@ -381,10 +402,10 @@ class pool {
     };
     if constexpr (std::ranges::contiguous_range<Range> &&
                   std::is_same_v<std::remove_cv_t<std::ranges::range_value_t<Range>>, A>) {
-      return run(std::ranges::data(items), static_cast<std::size_t>(std::ranges::size(items)));
+      return run(std::ranges::data(items), static_cast<std::size_t>(std::ranges::size(items)), borrow);
     } else {
       const std::vector<A> all(std::ranges::begin(items), std::ranges::end(items));
-      return run(all.data(), all.size());
+      return run(all.data(), all.size(), false);
     }
   }
 

@@ -212,6 +212,9 @@ pool_call make_pool_call(const F& f, pool_trampoline tr, bool spawnlike) {
 struct task_frames {
   std::string blob;
   std::vector<std::size_t> ends;  // where each message ends in blob
+  // When not empty, each message goes on with these bytes, which the
+  // caller keeps alive until the job is complete (a blocking map's input).
+  std::vector<std::string_view> tails;
   // Starts the next message; append its arguments to blob, then end().
   void end() { ends.push_back(blob.size()); }
 };
