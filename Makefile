@@ -32,7 +32,7 @@ SHARED     ?= $(abspath ../shared)
 
 # Debian packages each goal needs.
 PKGS_BUILD = g++ cmake ninja-build pkg-config libgtest-dev libgmock-dev liburing-dev libssl-dev python3 \
-             libhiredis-dev redis-server
+             libhiredis-dev redis-server python3-redis python3-msgpack
 PKGS_RUN   = util-linux
 PKGS_FUZZ  = clang-14 libclang-rt-14-dev
 
