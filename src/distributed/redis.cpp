@@ -321,7 +321,8 @@ struct redis_impl : std::enable_shared_from_this<redis_impl> {
           e.fut.cancel("redis client closed");
         } else {
           e.fut.set_exception(std::make_exception_ptr(broker_unavailable(
-              s->address, c->err ? "connection lost: " + std::string(c->errstr) : std::string("connection closed"))));
+              s->address, c->err ? "connection lost: " + std::string(c->errstr) : std::string("connection closed"),
+              true)));
         }
         return;
       }

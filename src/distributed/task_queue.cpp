@@ -157,19 +157,41 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
     std::string tid = id + "-" + std::to_string(next++);
     future<std::string> result = get_running_loop().create_future<std::string>();
     waiting.emplace(tid, result);
-    future<redis_reply> added = cmd.command("XADD", tasks_key, "*", "id", tid, "fn", fn, "args", args, "reply",
-                                            reply_key, "attempt", 1);
-    added.add_done_callback([weak = weak_from_this(), tid](future<redis_reply>& f) {
-      if (f.cancelled() || !f.exception()) return;
+    add(std::make_shared<submission>(submission{std::move(tid), std::move(fn), std::move(args), 0}));
+    return result;
+  }
+
+  struct submission {
+    std::string tid, fn, args;
+    int tries;
+  };
+
+  // XADD, again if the connection was lost with it in flight: it may have
+  // been added twice then, which the task id makes harmless (the first
+  // result is kept). Without a connection within unavailable_wait, the
+  // task's result raises broker_unavailable.
+  void add(std::shared_ptr<submission> sm) {
+    ++sm->tries;
+    future<redis_reply> added = cmd.command("XADD", tasks_key, "*", "id", sm->tid, "fn", sm->fn, "args", sm->args,
+                                            "reply", reply_key, "attempt", 1);
+    added.add_done_callback([weak = weak_from_this(), sm](future<redis_reply>& f) {
+      if (f.cancelled()) return;
+      const std::exception_ptr e = f.exception();
+      if (!e) return;
       auto s = weak.lock();
-      if (!s) return;
-      auto it = s->waiting.find(tid);
+      if (!s || s->closed) return;
+      auto it = s->waiting.find(sm->tid);
       if (it == s->waiting.end()) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const broker_unavailable& b) {
+        if (b.sent() && sm->tries < 5) return s->add(sm);
+      } catch (...) {
+      }
       future<std::string> fut = std::move(it->second);
       s->waiting.erase(it);
-      if (!fut.done()) fut.set_exception(f.exception());
+      if (!fut.done()) fut.set_exception(e);
     });
-    return result;
   }
 
   void close() noexcept {

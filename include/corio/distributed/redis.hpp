@@ -26,18 +26,23 @@ namespace corio::distributed {
 /// address and the cause.
 class broker_unavailable : public std::runtime_error {
  public:
-  broker_unavailable(std::string address, std::string cause)
+  broker_unavailable(std::string address, std::string cause, bool sent = false)
       : std::runtime_error("redis at " + address + " unavailable: " + cause),
         address_(std::move(address)),
-        cause_(std::move(cause)) {}
+        cause_(std::move(cause)),
+        sent_(sent) {}
   /// "host:port".
   const std::string& address() const noexcept { return address_; }
   /// Why: "connection refused", "connection lost: Server closed the connection", ...
   const std::string& cause() const noexcept { return cause_; }
+  /// True if the command had been sent when the connection was lost: Redis
+  /// may have run it. False if it never left the client.
+  bool sent() const noexcept { return sent_; }
 
  private:
   std::string address_;
   std::string cause_;
+  bool sent_;
 };
 
 /// Python: redis.exceptions.ResponseError. Redis answered the command with an
