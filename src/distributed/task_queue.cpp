@@ -265,7 +265,19 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
     co_await await_all(std::move(fs));
   }
 
-  task<void> ack(const entry& e) { co_await cmd->command("XACK", tasks_key, group, e.id); }
+  // Acknowledged entries are deleted too, so the stream holds only what is
+  // waiting or running.
+  task<void> ack(const entry& e) {
+    std::vector<future<redis_reply>> fs;
+    fs.push_back(cmd->command("XACK", tasks_key, group, e.id));
+    fs.push_back(cmd->command("XDEL", tasks_key, e.id));
+    co_await await_all(std::move(fs));
+  }
+
+  void count(const char* what) {
+    future<redis_reply> f = cmd->command("HINCRBY", opts.name + ":stats", what, 1);
+    f.add_done_callback([](future<redis_reply>& r) { (void)r.exception(); });  // a lost count is no failure
+  }
 
   task<void> dead_letter(const entry& e, const std::string& error, const std::exception_ptr& exc) {
     std::vector<std::string> argv = {"XADD", dead_key, "*", "entry", e.id, "error", error};
@@ -284,6 +296,7 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
       co_await send_reply(e, "failed", mp::encode(error));
     }
     ++st.dead_lettered;
+    count("dead_lettered");
   }
 
   task<void> handle(entry e) {
@@ -352,6 +365,7 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
       co_await await_all(std::move(fs));
       co_await ack(e);
       ++st.retried;
+      count("retried");
       co_return;
     }
     co_await dead_letter(e, message_of(error), error);
@@ -437,6 +451,32 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
 };
 
 }  // namespace detail
+
+task<queue_stats> get_queue_stats(redis_client& redis, std::string name) {
+  const std::string tasks = name + ":tasks";
+  // One pipeline; every reply is awaited before the first error is raised.
+  future<redis_reply> fs[] = {redis.command("XLEN", tasks), redis.command("XLEN", name + ":dead"),
+                              redis.command("HGET", name + ":stats", "retried"),
+                              redis.command("XPENDING", tasks, name + ":workers")};
+  redis_reply r[4];
+  std::exception_ptr first;
+  for (int i = 0; i < 4; ++i) {
+    try {
+      r[i] = co_await fs[i];
+    } catch (const redis_error&) {
+      if (i != 3) first = first ? first : std::current_exception();  // XPENDING: no group yet, nothing taken
+    } catch (const std::exception&) {
+      first = first ? first : std::current_exception();
+    }
+  }
+  if (first) std::rethrow_exception(first);
+  queue_stats out;
+  out.dead_lettered = r[1].as_integer();
+  out.retried = r[2].is_nil() ? 0 : std::stoll(r[2].as_string());
+  out.in_flight = r[3].type == redis_reply::kind::array ? r[3][0].as_integer() : 0;
+  out.waiting = std::max(0LL, r[0].as_integer() - out.in_flight);
+  co_return out;
+}
 
 submitter::submitter(task_queue_options opts) : impl_(std::make_shared<detail::submitter_impl>(std::move(opts))) {
   impl_->reading = get_running_loop().create_task(detail::submitter_impl::read_replies(impl_));

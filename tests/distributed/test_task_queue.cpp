@@ -213,6 +213,51 @@ TEST(task_queue, results_are_stored_by_task_id_with_a_time_to_live) {
   }(server));
 }
 
+TEST(task_queue, queue_stats_and_the_command_line_tool_show_waiting_in_flight_retried_and_dead) {
+  redis_server server;
+  run_io([](const redis_server& s) -> corio::task<void> {
+    cd::task_queue_options o = options_for(s);
+    o.max_attempts = 2;
+    cd::redis_client c(o.redis);
+    {
+      const cd::queue_stats empty = co_await cd::get_queue_stats(c);
+      EXPECT_EQ(empty.waiting + empty.in_flight + empty.retried + empty.dead_lettered, 0);
+    }
+    cd::worker w(o);
+    w.register_function("poison", [](int) -> int { throw std::runtime_error("no"); });
+    auto running = corio::create_task(w.run());
+    cd::submitter sub(o);
+    EXPECT_TRUE(corio_test::holds<std::runtime_error>(co_await error_of(sub.submit<int>("poison", 1))));
+    w.stop();
+    co_await running;
+    for (int i = 0; i < 3; ++i) (void)sub.submit_raw("nobody_runs_this", "\x90");  // no worker now
+    cd::queue_stats st;
+    for (int i = 0; i < 1000; ++i) {
+      st = co_await cd::get_queue_stats(c);
+      if (st.waiting == 3 && st.dead_lettered == 1) break;
+      co_await corio::sleep(2ms);
+    }
+    EXPECT_EQ(st.waiting, 3);
+    EXPECT_EQ(st.in_flight, 0);
+    EXPECT_EQ(st.retried, 1);
+    EXPECT_EQ(st.dead_lettered, 1);
+    corio::process_options po;
+    po.stdout = corio::subprocess::pipe;
+    std::vector<std::string> args;
+    args.push_back("--port");
+    args.push_back(std::to_string(s.port()));
+    corio::process p = co_await corio::create_subprocess_exec(CORIO_TASKQ_STATS, std::move(args), po);
+    const corio::subprocess::communicate_result outs = co_await p.communicate();
+    std::string text;
+    if (outs.first) text.assign(reinterpret_cast<const char*>(outs.first->data()), outs.first->size());
+    EXPECT_EQ(co_await p.wait(), 0);
+    EXPECT_NE(text.find("waiting        3\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("retried        1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("dead-lettered  1\n"), std::string::npos) << text;
+    sub.close();
+  }(server));
+}
+
 // A Python program submits with redis-py and msgpack, as docs/design.md
 // describes the layout, and reads the result from its reply stream.
 constexpr const char* python_submitter = R"PY(

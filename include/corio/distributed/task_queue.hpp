@@ -178,6 +178,18 @@ struct worker_stats {
   std::size_t in_flight = 0;        ///< running now
 };
 
+/// The queue as Redis holds it (Python: `celery inspect` / `rq info`).
+struct queue_stats {
+  long long waiting = 0;        ///< tasks no worker has taken yet
+  long long in_flight = 0;      ///< taken and not acknowledged (running, or held by a dead worker)
+  long long retried = 0;        ///< runs that failed and were added again, all workers together
+  long long dead_lettered = 0;  ///< tasks in <name>:dead
+};
+
+/// Reads the queue's figures from Redis: XLEN and XPENDING of <name>:tasks,
+/// the counters in <name>:stats, XLEN of <name>:dead.
+task<queue_stats> get_queue_stats(redis_client& redis, std::string name = "corio");
+
 /// A worker process's part (Python: a Celery or RQ worker): takes tasks of
 /// the consumer group (XREADGROUP), runs up to `concurrency` of them at once
 /// on its loop, stores each result and sends it to the submitter's reply
