@@ -163,37 +163,48 @@ struct redis_impl : std::enable_shared_from_this<redis_impl> {
 
   // -- hiredis's event hooks ----------------------------------------------------
 
+  // hiredis is C: nothing may be thrown through it. Registering a watcher
+  // can fail only for want of memory; the connection then stalls until the
+  // connect timeout or the server's end, which the client survives.
   static redis_impl* self(void* p) noexcept { return static_cast<redis_impl*>(p); }
-  static void add_read(void* p) {
+  static void add_read(void* p) noexcept {
     redis_impl* s = self(p);
     if (s->reading) return;
-    s->reading = true;
-    s->loop->add_reader(s->fd, [s] {
-      if (s->ac) redisAsyncHandleRead(s->ac);
-    });
+    try {
+      s->loop->add_reader(s->fd, [s] {
+        if (s->ac) redisAsyncHandleRead(s->ac);
+      });
+      s->reading = true;
+    } catch (...) {
+      s->last_cause = "cannot watch the socket";
+    }
   }
-  static void del_read(void* p) {
+  static void del_read(void* p) noexcept {
     redis_impl* s = self(p);
     if (!s->reading) return;
     s->reading = false;
     s->loop->remove_reader(s->fd);
   }
-  static void add_write(void* p) {
+  static void add_write(void* p) noexcept {
     redis_impl* s = self(p);
     if (s->writing) return;
-    s->writing = true;
-    s->loop->add_writer(s->fd, [s] {
-      if (s->ac) redisAsyncHandleWrite(s->ac);
-    });
+    try {
+      s->loop->add_writer(s->fd, [s] {
+        if (s->ac) redisAsyncHandleWrite(s->ac);
+      });
+      s->writing = true;
+    } catch (...) {
+      s->last_cause = "cannot watch the socket";
+    }
   }
-  static void del_write(void* p) {
+  static void del_write(void* p) noexcept {
     redis_impl* s = self(p);
     if (!s->writing) return;
     s->writing = false;
     s->loop->remove_writer(s->fd);
   }
   // hiredis frees the context and then closes its fd: the watchers go first.
-  static void cleanup(void* p) {
+  static void cleanup(void* p) noexcept {
     del_read(p);
     del_write(p);
     self(p)->fd = -1;
@@ -258,31 +269,40 @@ struct redis_impl : std::enable_shared_from_this<redis_impl> {
     }
   }
 
-  static void on_connect(const redisAsyncContext* c, int status) {
+  // (For want of memory only: the waiting commands then expire, and the
+  // next command starts a connection again.)
+  static void on_connect(const redisAsyncContext* c, int status) noexcept {
     redis_impl* s = self(c->data);
     s->connect_timer.cancel();
     if (status == REDIS_OK) {
       s->connected = true;
       s->failures = 0;
       ++s->connections;
-      s->flush_queue();
+      try {
+        s->flush_queue();
+      } catch (...) {
+      }
     } else {
-      // hiredis frees the context when this returns.
-      std::string cause = c->errstr;
-      s->ac = nullptr;
-      s->connection_failed(cause);
+      s->ac = nullptr;  // hiredis frees the context when this returns
+      try {
+        s->connection_failed(c->errstr);
+      } catch (...) {
+      }
     }
   }
 
-  static void on_disconnect(const redisAsyncContext* c, int status) {
+  static void on_disconnect(const redisAsyncContext* c, int status) noexcept {
     redis_impl* s = self(c->data);
     if (s->ac != c) return;  // freed by us, which already said why
     s->ac = nullptr;
     s->connected = false;
     if (s->closed) return;
     s->failures = 0;
-    s->connection_failed(status == REDIS_OK || c->err == 0 ? std::string("connection closed")
-                                                            : "connection lost: " + std::string(c->errstr));
+    try {
+      s->connection_failed(status == REDIS_OK || c->err == 0 ? std::string("connection closed")
+                                                              : "connection lost: " + std::string(c->errstr));
+    } catch (...) {
+    }
   }
 
   void on_connect_timeout() {
@@ -310,7 +330,7 @@ struct redis_impl : std::enable_shared_from_this<redis_impl> {
 
   // -- commands -----------------------------------------------------------------
 
-  static void on_reply(redisAsyncContext* c, void* reply, void* priv) {
+  static void on_reply(redisAsyncContext* c, void* reply, void* priv) noexcept {
     redis_impl* s = self(priv);
     sent e = std::move(s->in_flight.front());
     s->in_flight.pop_front();
@@ -332,12 +352,14 @@ struct redis_impl : std::enable_shared_from_this<redis_impl> {
     }
   }
 
+  // The FIFO entry goes first: hiredis's callback list and in_flight must
+  // never disagree, even if an allocation fails.
   void submit(future<redis_reply> fut, std::string name, const std::string& cmd) {
+    in_flight.push_back(sent{fut, std::move(name)});
     if (redisAsyncFormattedCommand(ac, &on_reply, this, cmd.data(), cmd.size()) != REDIS_OK) {
+      in_flight.pop_back();
       fut.set_exception(std::make_exception_ptr(broker_unavailable(address, "connection closing")));
-      return;
     }
-    in_flight.push_back(sent{std::move(fut), std::move(name)});
   }
 
   void flush_queue() {

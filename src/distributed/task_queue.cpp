@@ -372,6 +372,21 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
     co_await ack(e);
   }
 
+  task<void> requeue(std::vector<entry> entries) {
+    for (const entry& e : entries) {
+      std::vector<std::string> argv = {"XADD", tasks_key, "*"};
+      for (const auto& [k, v] : e.fields) {
+        argv.push_back(k);
+        argv.push_back(v);
+      }
+      std::vector<std::string_view> views(argv.begin(), argv.end());
+      std::vector<future<redis_reply>> fs;
+      fs.push_back(cmd->command_argv(views));
+      co_await await_all(std::move(fs));
+      co_await ack(e);
+    }
+  }
+
   task<void> reclaim_loop(std::vector<task<void>>& tasks) {
     const duration period = std::max<duration>(opts.visibility_timeout / 2, 10ms);
     for (;;) {
@@ -400,8 +415,7 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
 
   task<void> run() {
     if (running) throw std::runtime_error("worker " + consumer + ": run() is already running");
-    running = true;
-    stopping = false;
+    running = true;  // a stop() that came first (SIGTERM at start-up) is kept: run() returns at once
     cmd = std::make_unique<redis_client>(opts.redis);
     taker = std::make_unique<redis_client>(opts.redis);
     try {
@@ -429,6 +443,12 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
           continue;  // the client reconnects (each wait is bounded by unavailable_wait)
         }
         if (r.is_nil()) continue;
+        if (stopping) {
+          // Taken while the stop came: put back for another worker at once,
+          // rather than after the visibility timeout.
+          co_await requeue(parse_entries(r[0][1]));
+          break;
+        }
         for (entry& e : parse_entries(r[0][1])) {
           ++st.in_flight;
           tasks.push_back(create_task(handle(std::move(e))));

@@ -39,6 +39,15 @@ cd::task_queue_options options_for(std::uint16_t port) {
   return o;
 }
 
+// Tasks taken and not acknowledged (0 before the group exists).
+corio::task<long long> pending_count(cd::redis_client& c) {
+  try {
+    co_return (co_await c.command("XPENDING", "corio:tasks", "corio:workers"))[0].as_integer();
+  } catch (const cd::redis_error&) {
+    co_return 0;
+  }
+}
+
 // A worker process: runs until SIGTERM, then records what it did under
 // stats:done and exits 0.
 int worker_process(std::uint16_t port, std::string name) {
@@ -135,8 +144,7 @@ TEST(task_queue_processes, a_worker_killed_mid_task_has_its_task_done_once_by_an
     // Wait until the doomed worker holds the task, then kill it.
     bool held = false;
     for (int i = 0; i < 2000 && !held; ++i) {
-      const cd::redis_reply p = co_await c.command("XPENDING", "corio:tasks", "corio:workers");
-      held = p[0].as_integer() == 1;
+      held = co_await pending_count(c) == 1;
       if (!held) co_await corio::sleep(5ms);
     }
     EXPECT_TRUE(held);
@@ -156,6 +164,68 @@ TEST(task_queue_processes, a_worker_killed_mid_task_has_its_task_done_once_by_an
     w.stop();
     co_await running;
   }(server, kids, doomed));
+}
+
+TEST(task_queue_processes, sigterm_lets_the_running_task_finish_and_takes_no_new_one) {
+  CORIO_SKIP_FORK_UNDER_TSAN();
+  redis_server server;
+  children kids;
+  const std::uint16_t port = server.port();
+  const pid_t pid = kids.start([port] {
+    return corio::run([](std::uint16_t p) -> corio::task<int> {
+      const cd::task_queue_options o = options_for(p);
+      cd::worker w(o, "graceful");
+      cd::redis_client c(o.redis);
+      // Finishes once the test says so (a key appears), well within the time limit.
+      w.register_function("wait_for_go", [&c](int x) -> corio::task<int> {
+        for (int i = 0; i < 1000 && (co_await c.command("EXISTS", "go")).as_integer() == 0; ++i)
+          co_await corio::sleep(1ms);
+        co_return x * 2;
+      });
+      corio::get_running_loop().add_signal_handler(SIGTERM, [&w, &c] {
+        w.stop();
+        c.command("SET", "stopping", 1).add_done_callback([](auto& f) { (void)f.exception(); });
+      });
+      co_await c.command("HSET", "ready", "graceful", 1);
+      co_await w.run();
+      co_return w.stats().done == 1 ? 0 : 3;
+    }(port));
+  });
+  run_io([](const redis_server& s, pid_t worker) -> corio::task<void> {
+    cd::task_queue_options o = options_for(s.port());
+    cd::redis_client c(o.redis);
+    EXPECT_EQ(co_await wait_for_fields(c, "ready", 1), 1);
+    cd::submitter sub(o);
+    auto first = sub.submit<int>("wait_for_go", 21);
+    bool held = false;
+    for (int i = 0; i < 2000 && !held; ++i) {
+      held = co_await pending_count(c) == 1;
+      if (!held) co_await corio::sleep(5ms);
+    }
+    EXPECT_TRUE(held);
+    ::kill(worker, SIGTERM);
+    bool stopping = false;
+    for (int i = 0; i < 2000 && !stopping; ++i) {
+      stopping = (co_await c.command("EXISTS", "stopping")).as_integer() == 1;
+      if (!stopping) co_await corio::sleep(5ms);
+    }
+    EXPECT_TRUE(stopping);
+    auto second = sub.submit<int>("wait_for_go", 1);
+    co_await c.command("SET", "go", 1);
+    EXPECT_EQ(co_await first, 42);
+    // The worker stops without taking the second task: it waits in the queue.
+    cd::queue_stats st;
+    for (int i = 0; i < 1000; ++i) {
+      st = co_await cd::get_queue_stats(c);
+      if (st.waiting == 1 && st.in_flight == 0) break;  // (the first is acknowledged after its result)
+      co_await corio::sleep(2ms);
+    }
+    EXPECT_EQ(st.waiting, 1);
+    EXPECT_EQ(st.in_flight, 0);
+    sub.close();
+    EXPECT_THROW(co_await second, corio::cancelled_error);
+  }(server, pid));
+  EXPECT_EQ(kids.wait(pid, 20s), 0);
 }
 
 TEST(task_queue_processes, redis_stopped_and_started_again_during_a_run_loses_no_task) {

@@ -212,7 +212,8 @@ class worker {
   }
 
   /// Takes and runs tasks until stop(); then waits for the tasks in flight
-  /// and returns. Acknowledges only what finished.
+  /// and returns. Acknowledges only what finished. After stop(), run()
+  /// returns at once: a worker runs once.
   task<void> run();
   /// Graceful stop: no new task is taken; run() returns once the running
   /// ones have finished. Safe to call from a signal handler of the loop
