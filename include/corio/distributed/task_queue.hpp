@@ -130,7 +130,9 @@ class submitter {
   /// function's, decoded as R: the exception the function raised in the
   /// worker (as the codec carries exceptions), task_failed, broker_unavailable
   /// if the task could not be added, or multiprocessing::codec_error if the
-  /// result is not an R.
+  /// result is not an R. Nothing bounds the wait (no worker may be running):
+  /// bound it with wait_for or timeout; a result that comes after its wait
+  /// was given up is dropped.
   template <class R = void, class... A>
   task<R> submit(std::string fn, const A&... args) {
     std::string payload;  // a msgpack array of the arguments
