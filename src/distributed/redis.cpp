@@ -132,6 +132,8 @@ struct redis_impl : std::enable_shared_from_this<redis_impl> {
   };
 
   event_loop* loop;
+  std::uint32_t loop_ref;  // finds out whether the loop is still there (loop_from_ref)
+  bool loop_gone = false;  // then nothing may touch it: the hooks do nothing
   redis_options opts;
   std::string address;
   std::string ip;  // host resolved
@@ -155,7 +157,7 @@ struct redis_impl : std::enable_shared_from_this<redis_impl> {
   task<void> resolver;
   std::minstd_rand rng{std::random_device{}()};
 
-  redis_impl(event_loop& l, redis_options o) : loop(&l), opts(std::move(o)) {
+  redis_impl(event_loop& l, redis_options o) : loop(&l), loop_ref(detail_core(l).ref()), opts(std::move(o)) {
     address = (opts.host.find(':') != std::string::npos ? "[" + opts.host + "]" : opts.host) + ":" +
               std::to_string(opts.port);
     if (is_numeric_host(opts.host)) ip = opts.host;
@@ -181,7 +183,7 @@ struct redis_impl : std::enable_shared_from_this<redis_impl> {
   }
   static void del_read(void* p) noexcept {
     redis_impl* s = self(p);
-    if (!s->reading) return;
+    if (!s->reading || s->loop_gone) return;
     s->reading = false;
     s->loop->remove_reader(s->fd);
   }
@@ -199,7 +201,7 @@ struct redis_impl : std::enable_shared_from_this<redis_impl> {
   }
   static void del_write(void* p) noexcept {
     redis_impl* s = self(p);
-    if (!s->writing) return;
+    if (!s->writing || s->loop_gone) return;
     s->writing = false;
     s->loop->remove_writer(s->fd);
   }
@@ -334,7 +336,7 @@ struct redis_impl : std::enable_shared_from_this<redis_impl> {
     redis_impl* s = self(priv);
     sent e = std::move(s->in_flight.front());
     s->in_flight.pop_front();
-    if (e.fut.done()) return;  // its waiter was cancelled
+    if (s->loop_gone || e.fut.done()) return;  // no loop to complete it on; or its waiter was cancelled
     try {
       if (!reply) {
         if (s->closed) {
@@ -422,6 +424,19 @@ struct redis_impl : std::enable_shared_from_this<redis_impl> {
   void close() noexcept {
     if (closed) return;
     closed = true;
+    const corio::detail::loop_core* l = corio::detail::loop_from_ref(loop_ref);
+    if (!l || l->is_closed()) {
+      // Destroyed after its loop closed: the loop dropped its watchers,
+      // timers and tasks; only the socket and hiredis's memory are left.
+      loop_gone = true;
+      queue.clear();
+      if (ac) {
+        redisAsyncContext* c = std::exchange(ac, nullptr);
+        connected = false;
+        redisAsyncFree(c);  // on_reply drops the futures in flight
+      }
+      return;
+    }
     retry_timer.cancel();
     connect_timer.cancel();
     deadline_timer.cancel();

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -254,6 +255,22 @@ TEST(redis_client, destroying_the_client_with_commands_in_flight_and_queued_leak
     }
     EXPECT_TRUE(in_flight.cancelled());
   }(server));
+  EXPECT_EQ(corio_test::open_fd_count(), fds_before);
+}
+
+TEST(redis_client, a_client_destroyed_after_its_loop_closed_closes_its_socket_without_touching_the_loop) {
+  redis_server server;
+  const int fds_before = corio_test::open_fd_count();
+  std::optional<redis_client> c;
+  corio::future<redis_reply> in_flight;
+  run_io([](const redis_server& s, std::optional<redis_client>& client,
+            corio::future<redis_reply>& f) -> corio::task<void> {
+    client.emplace(options_for(s));
+    co_await client->ping();
+    f = client->command("BLPOP", "nothing", 0);
+  }(server, c, in_flight));
+  EXPECT_FALSE(in_flight.done());
+  c.reset();
   EXPECT_EQ(corio_test::open_fd_count(), fds_before);
 }
 

@@ -167,7 +167,8 @@ class redis_client {
   /// Binds the client to the running loop (std::runtime_error without one);
   /// the first connection is attempted at once, in the background.
   explicit redis_client(redis_options opts = {});
-  /// close().
+  /// close(). A client that outlives its loop only closes its socket: the
+  /// commands it still had can no longer complete.
   ~redis_client();
   redis_client(const redis_client&) = delete;
   redis_client& operator=(const redis_client&) = delete;
