@@ -31,7 +31,8 @@ W          ?=
 SHARED     ?= $(abspath ../shared)
 
 # Debian packages each goal needs.
-PKGS_BUILD = g++ cmake ninja-build pkg-config libgtest-dev libgmock-dev liburing-dev libssl-dev python3
+PKGS_BUILD = g++ cmake ninja-build pkg-config libgtest-dev libgmock-dev liburing-dev libssl-dev python3 \
+             libhiredis-dev redis-server python3-redis python3-msgpack
 PKGS_RUN   = util-linux
 PKGS_FUZZ  = clang-14 libclang-rt-14-dev
 
