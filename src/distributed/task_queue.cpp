@@ -289,14 +289,15 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
     std::vector<future<redis_reply>> fs;
     fs.push_back(cmd->command_argv(views));
     co_await await_all(std::move(fs));
+    // Counted before the reply goes out: whoever sees the result sees the count.
+    ++st.dead_lettered;
+    count("dead_lettered");
     // "error": the function's own exception; "failed": why it could not run.
     if (exc) {
       co_await send_reply(e, "error", mp::encode(exc));
     } else {
       co_await send_reply(e, "failed", mp::encode(error));
     }
-    ++st.dead_lettered;
-    count("dead_lettered");
   }
 
   task<void> handle(entry e) {
@@ -363,9 +364,9 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
       fs.push_back(cmd->command("XADD", tasks_key, "*", "id", *tid, "fn", *fn, "args", *args, "reply",
                                 e.get("reply") ? *e.get("reply") : std::string(), "attempt", attempt + 1));
       co_await await_all(std::move(fs));
-      co_await ack(e);
-      ++st.retried;
+      ++st.retried;  // before the ack: the next run may already be under way
       count("retried");
+      co_await ack(e);
       co_return;
     }
     co_await dead_letter(e, message_of(error), error);
