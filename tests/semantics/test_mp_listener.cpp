@@ -6,7 +6,7 @@
 // Parts of rules with nothing to test in C++:
 //   MP-29  a non-bytes authkey (TypeError): the key is a std::string.
 //   MG-16  current_process().authkey as the default: no key means no
-//          handshake here (docs/python-mapping.md, departure 112).
+//          handshake here (docs/python-mapping.md, departure 111).
 #include "multiprocessing_util.hpp"
 #include "unit/watchdog.hpp"
 
