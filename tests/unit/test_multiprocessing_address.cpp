@@ -2,6 +2,8 @@
 // (host, port) tuple Listener and Client take) and its family.
 #include <corio/multiprocessing/address.hpp>
 
+#include <corio/multiprocessing/errors.hpp>
+
 #include <gtest/gtest.h>
 
 #include <set>
@@ -63,4 +65,13 @@ TEST(multiprocessing_address, an_address_prints_to_a_stream_as_to_string_and_fam
   EXPECT_STREQ(mp::to_string(mp::family::af_unix), "AF_UNIX");
   EXPECT_STREQ(mp::to_string(mp::family::af_inet), "AF_INET");
   EXPECT_STREQ(mp::to_string(mp::family::af_inet6), "AF_INET6");
+}
+
+TEST(multiprocessing_address, an_address_crosses_the_codec_as_a_string_or_a_host_port_pair) {
+  for (const mp::address& a : {mp::address("/tmp/x"), mp::address("\0abs"s), mp::address("::1", 7)}) {
+    EXPECT_EQ(mp::decode<mp::address>(mp::encode(a)), a) << a;
+  }
+  EXPECT_EQ(mp::decode<mp::address>(mp::encode(std::string("/p"))), mp::address("/p"));
+  EXPECT_EQ(mp::decode<mp::address>(mp::encode(std::pair<std::string, int>("h", 80))), mp::address("h", 80));
+  EXPECT_THROW(mp::decode<mp::address>(mp::encode(42)), mp::codec_error);
 }

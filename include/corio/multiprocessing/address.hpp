@@ -3,6 +3,8 @@
 // families.
 #pragma once
 
+#include <corio/multiprocessing/codec.hpp>
+
 #include <compare>
 #include <cstdint>
 #include <iosfwd>
@@ -59,5 +61,25 @@ class address {
 };
 
 std::ostream& operator<<(std::ostream& os, const address& a);
+
+/// An address crosses a process as Python would pickle it for msgpack: a
+/// path as a string, a TCP address as [host, port].
+template <>
+struct codec<address> {
+  static void encode(packer& p, const address& a) {
+    if (a.is_unix()) {
+      codec<std::string>::encode(p, a.path());
+      return;
+    }
+    p.pack_array(2);
+    codec<std::string>::encode(p, a.host());
+    codec<std::uint16_t>::encode(p, a.port());
+  }
+  static address decode(const object& o) {
+    if (o.type == msgpack::type::STR) return address(codec<std::string>::decode(o));
+    detail::check_array<address>(o, 2);
+    return address(codec<std::string>::decode(o.via.array.ptr[0]), codec<std::uint16_t>::decode(o.via.array.ptr[1]));
+  }
+};
 
 }  // namespace corio::multiprocessing
