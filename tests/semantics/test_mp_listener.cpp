@@ -31,6 +31,7 @@
 #include <vector>
 
 using namespace std::chrono_literals;
+using namespace std::string_literals;
 namespace mp = corio::multiprocessing;
 using corio_test::mp_test;
 using corio_test::watchdog;
@@ -164,9 +165,14 @@ TEST(MP_29, a_client_to_a_missing_path_or_a_closed_port_raises_the_os_error_nami
 
 TEST(MP_29, listener_and_client_exchange_values_and_bytes_over_unix_and_tcp) {
   watchdog w(kBound, "MP_29 exchange");
-  for (const mp::address& at : {mp::address("127.0.0.1", 0), mp::address(""), mp::address("\0corio-mp29-" + std::to_string(::getpid()))}) {
+  const mp::address abstract("\0corio-mp29-"s + std::to_string(::getpid()));
+  for (const mp::address& at : {mp::address("127.0.0.1", 0), mp::address(""), abstract}) {
     SCOPED_TRACE(at.to_string());
     mp::listener l = at.path().empty() && at.is_unix() ? mp::listener() : mp::listener(at);
+    if (at.is_abstract()) {
+      EXPECT_EQ(l.address(), at);
+      EXPECT_TRUE(l.address().to_string().starts_with("@corio-mp29-"));
+    }
     auto server = std::async(std::launch::async, [&] {
       mp::connection c = l.accept();
       c.send(std::vector<int>{1, 2, 3});
@@ -351,7 +357,8 @@ corio::task<std::vector<std::string>> several_at_once(mp::listener& l, int n) {
 
 TEST(MP_29, the_awaitable_forms_serve_several_authenticating_clients_at_once_in_one_loop) {
   watchdog w(kBound, "MP_29 awaitable");
-  for (const mp::address& at : {mp::address("127.0.0.1", 0), mp::address("\0corio-mp29a-" + std::to_string(::getpid()))}) {
+  const mp::address abstract("\0corio-mp29a-"s + std::to_string(::getpid()));
+  for (const mp::address& at : {mp::address("127.0.0.1", 0), abstract}) {
     mp::listener l(at, std::nullopt, 8, std::string("k"));
     const auto out = corio::run(within(several_at_once(l, 6), kBound));
     ASSERT_EQ(out.size(), 6u);

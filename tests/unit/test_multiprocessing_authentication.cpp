@@ -21,7 +21,8 @@ namespace {
 
 std::string unhex(std::string_view h) {
   std::string out;
-  for (std::size_t i = 0; i + 1 < h.size(); i += 2) out += static_cast<char>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16));
+  for (std::size_t i = 0; i + 1 < h.size(); i += 2)
+    out += static_cast<char>(std::stoi(std::string(h.substr(i, 2)), nullptr, 16));
   return out;
 }
 
@@ -77,7 +78,7 @@ TEST(multiprocessing_authentication, MG_15_our_answer_verifies_and_any_other_key
   }
 }
 
-TEST(multiprocessing_authentication, MG_15_a_raw_16_byte_md5_answer_from_a_legacy_peer_is_checked_over_the_whole_message) {
+TEST(multiprocessing_authentication, MG_15_a_legacy_peers_raw_md5_answer_is_checked_over_the_whole_message) {
   // What Python 3.11's answer_challenge sends to our challenge: HMAC-MD5
   // over everything after the tag, prefix included, with no prefix of its own.
   const std::string message = "{sha256}" + std::string(40, 'B');
