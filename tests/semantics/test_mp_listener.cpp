@@ -204,8 +204,14 @@ TEST(MP_29, a_host_name_resolves_for_listener_and_client) {
   watchdog w(kBound, "MP_29 host name");
   mp::listener l(mp::address("localhost", 0), mp::family::af_inet);
   EXPECT_EQ(l.address().host(), "127.0.0.1");
-  auto server = std::async(std::launch::async, [&] { l.accept().send_bytes("named"); });
-  EXPECT_EQ(mp::client(mp::address("localhost", l.address().port())).recv_bytes(), "named");
+  const mp::address named("localhost", l.address().port());
+  auto server = std::async(std::launch::async, [&] {
+    l.accept().send_bytes("named");
+    l.accept().send_bytes("named again");
+  });
+  EXPECT_EQ(mp::client(named).recv_bytes(), "named");
+  mp::connection c = corio::run(within(mp::client_async(named), kBound));
+  EXPECT_EQ(c.recv_bytes(), "named again");
   server.get();
 }
 
