@@ -46,7 +46,10 @@ class listener {
   /// when there is a key (authentication_error, the connection closed, if
   /// the peer fails). os_error("listener is closed") after close().
   connection accept();
-  /// accept() in a running loop.
+  /// accept() in a running loop, the handshake included: a server that must
+  /// go on accepting while one peer is slow to answer accepts without a key
+  /// and runs deliver_challenge_async and answer_challenge_async in a task
+  /// per connection. The listener must not be moved or closed meanwhile.
   task<connection> accept_async();
   /// Python: close(). Twice is fine.
   void close() noexcept;
