@@ -4,10 +4,13 @@
 // corio.hpp (the codec brings in msgpack-cxx); include this one.
 #pragma once
 
+#include <corio/multiprocessing/address.hpp>
+#include <corio/multiprocessing/authentication.hpp>
 #include <corio/multiprocessing/codec.hpp>
 #include <corio/multiprocessing/connection.hpp>
 #include <corio/multiprocessing/context.hpp>
 #include <corio/multiprocessing/errors.hpp>
+#include <corio/multiprocessing/listener.hpp>
 #include <corio/multiprocessing/pool.hpp>
 #include <corio/multiprocessing/process.hpp>
 #include <corio/multiprocessing/queues.hpp>

@@ -1,0 +1,253 @@
+// Listener and Client (see multiprocessing/listener.hpp).
+//
+// The listening socket is non-blocking (the loop accepts on it); the
+// blocking accept polls it first. Accepted and connected sockets are made
+// blocking, as Python's are: the connection's blocking calls read and write
+// them directly, its awaitable ones pass MSG_DONTWAIT.
+#include <corio/multiprocessing/listener.hpp>
+
+#include <corio/getaddrinfo.hpp>
+#include <corio/os_errors.hpp>
+#include <corio/sock_ops.hpp>
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <stdexcept>
+#include <utility>
+
+namespace corio::multiprocessing {
+
+namespace {
+
+int af_of(family f) noexcept {
+  switch (f) {
+    case family::af_unix:
+      return AF_UNIX;
+    case family::af_inet:
+      return AF_INET;
+    case family::af_inet6:
+      return AF_INET6;
+  }
+  return AF_UNSPEC;
+}
+
+// The sockaddr of a numeric address; none for a host name.
+std::optional<socket_address> numeric(const address& a) {
+  if (a.is_unix()) return socket_address::unix_path(a.path());
+  try {
+    return socket_address::ip(a.host(), a.port());
+  } catch (const std::invalid_argument&) {
+    return std::nullopt;
+  }
+}
+
+socket_address resolve_blocking(const address& a, family f, const char* who) {
+  if (auto sa = numeric(a)) return *sa;
+  addrinfo hints{};
+  hints.ai_family = af_of(f);
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  const std::string port = std::to_string(a.port());
+  if (const int rc = ::getaddrinfo(a.host().c_str(), port.c_str(), &hints, &res); rc != 0)
+    throw gai_error(rc, std::string(who) + ": getaddrinfo for " + a.to_string());
+  socket_address sa(res->ai_addr, res->ai_addrlen);
+  ::freeaddrinfo(res);
+  return sa;
+}
+
+task<socket_address> resolve_async(const address& a) {
+  if (auto sa = numeric(a)) co_return *sa;
+  auto entries = co_await corio::getaddrinfo(a.host(), a.port(), af_of(a.family()), SOCK_STREAM);
+  if (entries.empty()) throw gai_error(EAI_NONAME, "Client: getaddrinfo for " + a.to_string());
+  co_return entries.front().address;
+}
+
+address from_sockaddr(const socket_address& sa) {
+  if (sa.family() == AF_UNIX) return address(sa.path());
+  return address(sa.host(), sa.port());
+}
+
+void set_blocking(int fd) {
+  const int fl = ::fcntl(fd, F_GETFL);
+  if (fl < 0 || ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+    const int err = errno;
+    ::close(fd);
+    throw_os_error(err, "fcntl(~O_NONBLOCK) on fd " + std::to_string(fd));
+  }
+}
+
+// A private directory for a listener's AF_UNIX path (Python:
+// util.get_temp_dir()), under $TMPDIR when that leaves room for the path.
+std::string make_temp_dir() {
+  std::string base = "/tmp";
+  if (const char* t = std::getenv("TMPDIR"); t && *t && std::string_view(t).size() < 60) base = t;
+  std::string tmpl = base + "/corio-listener-XXXXXX";
+  if (!::mkdtemp(tmpl.data())) throw_errno("Listener: mkdtemp " + tmpl);
+  return tmpl;
+}
+
+}  // namespace
+
+// -- listener ------------------------------------------------------------------
+
+listener::listener(std::optional<multiprocessing::address> addr, std::optional<multiprocessing::family> fam,
+                   int backlog, std::optional<std::string> authkey)
+    : authkey_(std::move(authkey)) {
+  const multiprocessing::family f = fam ? *fam : addr ? addr->family() : family::af_unix;
+  if (addr && addr->is_unix() != (f == family::af_unix))
+    throw std::invalid_argument(std::string("Listener: family ") + to_string(f) + " does not fit the address " +
+                                addr->to_string());
+  if (!addr) {
+    if (f == family::af_unix) {
+      temp_dir_ = make_temp_dir();
+      addr = multiprocessing::address(temp_dir_ + "/listener.sock");
+    } else {
+      addr = multiprocessing::address(f == family::af_inet ? "127.0.0.1" : "::1", 0);
+    }
+  }
+  try {
+    const socket_address sa = resolve_blocking(*addr, f, "Listener");
+    if (sa.family() != af_of(f))
+      throw std::invalid_argument(std::string("Listener: family ") + to_string(f) + " does not fit the address " +
+                                  addr->to_string());
+    sock_ = corio::socket(sa.family(), SOCK_STREAM);
+    // As Python's SocketListener: a new listener can bind the port of one
+    // that just closed.
+    if (f != family::af_unix) sock_.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+    if (::bind(sock_.fileno(), sa.data(), sa.size()) < 0) throw_errno("Listener: bind to " + addr->to_string());
+    if (f == family::af_unix && !addr->is_abstract()) unlink_path_ = addr->path();
+    if (::listen(sock_.fileno(), backlog) < 0) throw_errno("Listener: listen on " + addr->to_string());
+    address_ = f == family::af_unix ? *addr : from_sockaddr(sock_.getsockname());
+  } catch (...) {
+    close();
+    throw;
+  }
+}
+
+listener::listener(listener&& o) noexcept
+    : sock_(std::move(o.sock_)),
+      address_(std::move(o.address_)),
+      authkey_(std::move(o.authkey_)),
+      last_accepted_(std::move(o.last_accepted_)),
+      unlink_path_(std::exchange(o.unlink_path_, {})),
+      temp_dir_(std::exchange(o.temp_dir_, {})) {}
+
+listener& listener::operator=(listener&& o) noexcept {
+  if (this != &o) {
+    close();
+    sock_ = std::move(o.sock_);
+    address_ = std::move(o.address_);
+    authkey_ = std::move(o.authkey_);
+    last_accepted_ = std::move(o.last_accepted_);
+    unlink_path_ = std::exchange(o.unlink_path_, {});
+    temp_dir_ = std::exchange(o.temp_dir_, {});
+  }
+  return *this;
+}
+
+listener::~listener() { close(); }
+
+void listener::close() noexcept {
+  sock_.close();
+  if (!unlink_path_.empty()) ::unlink(unlink_path_.c_str());
+  if (!temp_dir_.empty()) ::rmdir(temp_dir_.c_str());
+  unlink_path_.clear();
+  temp_dir_.clear();
+}
+
+int listener::fileno() const {
+  if (!sock_) throw os_error(EBADF, "Listener: listener is closed");
+  return sock_.fileno();
+}
+
+connection listener::finish_accept(int fd, const socket_address& peer) {
+  connection c(fd, true, true);
+  last_accepted_ = from_sockaddr(peer);
+  return c;
+}
+
+connection listener::accept() {
+  const int lfd = fileno();
+  for (;;) {
+    socket_address peer;
+    ::socklen_t len = socket_address::capacity();
+    // Without SOCK_NONBLOCK the new socket is blocking, whatever lfd is.
+    const int fd = ::accept4(lfd, peer.data(), &len, SOCK_CLOEXEC);
+    if (fd >= 0) {
+      peer.set_size(len);
+      connection c = finish_accept(fd, peer);
+      if (authkey_) {
+        deliver_challenge(c, *authkey_);
+        answer_challenge(c, *authkey_);
+      }
+      return c;
+    }
+    const int err = errno;
+    if (err == EINTR || err == ECONNABORTED) continue;
+    if (err != EAGAIN && err != EWOULDBLOCK) throw_os_error(err, "Listener: accept on " + address_.to_string());
+    pollfd p{lfd, POLLIN, 0};
+    if (::poll(&p, 1, -1) < 0 && errno != EINTR) throw_errno("Listener: poll on " + address_.to_string());
+  }
+}
+
+task<connection> listener::accept_async() {
+  fileno();
+  auto [s, peer] = co_await corio::sock_accept(sock_);
+  const int fd = s.detach();
+  set_blocking(fd);
+  connection c = finish_accept(fd, peer);
+  if (authkey_) {
+    // A cancel here drops `c`, closing the half-authenticated connection.
+    co_await deliver_challenge_async(c, *authkey_);
+    co_await answer_challenge_async(c, *authkey_);
+  }
+  co_return c;
+}
+
+// -- client --------------------------------------------------------------------
+
+connection client(const address& a, std::optional<std::string> authkey) {
+  const socket_address sa = resolve_blocking(a, a.family(), "Client");
+  const int fd = ::socket(sa.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw_errno("Client: socket for " + a.to_string());
+  connection c(fd, true, true);
+  if (::connect(fd, sa.data(), sa.size()) < 0) {
+    int err = errno;
+    if (err == EINTR) {
+      // The connect goes on; its outcome comes as writability.
+      pollfd p{fd, POLLOUT, 0};
+      while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+      }
+      ::socklen_t n = sizeof err;
+      if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &n) < 0) err = errno;
+    }
+    if (err != 0) throw_os_error(err, "Client: connect to " + a.to_string());
+  }
+  if (authkey) {
+    answer_challenge(c, *authkey);
+    deliver_challenge(c, *authkey);
+  }
+  return c;
+}
+
+task<connection> client_async(address a, std::optional<std::string> authkey) {
+  const socket_address sa = co_await resolve_async(a);
+  corio::socket s(sa.family(), SOCK_STREAM);
+  co_await corio::sock_connect(s, sa);
+  const int fd = s.detach();
+  set_blocking(fd);
+  connection c(fd, true, true);
+  if (authkey) {
+    co_await answer_challenge_async(c, *authkey);
+    co_await deliver_challenge_async(c, *authkey);
+  }
+  co_return c;
+}
+
+}  // namespace corio::multiprocessing
