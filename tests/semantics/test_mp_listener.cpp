@@ -425,9 +425,12 @@ namespace sp = corio::subprocess;
 bool have_python() { return std::system("command -v python3 > /dev/null 2>&1") == 0; }
 
 // Python's Listener on a free port: prints the port, accepts one
-// connection, echoes one message with a prefix, prints what happened.
+// connection, echoes one message with a prefix, prints what happened. Both
+// scripts end themselves after 60 s (SIGALRM), so that a test stopped by
+// its watchdog leaves no Python behind.
 constexpr const char* kPythonListener =
-    "import sys\n"
+    "import signal, sys\n"
+    "signal.alarm(60)\n"
     "from multiprocessing.connection import Listener\n"
     "with Listener(('127.0.0.1', 0), authkey=sys.argv[1].encode()) as l:\n"
     "    print(l.address[1], flush=True)\n"
@@ -440,7 +443,8 @@ constexpr const char* kPythonListener =
 
 // Python's Client: sends one message, prints the reply or the error.
 constexpr const char* kPythonClient =
-    "import sys\n"
+    "import signal, sys\n"
+    "signal.alarm(60)\n"
     "from multiprocessing.connection import Client\n"
     "try:\n"
     "    with Client(('127.0.0.1', int(sys.argv[1])), authkey=sys.argv[2].encode()) as c:\n"
