@@ -1,0 +1,137 @@
+// Python: multiprocessing.managers: BaseManager, SyncManager and
+// multiprocessing.Manager().
+//
+// A manager runs a server process that owns shared objects; clients hold
+// proxies to them (proxy.hpp). The server runs one corio event loop: each
+// connection is a task answering its requests in order, connections are
+// served side by side, and a method that waits (a queue's get, a lock's
+// acquire) waits on the server's loop without holding up other clients.
+// The server is type-erased: it keeps values as their codec encoding, so a
+// server started with spawn or forkserver needs none of the clients'
+// types; the proxies are typed on the client side.
+//
+//   auto m = corio::multiprocessing::manager();   // started (MG-01)
+//   auto d = m.dict<std::string, int>();
+//   d.set("a", 1);
+//   int a = d.at("a");
+//
+// A manager goes from initial to started to shut down (MG-02); destroying a
+// manager that started its server shuts the server down (Python's `with`).
+#pragma once
+
+#include <corio/multiprocessing/codec.hpp>
+#include <corio/multiprocessing/context.hpp>
+#include <corio/multiprocessing/errors.hpp>
+#include <corio/multiprocessing/proxy.hpp>
+#include <corio/socket.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace corio::multiprocessing {
+
+/// The largest request a manager's server reads (the connection's
+/// recv_bytes maxlength); a longer one closes that client's connection.
+inline constexpr std::size_t manager_max_message = 64 * 1024 * 1024;
+
+namespace detail {
+struct manager_state;
+}  // namespace detail
+
+/// Python: multiprocessing.managers.BaseManager(address, authkey).
+/// Move-only. Misuse raises process_error with Python's messages
+/// ("Already started server", "Manager has shut down").
+class base_manager {
+ public:
+  using duration = std::chrono::duration<double>;
+  /// Python: State.INITIAL, STARTED, SHUTDOWN.
+  enum class state { initial, started, shutdown };
+
+  /// `address`: none lets the system choose an AF_UNIX path (MG-17); an
+  /// (host, 0) address binds a free TCP port. `authkey`: none takes
+  /// current_process().authkey() (MG-16).
+  explicit base_manager(std::optional<socket_address> address = std::nullopt,
+                        std::optional<std::string> authkey = std::nullopt);
+  base_manager(base_manager&&) noexcept;
+  base_manager& operator=(base_manager&&) noexcept;
+  base_manager(const base_manager&) = delete;
+  base_manager& operator=(const base_manager&) = delete;
+  /// Shuts down a server this manager started.
+  virtual ~base_manager();
+
+  /// Python: start(): starts the server process (with the default
+  /// context's start method) and returns once it has reported its address
+  /// (MG-18).
+  void start();
+  /// The same with `ctx`'s start method.
+  void start(const context& ctx);
+  /// Python: connect(): joins a server already running at address() (MG-19).
+  void connect();
+  /// Python: shutdown(): asks the server to stop, waits `timeout` (Python's
+  /// shutdown_timeout, 1 s), then terminates it, then kills it (MG-03).
+  /// Idempotent; nothing for a manager that only connected.
+  void shutdown(duration timeout = std::chrono::seconds(1));
+  /// Python: address: the real address once started (MG-17).
+  const socket_address& address() const;
+  /// Python: _state.value.
+  state get_state() const noexcept;
+  /// The server process's pid (none unless this manager started it).
+  std::optional<pid_t> server_pid() const;
+  /// Python: _number_of_objects(): the objects the server holds now.
+  std::size_t number_of_objects() const;
+
+ protected:
+  /// Creates an object of `type_id` in the server from the encoded array
+  /// of arguments, as `P`.
+  template <class P, class... A>
+  P create(std::string_view type_id, const A&... args) const {
+    return P(detail::from_ref{}, create_raw(type_id, detail::encode_request("create", 0, type_id, args...)));
+  }
+  std::shared_ptr<const detail::proxy_ref> create_raw(std::string_view type_id, const std::string& request) const;
+
+ private:
+  void check_started(const char* what) const;
+  std::unique_ptr<detail::manager_state> s_;
+};
+
+/// Python: multiprocessing.managers.SyncManager: a base_manager with the
+/// shared types of MG-10 registered.
+class sync_manager : public base_manager {
+ public:
+  using base_manager::base_manager;
+
+  /// Python: manager.dict(), manager.dict(items).
+  template <class K, class V>
+  dict_proxy<K, V> dict(const std::vector<std::pair<K, V>>& items = {}) const {
+    return create<dict_proxy<K, V>>("dict", items);
+  }
+  /// Python: manager.list(), manager.list(seq).
+  template <class T>
+  list_proxy<T> list(const std::vector<T>& items = {}) const {
+    return create<list_proxy<T>>("list", items);
+  }
+  /// Python: manager.Value(typecode, value) (the typecode is not needed).
+  template <class T>
+  value_proxy<T> value(const T& v) const {
+    return create<value_proxy<T>>("value", v);
+  }
+  /// Python: manager.Array(typecode, seq).
+  template <class T>
+  array_proxy<T> array(const std::vector<T>& items) const {
+    return create<array_proxy<T>>("array", items);
+  }
+  /// Python: manager.Namespace().
+  namespace_proxy namespace_() const { return create<namespace_proxy>("namespace"); }
+};
+
+/// Python: multiprocessing.Manager(): a started sync_manager (MG-01).
+sync_manager manager();
+
+}  // namespace corio::multiprocessing
