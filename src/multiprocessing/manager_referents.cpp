@@ -338,7 +338,7 @@ std::unique_ptr<referent> make_builtin(std::string_view type_id, const call_args
   if (type_id == "array") return std::make_unique<list_referent>(a, true);
   if (type_id == "value") return std::make_unique<value_referent>(a);
   if (type_id == "namespace") return std::make_unique<namespace_referent>(a);
-  return nullptr;
+  return make_sync_builtin(type_id, a);
 }
 
 }  // namespace corio::multiprocessing::detail

@@ -87,6 +87,8 @@ class referent {
 // The built-in typeids (manager_referents.cpp): a referent from the
 // creation arguments, or none for an unknown typeid.
 std::unique_ptr<referent> make_builtin(std::string_view type_id, const call_args& a);
+// The queues and synchronization objects (manager_sync_referents.cpp).
+std::unique_ptr<referent> make_sync_builtin(std::string_view type_id, const call_args& a);
 
 // -- transport ----------------------------------------------------------------------
 

@@ -129,6 +129,31 @@ class sync_manager : public base_manager {
   }
   /// Python: manager.Namespace().
   namespace_proxy namespace_() const { return create<namespace_proxy>("namespace"); }
+  /// Python: manager.Queue(maxsize), manager.JoinableQueue(maxsize): both
+  /// a queue.Queue in the server, with task_done and join.
+  template <class T>
+  queue_proxy<T> queue(std::int64_t maxsize = 0) const {
+    return create<queue_proxy<T>>("queue", maxsize);
+  }
+  template <class T>
+  queue_proxy<T> joinable_queue(std::int64_t maxsize = 0) const {
+    return create<queue_proxy<T>>("queue", maxsize);
+  }
+  /// Python: manager.Lock(), RLock(), Semaphore(n), BoundedSemaphore(n).
+  acquirer_proxy lock() const { return create<acquirer_proxy>("lock"); }
+  acquirer_proxy rlock() const { return create<acquirer_proxy>("rlock"); }
+  acquirer_proxy semaphore(std::int64_t value = 1) const { return create<acquirer_proxy>("semaphore", value); }
+  acquirer_proxy bounded_semaphore(std::int64_t value = 1) const {
+    return create<acquirer_proxy>("bounded_semaphore", value);
+  }
+  /// Python: manager.Condition() (over a managed RLock).
+  condition_proxy condition() const { return create<condition_proxy>("condition"); }
+  /// Python: manager.Event().
+  event_proxy event() const { return create<event_proxy>("event"); }
+  /// Python: manager.Barrier(parties, timeout=None).
+  barrier_proxy barrier(std::size_t parties, std::optional<std::chrono::duration<double>> timeout = std::nullopt) const {
+    return create<barrier_proxy>("barrier", parties, detail::seconds_of(timeout));
+  }
 };
 
 /// Python: multiprocessing.Manager(): a started sync_manager (MG-01).

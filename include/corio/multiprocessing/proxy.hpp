@@ -30,6 +30,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -328,8 +329,153 @@ class namespace_proxy : public base_proxy {
 };
 
 namespace detail {
+using opt_seconds = std::optional<double>;
+inline opt_seconds seconds_of(std::optional<std::chrono::duration<double>> t) {
+  return t ? opt_seconds(t->count()) : std::nullopt;
+}
+}  // namespace detail
+
+/// Python: a managed queue.Queue (manager.Queue(), manager.JoinableQueue()):
+/// put and get with Python's block and timeout (queue_full and queue_empty
+/// come through), task_done and join (MG-10, MG-20). A waiting call waits
+/// in the server's loop, holding up no other client.
+template <class T>
+class queue_proxy : public base_proxy {
+ public:
+  using duration = std::chrono::duration<double>;
+  static constexpr std::string_view type_name = "queue";
+  using base_proxy::base_proxy;
+  /// Python: q.put(item, block=True, timeout=None).
+  void put(const T& v, bool block = true, std::optional<duration> timeout = std::nullopt) const {
+    call_method<void>("put", v, block, detail::seconds_of(timeout));
+  }
+  task<void> put_async(const T& v, bool block = true, std::optional<duration> timeout = std::nullopt) const {
+    return call_method_async<void>("put", v, block, detail::seconds_of(timeout));
+  }
+  /// Python: q.get(block=True, timeout=None).
+  T get(bool block = true, std::optional<duration> timeout = std::nullopt) const {
+    return call_method<T>("get", block, detail::seconds_of(timeout));
+  }
+  task<T> get_async(bool block = true, std::optional<duration> timeout = std::nullopt) const {
+    return call_method_async<T>("get", block, detail::seconds_of(timeout));
+  }
+  /// Python: put_nowait, get_nowait, qsize, empty, full, task_done, join.
+  CORIO_PROXY_METHOD_(void, put_nowait, (const T& v), ("put_nowait", v))
+  CORIO_PROXY_METHOD_(T, get_nowait, (), ("get_nowait"))
+  CORIO_PROXY_METHOD_(std::size_t, qsize, (), ("qsize"))
+  CORIO_PROXY_METHOD_(bool, empty, (), ("empty"))
+  CORIO_PROXY_METHOD_(bool, full, (), ("full"))
+  CORIO_PROXY_METHOD_(void, task_done, (), ("task_done"))
+  CORIO_PROXY_METHOD_(void, join, (), ("join"))
+};
+
+/// Python: AcquirerProxy, a managed Lock, RLock, Semaphore or
+/// BoundedSemaphore. A Lock or Semaphore lives in the server: taken by a
+/// process that exits, it stays taken, and any client may release it; an
+/// RLock belongs to the connection, that is the (process, thread), that
+/// acquired it (MG-11). lock() and unlock() make it BasicLockable
+/// (std::lock_guard, Python's `with`).
+class acquirer_proxy : public base_proxy {
+ public:
+  using duration = std::chrono::duration<double>;
+  static constexpr std::string_view type_name = "lock";
+  static bool accepts(std::string_view t) {
+    return t == "lock" || t == "rlock" || t == "semaphore" || t == "bounded_semaphore";
+  }
+  using base_proxy::base_proxy;
+  /// Python: acquire(blocking=True, timeout=None): false if not acquired.
+  bool acquire(bool blocking = true, std::optional<duration> timeout = std::nullopt) const {
+    return call_method<bool>("acquire", blocking, detail::seconds_of(timeout));
+  }
+  task<bool> acquire_async(bool blocking = true, std::optional<duration> timeout = std::nullopt) const {
+    return call_method_async<bool>("acquire", blocking, detail::seconds_of(timeout));
+  }
+  /// Python: release(): std::runtime_error for an unlocked Lock or an RLock
+  /// not held by this thread, std::invalid_argument past a
+  /// BoundedSemaphore's value.
+  CORIO_PROXY_METHOD_(void, release, (), ("release"))
+  void lock() const { acquire(); }
+  void unlock() const { release(); }
+};
+
+/// Python: a managed threading.Condition (over an RLock in the server).
+class condition_proxy : public base_proxy {
+ public:
+  using duration = std::chrono::duration<double>;
+  static constexpr std::string_view type_name = "condition";
+  using base_proxy::base_proxy;
+  bool acquire(bool blocking = true, std::optional<duration> timeout = std::nullopt) const {
+    return call_method<bool>("acquire", blocking, detail::seconds_of(timeout));
+  }
+  task<bool> acquire_async(bool blocking = true, std::optional<duration> timeout = std::nullopt) const {
+    return call_method_async<bool>("acquire", blocking, detail::seconds_of(timeout));
+  }
+  CORIO_PROXY_METHOD_(void, release, (), ("release"))
+  /// Python: wait(timeout=None): false if the time ran out.
+  bool wait(std::optional<duration> timeout = std::nullopt) const {
+    return call_method<bool>("wait", detail::seconds_of(timeout));
+  }
+  task<bool> wait_async(std::optional<duration> timeout = std::nullopt) const {
+    return call_method_async<bool>("wait", detail::seconds_of(timeout));
+  }
+  /// Python: notify(n=1), notify_all().
+  CORIO_PROXY_METHOD_(void, notify, (std::size_t n = 1), ("notify", n))
+  CORIO_PROXY_METHOD_(void, notify_all, (), ("notify_all"))
+  void lock() const { acquire(); }
+  void unlock() const { release(); }
+};
+
+/// Python: EventProxy, a managed threading.Event.
+class event_proxy : public base_proxy {
+ public:
+  using duration = std::chrono::duration<double>;
+  static constexpr std::string_view type_name = "event";
+  using base_proxy::base_proxy;
+  CORIO_PROXY_METHOD_(bool, is_set, (), ("is_set"))
+  CORIO_PROXY_METHOD_(void, set, (), ("set"))
+  CORIO_PROXY_METHOD_(void, clear, (), ("clear"))
+  /// Python: wait(timeout=None): whether the event is set.
+  bool wait(std::optional<duration> timeout = std::nullopt) const {
+    return call_method<bool>("wait", detail::seconds_of(timeout));
+  }
+  task<bool> wait_async(std::optional<duration> timeout = std::nullopt) const {
+    return call_method_async<bool>("wait", detail::seconds_of(timeout));
+  }
+};
+
+/// Python: BarrierProxy, a managed threading.Barrier: a wait that times
+/// out breaks it (broken_barrier_error).
+class barrier_proxy : public base_proxy {
+ public:
+  using duration = std::chrono::duration<double>;
+  static constexpr std::string_view type_name = "barrier";
+  using base_proxy::base_proxy;
+  /// Python: wait(timeout=None): the arrival index.
+  std::size_t wait(std::optional<duration> timeout = std::nullopt) const {
+    return timeout ? call_method<std::size_t>("wait", detail::seconds_of(timeout)) : call_method<std::size_t>("wait");
+  }
+  task<std::size_t> wait_async(std::optional<duration> timeout = std::nullopt) const {
+    return timeout ? call_method_async<std::size_t>("wait", detail::seconds_of(timeout))
+                   : call_method_async<std::size_t>("wait");
+  }
+  CORIO_PROXY_METHOD_(void, abort, (), ("abort"))
+  CORIO_PROXY_METHOD_(void, reset, (), ("reset"))
+  CORIO_PROXY_METHOD_(std::size_t, parties, (), ("parties"))
+  CORIO_PROXY_METHOD_(std::size_t, n_waiting, (), ("n_waiting"))
+  CORIO_PROXY_METHOD_(bool, broken, (), ("broken"))
+};
+
+namespace detail {
 template <class P>
 concept proxy_type = std::is_base_of_v<base_proxy, P> && requires { P::type_name; };
+template <class P>
+bool proxy_accepts(std::string_view t) {
+  if constexpr (requires { P::accepts(t); }) {
+    return P::accepts(t);
+  } else {
+    return t == P::type_name;
+  }
+}
 }  // namespace detail
 
 /// A proxy crosses a process as [typeid, address, id] (MG-14); decoding it
@@ -348,7 +494,7 @@ struct codec<P> {
     detail::check_array<P>(o, 3);
     detail::token t{codec<std::string>::decode(o.via.array.ptr[0]), codec<socket_address>::decode(o.via.array.ptr[1]),
                     codec<std::uint64_t>::decode(o.via.array.ptr[2])};
-    if (t.type_id != P::type_name) detail::mismatch<P>(o, "a proxy of another typeid");
+    if (!detail::proxy_accepts<P>(t.type_id)) detail::mismatch<P>(o, "a proxy of another typeid");
     return P(detail::from_ref{}, detail::adopt_token(std::move(t)));
   }
 };
