@@ -108,8 +108,19 @@ struct entry {
 
 class server {
  public:
-  server(socket listener, socket_address address, std::string authkey)
-      : listener_(std::move(listener)), address_(std::move(address)), authkey_(std::move(authkey)) {}
+  server(socket listener, socket_address address, std::string authkey, const std::vector<registered_type>& types)
+      : listener_(std::move(listener)), address_(std::move(address)), authkey_(std::move(authkey)) {
+    for (const registered_type& t : types) {
+      resolved r;
+      r.kind = t.kind;
+      r.maxsize = t.maxsize;
+      if (t.kind == "user") {
+        r.maker = reinterpret_cast<referent_maker>(resolve_code(t.maker));
+        r.factory = resolve_code(t.factory);
+      }
+      types_.insert_or_assign(t.type_id, std::move(r));
+    }
+  }
 
   task<void> serve_forever() {
     auto accepting = get_running_loop().create_task(accept_loop());
@@ -198,7 +209,7 @@ class server {
       const std::shared_ptr<referent> obj = find(id).obj;
       if (!obj->call(method, args, out, c)) co_await obj->call_async(std::string(method), args, out, c);
     } else if (op == "create") {
-      std::shared_ptr<referent> obj = make_builtin(method, args);
+      std::shared_ptr<referent> obj = make(method, args);
       if (!obj) machinery_error("unknown typeid '" + std::string(method) + "'");
       const std::uint64_t nid = next_id_++;
       objects_.emplace(nid, entry{std::move(obj), std::string(method), 1});
@@ -221,6 +232,19 @@ class server {
     co_return out.finish_ok();
   }
 
+  // A registered typeid first (MG-09), then the built-in ones.
+  std::shared_ptr<referent> make(std::string_view type_id, const call_args& args) {
+    const auto it = types_.find(std::string(type_id));
+    if (it == types_.end()) return make_builtin(type_id, args);
+    resolved& r = it->second;
+    if (r.kind == "queue") {
+      args.expect(type_id, 0);
+      if (!r.shared) r.shared = make_queue(r.maxsize);
+      return r.shared;
+    }
+    return r.maker(r.factory, args, type_id);
+  }
+
   entry& find(std::uint64_t id) {
     const auto it = objects_.find(id);
     if (it == objects_.end()) machinery_error("no object with id " + std::to_string(id) + " in the manager");
@@ -230,6 +254,14 @@ class server {
   socket listener_;
   socket_address address_;
   std::string authkey_;
+  struct resolved {
+    std::string kind;
+    referent_maker maker = nullptr;
+    any_fn factory = nullptr;
+    std::int64_t maxsize = 0;
+    std::shared_ptr<referent> shared;  // kind "queue": the one queue
+  };
+  std::unordered_map<std::string, resolved> types_;
   std::unordered_map<std::uint64_t, entry> objects_;
   std::uint64_t next_id_ = 1;
   std::uint64_t next_client_ = 1;
@@ -246,7 +278,7 @@ void manager_server_main(server_config cfg, connection report) {
   socket_address bound;
   try {
     socket l = manager_listen(cfg.address, bound);
-    srv.emplace(std::move(l), bound, std::move(cfg.authkey));
+    srv.emplace(std::move(l), bound, std::move(cfg.authkey), cfg.types);
   } catch (...) {
     report.send(std::variant<std::exception_ptr, socket_address>(std::current_exception()));
     return;

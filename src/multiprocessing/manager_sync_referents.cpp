@@ -52,6 +52,7 @@ class queue_referent final : public referent {
   explicit queue_referent(const call_args& a) : q_(a.size() > 0 ? a.get<std::int64_t>(0) : 0) {
     a.expect("queue", 0, 1);
   }
+  explicit queue_referent(std::int64_t maxsize) : q_(maxsize) {}
 
   bool call(std::string_view m, const call_args& a, reply_writer& out, client_state&) override {
     if (m == "qsize") {
@@ -356,6 +357,8 @@ class barrier_referent final : public referent {
 };
 
 }  // namespace
+
+std::unique_ptr<referent> make_queue(std::int64_t maxsize) { return std::make_unique<queue_referent>(maxsize); }
 
 std::unique_ptr<referent> make_sync_builtin(std::string_view type_id, const call_args& a) {
   if (type_id == "queue") return std::make_unique<queue_referent>(a);

@@ -19,6 +19,7 @@ struct manager_state {
   std::string authkey;
   base_manager::state st = base_manager::state::initial;
   std::unique_ptr<process> server;  // when this manager started the server
+  std::vector<detail::registered_type> types;
 };
 
 }  // namespace detail
@@ -67,7 +68,7 @@ void base_manager::start(const context& ctx) {
   if (s_->st == state::shutdown) throw process_error("Manager has shut down");
   auto [reader, writer] = pipe(false);
   auto proc = std::make_unique<process>(&detail::manager_server_main,
-                                        detail::server_config{s_->requested, s_->authkey}, std::move(writer));
+                                        detail::server_config{s_->requested, s_->authkey, s_->types}, std::move(writer));
   ctx.start(*proc);
   using report = std::variant<std::exception_ptr, socket_address>;
   std::optional<report> r;
@@ -85,6 +86,25 @@ void base_manager::start(const context& ctx) {
   s_->address = std::get<1>(*r);
   s_->server = std::move(proc);
   s_->st = state::started;
+}
+
+void base_manager::register_raw(std::string type_id, const char* kind, detail::any_fn maker, detail::any_fn factory,
+                                std::int64_t maxsize) {
+  if (!s_) throw process_error("register: the manager was moved from");
+  if (s_->st != state::initial) throw process_error("register: the manager is already started");
+  detail::registered_type t;
+  t.type_id = std::move(type_id);
+  t.kind = kind;
+  if (maker != nullptr) t.maker = detail::locate_code(maker, "a manager's maker");
+  if (factory != nullptr) t.factory = detail::locate_code(factory, "a manager's factory");
+  t.maxsize = maxsize;
+  for (auto& old : s_->types) {
+    if (old.type_id == t.type_id) {
+      old = std::move(t);
+      return;
+    }
+  }
+  s_->types.push_back(std::move(t));
 }
 
 void base_manager::connect() {

@@ -22,6 +22,7 @@
 #include <corio/multiprocessing/codec.hpp>
 #include <corio/multiprocessing/context.hpp>
 #include <corio/multiprocessing/errors.hpp>
+#include <corio/multiprocessing/exposed.hpp>
 #include <corio/multiprocessing/proxy.hpp>
 #include <corio/socket.hpp>
 
@@ -30,6 +31,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -87,16 +89,56 @@ class base_manager {
   /// Python: _number_of_objects(): the objects the server holds now.
   std::size_t number_of_objects() const;
 
+  /// Python: register(typeid, callable) (MG-09): `typeid(args...)` makes
+  /// `factory(args...)` in the server and returns a proxy<T> (exposed.hpp).
+  /// The factory returns a T, or a std::shared_ptr<T> (returning the same
+  /// one each time shares one object, as Python's callables returning a
+  /// module-level object do). It is a function (or a capture-less lambda),
+  /// so that it reaches a server started with spawn or forkserver. Before
+  /// start().
+  template <class T, class R, class... P>
+    requires(std::is_same_v<R, T> || std::is_same_v<R, std::shared_ptr<T>>)
+  void register_type(std::string type_id, R (*factory)(P...)) {
+    register_raw(std::move(type_id), "user", reinterpret_cast<detail::any_fn>(&detail::make_user<T, R (*)(P...)>),
+                 reinterpret_cast<detail::any_fn>(factory), 0);
+  }
+  template <class T, class F>
+    requires detail::function_like<const F&>
+  void register_type(std::string type_id, F f) {
+    register_type<T>(std::move(type_id), +f);
+  }
+  /// MG-20: a typeid every call of which returns a proxy to one queue of
+  /// the server (Python: register('get_task_queue', callable=lambda: q)).
+  void register_queue(std::string type_id, std::int64_t maxsize = 0) {
+    register_raw(std::move(type_id), "queue", nullptr, nullptr, maxsize);
+  }
+
+  /// Python: manager.typeid(args...): creates (or, for a shared typeid,
+  /// fetches) an object of a typeid registered in the server, as P
+  /// (proxy<T>, or queue_proxy<T> for register_queue). A typeid the
+  /// server does not know raises remote_error. A manager that only
+  /// connected needs no registration (Python: callables left out, MG-19).
+  template <class P, class... A>
+  P make(std::string_view type_id, const A&... args) const {
+    return create_as<P>(type_id, P::type_name.empty() ? type_id : P::type_name, args...);
+  }
+
  protected:
   /// Creates an object of `type_id` in the server from the encoded array
   /// of arguments, as `P`.
   template <class P, class... A>
   P create(std::string_view type_id, const A&... args) const {
-    return P(detail::from_ref{}, create_raw(type_id, detail::encode_request("create", 0, type_id, args...)));
+    return create_as<P>(type_id, type_id, args...);
+  }
+  template <class P, class... A>
+  P create_as(std::string_view type_id, std::string_view proxy_kind, const A&... args) const {
+    return P(detail::from_ref{}, create_raw(proxy_kind, detail::encode_request("create", 0, type_id, args...)));
   }
   std::shared_ptr<const detail::proxy_ref> create_raw(std::string_view type_id, const std::string& request) const;
 
  private:
+  void register_raw(std::string type_id, const char* kind, detail::any_fn maker, detail::any_fn factory,
+                    std::int64_t maxsize);
   void check_started(const char* what) const;
   std::unique_ptr<detail::manager_state> s_;
 };
