@@ -88,9 +88,9 @@ thread_conns& conns() {
 }
 
 std::string round_trip_at(const socket_address& a, const std::string& authkey, const std::string& request,
-                          bool answered = true) {
+                          const socket_address& source, bool answered = true) {
   thread_conns& t = conns();
-  const std::string key = a.to_string();
+  const std::string key = source.empty() ? a.to_string() : a.to_string() + " from " + source.to_string();
   auto it = t.sync.find(key);
   if (it != t.sync.end() && it->second.epoch != g_epoch.load()) {
     t.sync.erase(it);
@@ -98,7 +98,7 @@ std::string round_trip_at(const socket_address& a, const std::string& authkey, c
   }
   if (it == t.sync.end()) {
     const std::uint64_t ep = g_epoch.load();
-    it = t.sync.emplace(key, cached_conn{manager_connect(a, authkey), ep}).first;
+    it = t.sync.emplace(key, cached_conn{manager_connect(a, authkey, source), ep}).first;
   }
   try {
     it->second.c.send_bytes(request);
@@ -106,22 +106,23 @@ std::string round_trip_at(const socket_address& a, const std::string& authkey, c
     return it->second.c.recv_bytes();
   } catch (const eof_error&) {
     t.sync.erase(key);
-    rethrow_for(key);
+    rethrow_for(a.to_string());
   } catch (const os_error&) {
     t.sync.erase(key);
-    rethrow_for(key);
+    rethrow_for(a.to_string());
   }
 }
 
 }  // namespace
 
-proxy_ref::proxy_ref(token t, std::string key) : tok(std::move(t)), authkey(std::move(key)), owner(::getpid()) {}
+proxy_ref::proxy_ref(token t, std::string key, socket_address src)
+    : tok(std::move(t)), authkey(std::move(key)), source(std::move(src)), owner(::getpid()) {}
 
 proxy_ref::~proxy_ref() {
   // After the shutdown there is nothing to release (MG-04): skip silently.
   if (owner.load() != ::getpid() || tl_gone) return;
   try {
-    round_trip_at(tok.address, authkey, encode_request("decref", tok.id, ""), false);
+    round_trip_at(tok.address, authkey, encode_request("decref", tok.id, ""), source, false);
   } catch (...) {
   }
 }
@@ -142,15 +143,17 @@ reply::reply(std::string bytes) : bytes_(std::move(bytes)) {
 }
 
 std::string round_trip(const proxy_ref& r, const std::string& request) {
-  return round_trip_at(r.tok.address, r.authkey, request);
+  return round_trip_at(r.tok.address, r.authkey, request, r.source);
 }
 
-std::string round_trip_raw(const socket_address& a, const std::string& authkey, const std::string& request) {
-  return round_trip_at(a, authkey, request);
+std::string round_trip_raw(const socket_address& a, const std::string& authkey, const std::string& request,
+                           const socket_address& source) {
+  return round_trip_at(a, authkey, request, source);
 }
 
 task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::string request) {
-  const std::string key = r->tok.address.to_string();
+  const std::string where = r->tok.address.to_string();
+  const std::string key = r->source.empty() ? where : where + " from " + r->source.to_string();
   connection c;
   std::uint64_t ep = g_epoch.load();
   {
@@ -165,7 +168,7 @@ task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::stri
       }
     }
   }
-  if (c.closed()) c = co_await manager_connect_async(r->tok.address, r->authkey);
+  if (c.closed()) c = co_await manager_connect_async(r->tok.address, r->authkey, r->source);
   std::string rep;
   bool failed = false;
   std::exception_ptr err;
@@ -183,7 +186,7 @@ task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::stri
     try {
       std::rethrow_exception(err);
     } catch (...) {
-      rethrow_for(key);
+      rethrow_for(where);
     }
   }
   auto& pool = conns().idle[key];
@@ -194,7 +197,7 @@ task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::stri
 std::shared_ptr<const proxy_ref> adopt_token(token t) {
   auto r = std::make_shared<proxy_ref>(std::move(t), current_process().authkey());
   try {
-    decode_reply<void>(round_trip_at(r->tok.address, r->authkey, encode_request("incref", r->tok.id, "")));
+    decode_reply<void>(round_trip_at(r->tok.address, r->authkey, encode_request("incref", r->tok.id, ""), {}));
   } catch (...) {
     r->owner = 0;  // no reference was taken: none to release
     throw;

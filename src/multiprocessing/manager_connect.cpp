@@ -16,10 +16,15 @@ namespace {
 std::string context_for(const socket_address& a) { return "connect to the manager at " + a.to_string(); }
 }  // namespace
 
-connection manager_connect(const socket_address& address, const std::string& authkey) {
+connection manager_connect(const socket_address& address, const std::string& authkey, const socket_address& source) {
   (void)authkey;  // the handshake is the listener's (MG-15)
   const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw_errno(context_for(address));
+  if (!source.empty() && ::bind(fd, source.data(), source.size()) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw_os_error(err, "bind to " + source.to_string() + " before connecting to the manager at " + address.to_string());
+  }
   int r;
   do {
     r = ::connect(fd, address.data(), address.size());
@@ -32,9 +37,10 @@ connection manager_connect(const socket_address& address, const std::string& aut
   return connection(fd, true, true);
 }
 
-task<connection> manager_connect_async(socket_address address, std::string authkey) {
+task<connection> manager_connect_async(socket_address address, std::string authkey, socket_address source) {
   (void)authkey;
   socket s(address.family(), SOCK_STREAM);
+  if (!source.empty()) s.bind(source);
   try {
     co_await sock_connect(s, address);
   } catch (const os_error& e) {

@@ -37,9 +37,11 @@ socket manager_listen(const std::optional<socket_address>& address, socket_addre
 // Makes an accepted socket a connection, after the handshake with `authkey`.
 task<connection> manager_authenticate(socket s, std::string authkey);
 // Connects to a server and performs the handshake, blocking.
-connection manager_connect(const socket_address& address, const std::string& authkey);
+// `source`, unless empty, is bound before connecting.
+connection manager_connect(const socket_address& address, const std::string& authkey,
+                           const socket_address& source = {});
 // The same in a running loop.
-task<connection> manager_connect_async(socket_address address, std::string authkey);
+task<connection> manager_connect_async(socket_address address, std::string authkey, socket_address source = {});
 
 // -- the server ----------------------------------------------------------------------
 
@@ -67,7 +69,8 @@ void manager_server_main(server_config cfg, connection report);
 
 namespace corio::multiprocessing::detail {
 // One request and its reply at `a` on the thread's connection.
-std::string round_trip_raw(const socket_address& a, const std::string& authkey, const std::string& request);
+std::string round_trip_raw(const socket_address& a, const std::string& authkey, const std::string& request,
+                           const socket_address& source = {});
 // After a manager's shutdown: connections opened before are not used again.
 void forget_manager_connections() noexcept;
 }  // namespace corio::multiprocessing::detail

@@ -20,6 +20,7 @@ struct manager_state {
   base_manager::state st = base_manager::state::initial;
   std::unique_ptr<process> server;  // when this manager started the server
   std::vector<detail::registered_type> types;
+  socket_address source;  // bind_client()
 };
 
 }  // namespace detail
@@ -107,12 +108,17 @@ void base_manager::register_raw(std::string type_id, const char* kind, detail::a
   s_->types.push_back(std::move(t));
 }
 
+void base_manager::bind_client(socket_address source) {
+  if (!s_) throw process_error("bind_client: the manager was moved from");
+  s_->source = std::move(source);
+}
+
 void base_manager::connect() {
   if (!s_) throw process_error("connect: the manager was moved from");
   if (s_->st == state::shutdown) throw process_error("Manager has shut down");
   if (s_->address.empty()) throw std::invalid_argument("connect: the manager has no address");
   detail::decode_reply<void>(
-      detail::round_trip_raw(s_->address, s_->authkey, detail::encode_request("ping", 0, "")));
+      detail::round_trip_raw(s_->address, s_->authkey, detail::encode_request("ping", 0, ""), s_->source));
   s_->st = state::started;
 }
 
@@ -156,15 +162,16 @@ std::optional<pid_t> base_manager::server_pid() const {
 std::size_t base_manager::number_of_objects() const {
   check_started("number_of_objects");
   return detail::decode_reply<std::size_t>(
-      detail::round_trip_raw(s_->address, s_->authkey, detail::encode_request("number_of_objects", 0, "")));
+      detail::round_trip_raw(s_->address, s_->authkey, detail::encode_request("number_of_objects", 0, ""), s_->source));
 }
 
 std::shared_ptr<const detail::proxy_ref> base_manager::create_raw(std::string_view type_id,
                                                                    const std::string& request) const {
   check_started("create");
   const auto id =
-      detail::decode_reply<std::uint64_t>(detail::round_trip_raw(s_->address, s_->authkey, request));
-  return std::make_shared<detail::proxy_ref>(detail::token{std::string(type_id), s_->address, id}, s_->authkey);
+      detail::decode_reply<std::uint64_t>(detail::round_trip_raw(s_->address, s_->authkey, request, s_->source));
+  return std::make_shared<detail::proxy_ref>(detail::token{std::string(type_id), s_->address, id}, s_->authkey,
+                                             s_->source);
 }
 
 sync_manager manager() {

@@ -86,6 +86,11 @@ class base_manager {
   state get_state() const noexcept;
   /// The server process's pid (none unless this manager started it).
   std::optional<pid_t> server_pid() const;
+  /// Binds this manager's connections, and those of the proxies it makes,
+  /// to `source` (port 0: any) before connecting: a client host's address
+  /// on a machine with several (the example of remote workers uses
+  /// 127.0.0.2, 127.0.0.3...). Python's Client has no such option.
+  void bind_client(socket_address source);
   /// Python: _number_of_objects(): the objects the server holds now.
   std::size_t number_of_objects() const;
 

@@ -69,10 +69,13 @@ struct token {
 struct proxy_ref {
   token tok;
   std::string authkey;
+  // What this process binds its connections to before connecting (empty:
+  // the system's choice).
+  socket_address source;
   // The process holding the reference: a forked child's copy uses its
   // parent's and never drops it.
   std::atomic<pid_t> owner;
-  proxy_ref(token t, std::string key);
+  proxy_ref(token t, std::string key, socket_address src = {});
   proxy_ref(const proxy_ref&) = delete;
   proxy_ref& operator=(const proxy_ref&) = delete;
   ~proxy_ref();
