@@ -271,22 +271,43 @@ class server {
 
 }  // namespace
 
+struct serving {
+  socket_address bound;
+  std::optional<server> srv;
+  bool served = false;
+  ~serving() {
+    if (bound.family() == AF_UNIX) ::unlink(bound.path().c_str());
+  }
+};
+
+std::shared_ptr<serving> bind_server(server_config cfg) {
+  auto s = std::make_shared<serving>();
+  socket l = manager_listen(cfg.address, s->bound);
+  s->srv.emplace(std::move(l), s->bound, std::move(cfg.authkey), cfg.types);
+  return s;
+}
+
+const socket_address& bound_address(const serving& s) noexcept { return s.bound; }
+
+void serve(serving& s) {
+  if (s.served) throw process_error("serve_forever: this server has already served");
+  s.served = true;
+  corio::run(s.srv->serve_forever());
+}
+
 void manager_server_main(server_config cfg, connection report) {
   // The server outlives a Ctrl-C in the terminal; its manager stops it (MG-01).
   ::signal(SIGINT, SIG_IGN);
-  std::optional<server> srv;
-  socket_address bound;
+  std::shared_ptr<serving> s;
   try {
-    socket l = manager_listen(cfg.address, bound);
-    srv.emplace(std::move(l), bound, std::move(cfg.authkey), cfg.types);
+    s = bind_server(std::move(cfg));
   } catch (...) {
     report.send(std::variant<std::exception_ptr, socket_address>(std::current_exception()));
     return;
   }
-  report.send(std::variant<std::exception_ptr, socket_address>(bound));
+  report.send(std::variant<std::exception_ptr, socket_address>(s->bound));
   report.close();
-  corio::run(srv->serve_forever());
-  if (bound.family() == AF_UNIX) ::unlink(bound.path().c_str());
+  serve(*s);
 }
 
 }  // namespace corio::multiprocessing::detail

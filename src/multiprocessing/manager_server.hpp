@@ -64,6 +64,11 @@ struct server_config {
   CORIO_CODEC(address, authkey, types)
 };
 void manager_server_main(server_config cfg, connection report);
+// The same in pieces, for get_server(): bound at once, served later.
+struct serving;
+std::shared_ptr<serving> bind_server(server_config cfg);
+const socket_address& bound_address(const serving& s) noexcept;
+void serve(serving& s);
 
 }  // namespace corio::multiprocessing::detail
 

@@ -108,6 +108,17 @@ void base_manager::register_raw(std::string type_id, const char* kind, detail::a
   s_->types.push_back(std::move(t));
 }
 
+const socket_address& manager_server::address() const noexcept { return detail::bound_address(*s_); }
+
+void manager_server::serve_forever() { detail::serve(*s_); }
+
+manager_server base_manager::get_server() const {
+  if (!s_) throw process_error("get_server: the manager was moved from");
+  if (s_->st == state::started) throw process_error("Already started server");
+  if (s_->st == state::shutdown) throw process_error("Manager has shut down");
+  return manager_server(detail::bind_server(detail::server_config{s_->requested, s_->authkey, s_->types}));
+}
+
 void base_manager::bind_client(socket_address source) {
   if (!s_) throw process_error("bind_client: the manager was moved from");
   s_->source = std::move(source);

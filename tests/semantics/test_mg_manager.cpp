@@ -14,9 +14,11 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -254,6 +256,27 @@ TEST_F(mp_test, MG_17_a_new_manager_binds_the_address_of_one_just_shut_down) {
   EXPECT_EQ(b.address(), addr);
   auto vb = b.value<int>(2);
   EXPECT_EQ(vb.get(), 2);
+}
+
+TEST_F(mp_test, MG_18_get_server_binds_at_once_and_serve_forever_serves_until_a_shutdown_request) {
+  mp::sync_manager m(corio::socket_address::ip("127.0.0.1", 0));
+  auto srv = m.get_server();
+  EXPECT_NE(srv.address().port(), 0);
+  EXPECT_EQ(m.get_state(), mp::base_manager::state::initial);
+  auto serving = std::async(std::launch::async, [&srv] { srv.serve_forever(); });
+  mp::sync_manager client(srv.address());
+  client.connect();
+  auto d = client.dict<int, int>();
+  d.set(1, 2);
+  EXPECT_EQ(d.at(1), 2);
+  // What a starting manager's shutdown() sends.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(fd, srv.address().data(), srv.address().size()), 0);
+  mp::connection c(fd, true, true);
+  c.send_bytes(mp::detail::encode_request("shutdown", 0, ""));
+  ASSERT_EQ(serving.wait_for(60s), std::future_status::ready);
+  serving.get();
+  EXPECT_THROW(srv.serve_forever(), mp::process_error);  // once
 }
 
 TEST_F(mp_test, MG_19_connect_joins_a_running_server_and_fails_clearly_when_none_listens) {

@@ -45,7 +45,25 @@ inline constexpr std::size_t manager_max_message = 64 * 1024 * 1024;
 
 namespace detail {
 struct manager_state;
+struct serving;
 }  // namespace detail
+
+/// Python: multiprocessing.managers.Server, as get_server() returns it:
+/// bound at once, served by serve_forever() in the calling thread.
+class manager_server {
+ public:
+  /// Python: address: the address bound.
+  const socket_address& address() const noexcept;
+  /// Python: serve_forever(): serves on a corio loop in this thread until
+  /// a shutdown request, then returns (Python exits the process,
+  /// departure 124). Once.
+  void serve_forever();
+
+ private:
+  friend class base_manager;
+  explicit manager_server(std::shared_ptr<detail::serving> s) noexcept : s_(std::move(s)) {}
+  std::shared_ptr<detail::serving> s_;
+};
 
 /// Python: multiprocessing.managers.BaseManager(address, authkey).
 /// Move-only. Misuse raises process_error with Python's messages
@@ -74,6 +92,10 @@ class base_manager {
   void start();
   /// The same with `ctx`'s start method.
   void start(const context& ctx);
+  /// Python: get_server(): the server, built and bound in this process
+  /// (MG-18), with this manager's registrations. The manager's state does
+  /// not change.
+  manager_server get_server() const;
   /// Python: connect(): joins a server already running at address() (MG-19).
   void connect();
   /// Python: shutdown(): asks the server to stop, waits `timeout` (Python's
