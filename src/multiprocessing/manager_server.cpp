@@ -9,8 +9,10 @@
 #include <corio/sock_ops.hpp>
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <exception>
 #include <list>
@@ -100,6 +102,10 @@ void machinery_error(const std::string& message) {
 
 namespace {
 
+// Thrown when a client left while its call waited: no reply, the
+// connection ends.
+struct client_left {};
+
 struct entry {
   std::shared_ptr<referent> obj;
   std::string type_id;
@@ -161,7 +167,11 @@ class server {
       bool answer = true;
       std::string rep;
       try {
-        rep = co_await handle(msg, c, answer);
+        rep = co_await handle(msg, c, answer, conn.fileno());
+      } catch (const cancelled_error&) {
+        throw;  // the server is stopping
+      } catch (const client_left&) {
+        co_return;
       } catch (...) {
         rep = reply_writer::error(std::current_exception());
       }
@@ -181,7 +191,7 @@ class server {
   }
 
   // One request; `answer` false for an op that has no reply (decref).
-  task<std::string> handle(const std::string& msg, client_state& c, bool& answer) {
+  task<std::string> handle(const std::string& msg, client_state& c, bool& answer, int fd) {
     msgpack::object_handle h;
     try {
       h = detail::parse_exactly(msg, typeid(void));
@@ -207,7 +217,7 @@ class server {
       // The object may die while the call waits (its last proxy dropped by
       // another client): the call keeps it.
       const std::shared_ptr<referent> obj = find(id).obj;
-      if (!obj->call(method, args, out, c)) co_await obj->call_async(std::string(method), args, out, c);
+      if (!obj->call(method, args, out, c)) co_await watched(obj->call_async(std::string(method), args, out, c), fd);
     } else if (op == "create") {
       std::shared_ptr<referent> obj = make(method, args);
       if (!obj) machinery_error("unknown typeid '" + std::string(method) + "'");
@@ -222,6 +232,8 @@ class server {
       if (it != objects_.end() && --it->second.refs == 0) objects_.erase(it);
     } else if (op == "number_of_objects") {
       out.set(objects_.size());
+    } else if (op == "waiting_calls") {
+      out.set(waiting_);
     } else if (op == "ping") {
       // connect(): one authenticated request (MG-19).
     } else if (op == "shutdown") {
@@ -245,6 +257,44 @@ class server {
     return r.maker(r.factory, args, type_id);
   }
 
+  // A call that waits ends when its client leaves (the end of the stream on
+  // its connection): a get must not take an item, nor an acquire a lock,
+  // for nobody. Python's server thread would take it and lose it.
+  task<void> watched(task<void> call, int fd) {
+    ++waiting_;
+    struct count {
+      std::size_t& n;
+      ~count() { --n; }
+    } counted{waiting_};
+    event_loop& loop = get_running_loop();
+    task<void> running = loop.create_task(std::move(call));
+    auto gone = std::make_shared<bool>(false);
+    task<void> watch = loop.create_task(watch_client(fd, running, gone));
+    try {
+      co_await running;
+    } catch (const cancelled_error&) {
+      if (!*gone) {
+        watch.cancel();
+        throw;
+      }
+    }
+    watch.cancel();
+    if (*gone) throw client_left{};
+  }
+
+  static task<void> watch_client(int fd, task<void> call, std::shared_ptr<bool> gone) {
+    for (;;) {
+      co_await wait_readable(fd);
+      char b;
+      const ssize_t r = ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (r > 0) co_return;  // a request sent ahead: the client is there
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+      *gone = true;
+      call.cancel();
+      co_return;
+    }
+  }
+
   entry& find(std::uint64_t id) {
     const auto it = objects_.find(id);
     if (it == objects_.end()) machinery_error("no object with id " + std::to_string(id) + " in the manager");
@@ -264,6 +314,7 @@ class server {
   std::unordered_map<std::string, resolved> types_;
   std::unordered_map<std::uint64_t, entry> objects_;
   std::uint64_t next_id_ = 1;
+  std::size_t waiting_ = 0;  // calls waiting in watched()
   std::uint64_t next_client_ = 1;
   bool stopping_ = false;
   event stop_;

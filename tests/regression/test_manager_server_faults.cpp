@@ -17,7 +17,9 @@
 #include <chrono>
 #include <cstring>
 #include <future>
+#include <optional>
 #include <string>
+#include <thread>
 
 using namespace std::chrono_literals;
 namespace mp = corio::multiprocessing;
@@ -107,6 +109,34 @@ TEST_F(mp_test, a_client_waiting_when_the_server_is_killed_gets_a_clear_error) {
   EXPECT_NE(what.find(where), std::string::npos) << what;
   EXPECT_THROW(q.put(1), std::exception);
   m.shutdown();  // reaps the dead server
+}
+
+namespace {
+std::size_t waiting_calls(mp::connection& c) {
+  c.send_bytes(mp::detail::encode_request("waiting_calls", 0, ""));
+  if (!c.poll(kBound)) throw std::runtime_error("no reply");
+  return mp::detail::decode_reply<std::size_t>(c.recv_bytes());
+}
+
+// Polls the server until `n` calls wait (bounded).
+void until_waiting(mp::connection& c, std::size_t n) {
+  for (int i = 0; i < 6000 && waiting_calls(c) != n; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(waiting_calls(c), n);
+}
+}  // namespace
+
+TEST_F(mp_test, a_client_that_leaves_while_its_get_waits_takes_no_item) {
+  auto m = mp::manager();
+  auto q = m.queue<int>();
+  auto probe = raw_connect(m);
+  {
+    auto leaving = raw_connect(m);
+    leaving.send_bytes(mp::detail::encode_request("call", q.id(), "get", true, std::optional<double>()));
+    until_waiting(probe, 1);
+  }  // closed while its get waits
+  until_waiting(probe, 0);
+  q.put(5);
+  EXPECT_EQ(q.get(false), 5);  // not handed to the client that left
 }
 
 CORIO_MP_TEST_MAIN()
