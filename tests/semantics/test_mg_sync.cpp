@@ -59,7 +59,9 @@ TEST_F(mp_test, MG_05_a_get_waiting_in_one_thread_holds_up_no_other_client) {
   d.set(1, 1);  // served while the get waits
   EXPECT_EQ(d.at(1), 1);
   mp::process p(put_from_child, q);
-  p.start();
+  // Spawned, not forked: a fork while the waiting thread may still be
+  // inside malloc can leave the child's allocator locked (sanitizers).
+  mp::get_context("spawn").start(p);
   ASSERT_EQ(got.wait_for(kBound), std::future_status::ready);
   EXPECT_EQ(got.get(), "from child");
   p.join(kBound);
