@@ -258,6 +258,15 @@ TEST_F(mp_test, MG_17_a_new_manager_binds_the_address_of_one_just_shut_down) {
   EXPECT_EQ(vb.get(), 2);
 }
 
+TEST_F(mp_test, MG_17_starting_at_an_address_in_use_raises_the_servers_error_and_leaves_no_process) {
+  mp::sync_manager a(corio::socket_address::ip("127.0.0.1", 0));
+  a.start();
+  mp::sync_manager b(a.address());
+  EXPECT_THROW(b.start(), corio::os_error);
+  EXPECT_EQ(b.get_state(), mp::base_manager::state::initial);
+  EXPECT_EQ(mp::active_children().size(), 1u);  // a's server only
+}
+
 TEST_F(mp_test, MG_18_get_server_binds_at_once_and_serve_forever_serves_until_a_shutdown_request) {
   mp::sync_manager m(corio::socket_address::ip("127.0.0.1", 0));
   auto srv = m.get_server();
