@@ -11,8 +11,10 @@
 #include <corio/multiprocessing/context.hpp>
 #include <corio/multiprocessing/errors.hpp>
 #include <corio/multiprocessing/listener.hpp>
+#include <corio/multiprocessing/managers.hpp>
 #include <corio/multiprocessing/pool.hpp>
 #include <corio/multiprocessing/process.hpp>
+#include <corio/multiprocessing/proxy.hpp>
 #include <corio/multiprocessing/queues.hpp>
 #include <corio/multiprocessing/shared_memory.hpp>
 #include <corio/multiprocessing/sharedctypes.hpp>

@@ -1,0 +1,212 @@
+// The proxies' side of a manager: the connections of each (process,
+// thread), the round trips, and the references proxies hold (MG-05, MG-14).
+#include "manager_server.hpp"
+
+#include <corio/multiprocessing/process.hpp>
+#include <corio/os_errors.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <unordered_map>
+#include <vector>
+
+namespace corio::multiprocessing {
+
+void codec<socket_address>::encode(packer& p, const socket_address& a) {
+  if (a.family() == AF_UNIX) {
+    codec<std::string>::encode(p, a.path());
+  } else {
+    p.pack_array(2);
+    codec<std::string>::encode(p, a.host());
+    codec<std::uint16_t>::encode(p, a.port());
+  }
+}
+
+socket_address codec<socket_address>::decode(const object& o) {
+  if (o.type == msgpack::type::STR) return socket_address::unix_path(codec<std::string>::decode(o));
+  detail::check_array<socket_address>(o, 2);
+  return socket_address::ip(codec<std::string>::decode(o.via.array.ptr[0]),
+                            codec<std::uint16_t>::decode(o.via.array.ptr[1]));
+}
+
+void namespace_proxy::check_name(std::string_view name) {
+  if (name.empty() || name.front() == '_')
+    throw std::invalid_argument("namespace proxy: attribute name '" + std::string(name) +
+                                "' is empty or starts with '_' (those stay on a Python proxy)");
+}
+
+namespace detail {
+
+namespace {
+
+// Bumped by every manager shutdown in this process: connections opened
+// before it are dropped rather than used (a new server may have bound the
+// same address).
+std::atomic<std::uint64_t> g_epoch{0};
+
+struct cached_conn {
+  connection c;
+  std::uint64_t epoch = 0;
+};
+
+constexpr std::size_t kIdlePerAddress = 16;
+
+struct thread_conns {
+  pid_t pid = 0;
+  // Blocking calls: one connection per address (MG-05).
+  std::unordered_map<std::string, cached_conn> sync;
+  // Awaitable calls: idle connections per address; a call takes one (or
+  // opens one) so that concurrent calls on the loop never share one.
+  std::unordered_map<std::string, std::vector<cached_conn>> idle;
+  ~thread_conns();
+};
+
+thread_local bool tl_gone = false;  // the thread's connections are destroyed
+thread_local thread_conns tl;
+
+thread_conns::~thread_conns() { tl_gone = true; }
+
+thread_conns& conns() {
+  // A forked child must not use its parent's connections.
+  if (tl.pid != ::getpid()) {
+    tl.sync.clear();
+    tl.idle.clear();
+    tl.pid = ::getpid();
+  }
+  return tl;
+}
+
+[[noreturn]] void rethrow_for(const std::string& where) {
+  try {
+    throw;
+  } catch (const eof_error&) {
+    throw eof_error("manager at " + where + ": the connection closed (the manager shut down, or its server died)");
+  } catch (const os_error& e) {
+    std::rethrow_exception(make_os_error(e.error_number(), "manager at " + where));
+  }
+}
+
+std::string round_trip_at(const socket_address& a, const std::string& authkey, const std::string& request,
+                          const socket_address& source, bool answered = true) {
+  thread_conns& t = conns();
+  const std::string key = source.empty() ? a.to_string() : a.to_string() + " from " + source.to_string();
+  auto it = t.sync.find(key);
+  if (it != t.sync.end() && it->second.epoch != g_epoch.load()) {
+    t.sync.erase(it);
+    it = t.sync.end();
+  }
+  if (it == t.sync.end()) {
+    const std::uint64_t ep = g_epoch.load();
+    it = t.sync.emplace(key, cached_conn{manager_connect(a, authkey, source), ep}).first;
+  }
+  try {
+    it->second.c.send_bytes(request);
+    if (!answered) return {};
+    return it->second.c.recv_bytes();
+  } catch (const eof_error&) {
+    t.sync.erase(key);
+    rethrow_for(a.to_string());
+  } catch (const os_error&) {
+    t.sync.erase(key);
+    rethrow_for(a.to_string());
+  }
+}
+
+}  // namespace
+
+proxy_ref::proxy_ref(token t, std::string key, socket_address src)
+    : tok(std::move(t)), authkey(std::move(key)), source(std::move(src)), owner(::getpid()) {}
+
+proxy_ref::~proxy_ref() {
+  // After the shutdown there is nothing to release (MG-04): skip silently.
+  if (owner.load() != ::getpid() || tl_gone) return;
+  try {
+    round_trip_at(tok.address, authkey, encode_request("decref", tok.id, ""), source, false);
+  } catch (...) {
+  }
+}
+
+reply::reply(std::string bytes) : bytes_(std::move(bytes)) {
+  h_ = parse_exactly(bytes_, typeid(reply));
+  const object& o = h_.get();
+  if (o.type != msgpack::type::ARRAY || o.via.array.size != 2 || o.via.array.ptr[0].type != msgpack::type::STR)
+    throw codec_error("manager: a reply must be [status, payload]");
+  const std::string_view status(o.via.array.ptr[0].via.str.ptr, o.via.array.ptr[0].via.str.size);
+  if (status == "ok") {
+    payload_ = &o.via.array.ptr[1];
+  } else if (status == "error") {
+    std::rethrow_exception(codec<std::exception_ptr>::decode(o.via.array.ptr[1]));
+  } else {
+    throw codec_error("manager: unknown reply status '" + std::string(status) + "'");
+  }
+}
+
+std::string round_trip(const proxy_ref& r, const std::string& request) {
+  return round_trip_at(r.tok.address, r.authkey, request, r.source);
+}
+
+std::string round_trip_raw(const socket_address& a, const std::string& authkey, const std::string& request,
+                           const socket_address& source) {
+  return round_trip_at(a, authkey, request, source);
+}
+
+task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::string request) {
+  const std::string where = r->tok.address.to_string();
+  const std::string key = r->source.empty() ? where : where + " from " + r->source.to_string();
+  connection c;
+  std::uint64_t ep = g_epoch.load();
+  {
+    auto& pool = conns().idle[key];
+    while (!pool.empty()) {
+      cached_conn cc = std::move(pool.back());
+      pool.pop_back();
+      if (cc.epoch == g_epoch.load()) {
+        c = std::move(cc.c);
+        ep = cc.epoch;
+        break;
+      }
+    }
+  }
+  if (c.closed()) c = co_await manager_connect_async(r->tok.address, r->authkey, r->source);
+  std::string rep;
+  bool failed = false;
+  std::exception_ptr err;
+  try {
+    co_await c.send_bytes_async(std::move(request));
+    rep = co_await c.recv_bytes_async();
+  } catch (const eof_error&) {
+    failed = true;
+    err = std::current_exception();
+  } catch (const os_error&) {
+    failed = true;
+    err = std::current_exception();
+  }
+  if (failed) {
+    try {
+      std::rethrow_exception(err);
+    } catch (...) {
+      rethrow_for(where);
+    }
+  }
+  auto& pool = conns().idle[key];
+  if (pool.size() < kIdlePerAddress) pool.push_back(cached_conn{std::move(c), ep});
+  co_return rep;
+}
+
+std::shared_ptr<const proxy_ref> adopt_token(token t) {
+  auto r = std::make_shared<proxy_ref>(std::move(t), current_process().authkey());
+  try {
+    decode_reply<void>(round_trip_at(r->tok.address, r->authkey, encode_request("incref", r->tok.id, ""), {}));
+  } catch (...) {
+    r->owner = 0;  // no reference was taken: none to release
+    throw;
+  }
+  return r;
+}
+
+void forget_manager_connections() noexcept { g_epoch.fetch_add(1); }
+
+}  // namespace detail
+
+}  // namespace corio::multiprocessing

@@ -1,0 +1,364 @@
+// The manager's server: one event loop, one task per connection, each
+// reading a request, answering it, then reading the next (docs/design.md,
+// "Managers", has the protocol).
+#include "manager_server.hpp"
+
+#include <corio/exceptions.hpp>
+#include <corio/locks.hpp>
+#include <corio/runners.hpp>
+#include <corio/sock_ops.hpp>
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <exception>
+#include <list>
+#include <variant>
+
+namespace corio::multiprocessing::detail {
+
+// -- arguments and replies ------------------------------------------------------------
+
+call_args::call_args(const object& a) {
+  if (a.type != msgpack::type::ARRAY) machinery_error("the arguments of a request must be an array");
+  p_ = a.via.array.ptr;
+  n_ = a.via.array.size;
+}
+
+const object& call_args::operator[](std::size_t i) const {
+  if (i >= n_) machinery_error("argument " + std::to_string(i) + " is missing");
+  return p_[i];
+}
+
+std::string call_args::bytes(std::size_t i) const {
+  std::string out;
+  codec_writer w(out);
+  packer p(w);
+  p.pack((*this)[i]);
+  return out;
+}
+
+void call_args::expect(std::string_view method, std::size_t lo, std::size_t hi) const {
+  if (n_ < lo || n_ > hi)
+    machinery_error(std::string(method) + "() takes " + std::to_string(lo) +
+                    (hi != lo ? " to " + std::to_string(hi) : std::string()) + " arguments (" + std::to_string(n_) +
+                    " given)");
+}
+
+namespace {
+constexpr std::string_view kOkHeader = "\x92\xa2ok";  // [ "ok", ...
+constexpr std::string_view kNil = "\xc0";
+}  // namespace
+
+reply_writer::reply_writer() = default;
+
+void reply_writer::set_raw(std::string_view encoded) { payload_.assign(encoded); }
+
+void reply_writer::set_array(const std::vector<const std::string*>& items) {
+  payload_.clear();
+  codec_writer w(payload_);
+  packer p(w);
+  p.pack_array(static_cast<std::uint32_t>(items.size()));
+  for (const std::string* s : items) payload_ += *s;
+}
+
+std::string reply_writer::finish_ok() const {
+  std::string out;
+  out.reserve(kOkHeader.size() + payload_.size() + 1);
+  out += kOkHeader;
+  out += payload_.empty() ? kNil : std::string_view(payload_);
+  return out;
+}
+
+std::string reply_writer::error(std::exception_ptr e) {
+  std::string out;
+  codec_writer w(out);
+  packer p(w);
+  p.pack_array(2);
+  codec<std::string_view>::encode(p, "error");
+  codec<std::exception_ptr>::encode(p, e);
+  return out;
+}
+
+task<void> referent::call_async(std::string method, const call_args&, reply_writer&, client_state&) {
+  no_such_method("object", method);
+  co_return;
+}
+
+void no_such_method(std::string_view type_id, std::string_view method) {
+  machinery_error("method '" + std::string(method) + "' of " + std::string(type_id) +
+                  " is not exposed or does not exist");
+}
+
+void machinery_error(const std::string& message) {
+  throw remote_error("corio::multiprocessing::remote_error", message,
+                     "Traceback (in manager server " + std::to_string(::getpid()) + "):\n" + message + "\n");
+}
+
+// -- the server ----------------------------------------------------------------------
+
+namespace {
+
+// Thrown when a client left while its call waited: no reply, the
+// connection ends.
+struct client_left {};
+
+struct entry {
+  std::shared_ptr<referent> obj;
+  std::string type_id;
+  std::uint64_t refs = 0;
+};
+
+class server {
+ public:
+  server(socket listener, socket_address address, std::string authkey, const std::vector<registered_type>& types)
+      : listener_(std::move(listener)), address_(std::move(address)), authkey_(std::move(authkey)) {
+    for (const registered_type& t : types) {
+      resolved r;
+      r.kind = t.kind;
+      r.maxsize = t.maxsize;
+      if (t.kind == "user") {
+        r.maker = reinterpret_cast<referent_maker>(resolve_code(t.maker));
+        r.factory = resolve_code(t.factory);
+      }
+      types_.insert_or_assign(t.type_id, std::move(r));
+    }
+  }
+
+  task<void> serve_forever() {
+    auto accepting = get_running_loop().create_task(accept_loop());
+    co_await stop_.wait();
+    accepting.cancel();
+    try {
+      co_await std::move(accepting);
+    } catch (const cancelled_error&) {
+    }
+    listener_.close();
+    // The connections' tasks are cancelled as the loop closes.
+  }
+
+ private:
+  task<void> accept_loop() {
+    for (;;) {
+      auto [s, peer] = co_await sock_accept(listener_);
+      (void)peer;
+      get_running_loop().create_task(serve_client(std::move(s)));
+    }
+  }
+
+  task<void> serve_client(socket s) {
+    client_state c{next_client_++};
+    connection conn;
+    try {
+      conn = co_await manager_authenticate(std::move(s), authkey_);
+    } catch (const std::exception&) {
+      co_return;  // the handshake failed: nothing was read beyond it
+    }
+    for (;;) {
+      std::string msg;
+      try {
+        msg = co_await conn.recv_bytes_async(manager_max_message);
+      } catch (const std::exception&) {
+        co_return;  // the client left, or sent a frame over the limit
+      }
+      bool answer = true;
+      std::string rep;
+      try {
+        rep = co_await handle(msg, c, answer, conn.fileno());
+      } catch (const cancelled_error&) {
+        throw;  // the server is stopping
+      } catch (const client_left&) {
+        co_return;
+      } catch (...) {
+        rep = reply_writer::error(std::current_exception());
+      }
+      if (!answer) continue;
+      bool sent = true;
+      try {
+        co_await conn.send_bytes_async(std::move(rep));
+      } catch (const std::exception&) {
+        sent = false;
+      }
+      if (stopping_) {
+        stop_.set();
+        co_return;
+      }
+      if (!sent) co_return;
+    }
+  }
+
+  // One request; `answer` false for an op that has no reply (decref).
+  task<std::string> handle(const std::string& msg, client_state& c, bool& answer, int fd) {
+    msgpack::object_handle h;
+    try {
+      h = detail::parse_exactly(msg, typeid(void));
+    } catch (const codec_error& e) {
+      machinery_error(std::string("a request that does not decode: ") + e.what());
+    }
+    const object& req = h.get();
+    if (req.type != msgpack::type::ARRAY || req.via.array.size != 4 ||
+        req.via.array.ptr[0].type != msgpack::type::STR || req.via.array.ptr[2].type != msgpack::type::STR)
+      machinery_error("a request must be [op, id, method, args]");
+    const object* f = req.via.array.ptr;
+    const std::string_view op(f[0].via.str.ptr, f[0].via.str.size);
+    std::uint64_t id;
+    try {
+      id = codec<std::uint64_t>::decode(f[1]);
+    } catch (const codec_error&) {
+      machinery_error("a request's object id must be an unsigned integer");
+    }
+    const std::string_view method(f[2].via.str.ptr, f[2].via.str.size);
+    const call_args args(f[3]);
+    reply_writer out;
+    if (op == "call") {
+      // The object may die while the call waits (its last proxy dropped by
+      // another client): the call keeps it.
+      const std::shared_ptr<referent> obj = find(id).obj;
+      if (!obj->call(method, args, out, c)) co_await watched(obj->call_async(std::string(method), args, out, c), fd);
+    } else if (op == "create") {
+      std::shared_ptr<referent> obj = make(method, args);
+      if (!obj) machinery_error("unknown typeid '" + std::string(method) + "'");
+      const std::uint64_t nid = next_id_++;
+      objects_.emplace(nid, entry{std::move(obj), std::string(method), 1});
+      out.set(nid);
+    } else if (op == "incref") {
+      ++find(id).refs;
+    } else if (op == "decref") {
+      answer = false;
+      const auto it = objects_.find(id);
+      if (it != objects_.end() && --it->second.refs == 0) objects_.erase(it);
+    } else if (op == "number_of_objects") {
+      out.set(objects_.size());
+    } else if (op == "waiting_calls") {
+      out.set(waiting_);
+    } else if (op == "ping") {
+      // connect(): one authenticated request (MG-19).
+    } else if (op == "shutdown") {
+      stopping_ = true;
+    } else {
+      machinery_error("unknown op '" + std::string(op) + "'");
+    }
+    co_return out.finish_ok();
+  }
+
+  // A registered typeid first (MG-09), then the built-in ones.
+  std::shared_ptr<referent> make(std::string_view type_id, const call_args& args) {
+    const auto it = types_.find(std::string(type_id));
+    if (it == types_.end()) return make_builtin(type_id, args);
+    resolved& r = it->second;
+    if (r.kind == "queue") {
+      args.expect(type_id, 0);
+      if (!r.shared) r.shared = make_queue(r.maxsize);
+      return r.shared;
+    }
+    return r.maker(r.factory, args, type_id);
+  }
+
+  // A call that waits ends when its client leaves (the end of the stream on
+  // its connection): a get must not take an item, nor an acquire a lock,
+  // for nobody. Python's server thread would take it and lose it.
+  task<void> watched(task<void> call, int fd) {
+    ++waiting_;
+    struct count {
+      std::size_t& n;
+      ~count() { --n; }
+    } counted{waiting_};
+    event_loop& loop = get_running_loop();
+    task<void> running = loop.create_task(std::move(call));
+    auto gone = std::make_shared<bool>(false);
+    task<void> watch = loop.create_task(watch_client(fd, running, gone));
+    try {
+      co_await running;
+    } catch (const cancelled_error&) {
+      if (!*gone) {
+        watch.cancel();
+        throw;
+      }
+    }
+    watch.cancel();
+    if (*gone) throw client_left{};
+  }
+
+  static task<void> watch_client(int fd, task<void> call, std::shared_ptr<bool> gone) {
+    for (;;) {
+      co_await wait_readable(fd);
+      char b;
+      const ssize_t r = ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (r > 0) co_return;  // a request sent ahead: the client is there
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+      *gone = true;
+      call.cancel();
+      co_return;
+    }
+  }
+
+  entry& find(std::uint64_t id) {
+    const auto it = objects_.find(id);
+    if (it == objects_.end()) machinery_error("no object with id " + std::to_string(id) + " in the manager");
+    return it->second;
+  }
+
+  socket listener_;
+  socket_address address_;
+  std::string authkey_;
+  struct resolved {
+    std::string kind;
+    referent_maker maker = nullptr;
+    any_fn factory = nullptr;
+    std::int64_t maxsize = 0;
+    std::shared_ptr<referent> shared;  // kind "queue": the one queue
+  };
+  std::unordered_map<std::string, resolved> types_;
+  std::unordered_map<std::uint64_t, entry> objects_;
+  std::uint64_t next_id_ = 1;
+  std::size_t waiting_ = 0;  // calls waiting in watched()
+  std::uint64_t next_client_ = 1;
+  bool stopping_ = false;
+  event stop_;
+};
+
+}  // namespace
+
+struct serving {
+  socket_address bound;
+  std::optional<server> srv;
+  bool served = false;
+  ~serving() {
+    if (bound.family() == AF_UNIX) ::unlink(bound.path().c_str());
+  }
+};
+
+std::shared_ptr<serving> bind_server(server_config cfg) {
+  auto s = std::make_shared<serving>();
+  socket l = manager_listen(cfg.address, s->bound);
+  s->srv.emplace(std::move(l), s->bound, std::move(cfg.authkey), cfg.types);
+  return s;
+}
+
+const socket_address& bound_address(const serving& s) noexcept { return s.bound; }
+
+void serve(serving& s) {
+  if (s.served) throw process_error("serve_forever: this server has already served");
+  s.served = true;
+  corio::run(s.srv->serve_forever());
+}
+
+void manager_server_main(server_config cfg, connection report) {
+  // The server outlives a Ctrl-C in the terminal; its manager stops it (MG-01).
+  ::signal(SIGINT, SIG_IGN);
+  std::shared_ptr<serving> s;
+  try {
+    s = bind_server(std::move(cfg));
+  } catch (...) {
+    report.send(std::variant<std::exception_ptr, socket_address>(std::current_exception()));
+    return;
+  }
+  report.send(std::variant<std::exception_ptr, socket_address>(s->bound));
+  report.close();
+  serve(*s);
+}
+
+}  // namespace corio::multiprocessing::detail

@@ -1,0 +1,194 @@
+// base_manager, sync_manager and manager(): the server process's start and
+// shutdown (MG-01..MG-03, MG-17..MG-19).
+#include "manager_server.hpp"
+
+#include <corio/multiprocessing/context.hpp>
+#include <corio/multiprocessing/process.hpp>
+
+#include <unistd.h>
+
+#include <variant>
+
+namespace corio::multiprocessing {
+
+namespace detail {
+
+struct manager_state {
+  std::optional<socket_address> requested;
+  socket_address address;
+  std::string authkey;
+  base_manager::state st = base_manager::state::initial;
+  std::unique_ptr<process> server;  // when this manager started the server
+  std::vector<detail::registered_type> types;
+  socket_address source;  // bind_client()
+};
+
+}  // namespace detail
+
+base_manager::base_manager(std::optional<socket_address> address, std::optional<std::string> authkey)
+    : s_(std::make_unique<detail::manager_state>()) {
+  s_->requested = address;
+  if (address) s_->address = *address;
+  s_->authkey = authkey ? std::move(*authkey) : current_process().authkey();
+}
+
+base_manager::base_manager(base_manager&&) noexcept = default;
+
+base_manager& base_manager::operator=(base_manager&& o) noexcept {
+  if (this != &o) {
+    if (s_) {
+      try {
+        shutdown();
+      } catch (...) {
+      }
+    }
+    s_ = std::move(o.s_);
+  }
+  return *this;
+}
+
+base_manager::~base_manager() {
+  if (!s_) return;
+  try {
+    shutdown();
+  } catch (...) {
+  }
+}
+
+void base_manager::check_started(const char* what) const {
+  if (!s_) throw process_error(std::string(what) + ": the manager was moved from");
+  if (s_->st == state::initial) throw process_error(std::string(what) + ": the manager is not started");
+  if (s_->st == state::shutdown) throw process_error("Manager has shut down");
+}
+
+void base_manager::start() { start(get_context()); }
+
+void base_manager::start(const context& ctx) {
+  if (!s_) throw process_error("start: the manager was moved from");
+  if (s_->st == state::started) throw process_error("Already started server");
+  if (s_->st == state::shutdown) throw process_error("Manager has shut down");
+  auto [reader, writer] = pipe(false);
+  auto proc = std::make_unique<process>(&detail::manager_server_main,
+                                        detail::server_config{s_->requested, s_->authkey, s_->types}, std::move(writer));
+  ctx.start(*proc);
+  using report = std::variant<std::exception_ptr, socket_address>;
+  std::optional<report> r;
+  try {
+    r = reader.recv<report>();
+  } catch (const eof_error&) {
+    proc->join();
+    throw process_error("manager: the server process exited with code " + std::to_string(proc->exitcode().value_or(0)) +
+                        " before reporting its address");
+  }
+  if (r->index() == 0) {
+    proc->join();
+    std::rethrow_exception(std::get<0>(*r));
+  }
+  s_->address = std::get<1>(*r);
+  s_->server = std::move(proc);
+  s_->st = state::started;
+}
+
+void base_manager::register_raw(std::string type_id, const char* kind, detail::any_fn maker, detail::any_fn factory,
+                                std::int64_t maxsize) {
+  if (!s_) throw process_error("register: the manager was moved from");
+  if (s_->st != state::initial) throw process_error("register: the manager is already started");
+  detail::registered_type t;
+  t.type_id = std::move(type_id);
+  t.kind = kind;
+  if (maker != nullptr) t.maker = detail::locate_code(maker, "a manager's maker");
+  if (factory != nullptr) t.factory = detail::locate_code(factory, "a manager's factory");
+  t.maxsize = maxsize;
+  for (auto& old : s_->types) {
+    if (old.type_id == t.type_id) {
+      old = std::move(t);
+      return;
+    }
+  }
+  s_->types.push_back(std::move(t));
+}
+
+const socket_address& manager_server::address() const noexcept { return detail::bound_address(*s_); }
+
+void manager_server::serve_forever() { detail::serve(*s_); }
+
+manager_server base_manager::get_server() const {
+  if (!s_) throw process_error("get_server: the manager was moved from");
+  if (s_->st == state::started) throw process_error("Already started server");
+  if (s_->st == state::shutdown) throw process_error("Manager has shut down");
+  return manager_server(detail::bind_server(detail::server_config{s_->requested, s_->authkey, s_->types}));
+}
+
+void base_manager::bind_client(socket_address source) {
+  if (!s_) throw process_error("bind_client: the manager was moved from");
+  s_->source = std::move(source);
+}
+
+void base_manager::connect() {
+  if (!s_) throw process_error("connect: the manager was moved from");
+  if (s_->st == state::shutdown) throw process_error("Manager has shut down");
+  if (s_->address.empty()) throw std::invalid_argument("connect: the manager has no address");
+  detail::decode_reply<void>(
+      detail::round_trip_raw(s_->address, s_->authkey, detail::encode_request("ping", 0, ""), s_->source));
+  s_->st = state::started;
+}
+
+void base_manager::shutdown(duration timeout) {
+  if (!s_ || s_->st != state::started) return;
+  s_->st = state::shutdown;
+  if (!s_->server) return;  // only connected: the server is not ours to stop
+  process& p = *s_->server;
+  try {
+    connection c = detail::manager_connect(s_->address, s_->authkey);
+    c.send_bytes(detail::encode_request("shutdown", 0, ""));
+    if (c.poll(timeout)) c.recv_bytes();
+  } catch (...) {
+    // Already gone: the waits below return at once.
+  }
+  p.join(timeout);
+  if (p.is_alive()) {
+    p.terminate();
+    p.join(std::chrono::milliseconds(100));
+    if (p.is_alive()) {
+      p.kill();
+      p.join();
+    }
+  }
+  detail::forget_manager_connections();
+  if (s_->address.family() == AF_UNIX) ::unlink(s_->address.path().c_str());  // a server killed leaves its path
+}
+
+const socket_address& base_manager::address() const {
+  if (!s_) throw process_error("address: the manager was moved from");
+  return s_->address;
+}
+
+base_manager::state base_manager::get_state() const noexcept { return s_ ? s_->st : state::shutdown; }
+
+std::optional<pid_t> base_manager::server_pid() const {
+  if (!s_ || !s_->server) return std::nullopt;
+  return s_->server->pid();
+}
+
+std::size_t base_manager::number_of_objects() const {
+  check_started("number_of_objects");
+  return detail::decode_reply<std::size_t>(
+      detail::round_trip_raw(s_->address, s_->authkey, detail::encode_request("number_of_objects", 0, ""), s_->source));
+}
+
+std::shared_ptr<const detail::proxy_ref> base_manager::create_raw(std::string_view type_id,
+                                                                   const std::string& request) const {
+  check_started("create");
+  const auto id =
+      detail::decode_reply<std::uint64_t>(detail::round_trip_raw(s_->address, s_->authkey, request, s_->source));
+  return std::make_shared<detail::proxy_ref>(detail::token{std::string(type_id), s_->address, id}, s_->authkey,
+                                             s_->source);
+}
+
+sync_manager manager() {
+  sync_manager m;
+  m.start();
+  return m;
+}
+
+}  // namespace corio::multiprocessing

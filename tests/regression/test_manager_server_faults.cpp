@@ -1,0 +1,142 @@
+// A manager's server facing bad clients and a death of its own: garbage,
+// unknown operations and oversized frames get an error or a closed
+// connection while every other client goes on; a server killed while a
+// client waits gives that client a clear error, never a hang.
+#include "multiprocessing_util.hpp"
+
+#include <corio/multiprocessing/managers.hpp>
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <optional>
+#include <string>
+#include <thread>
+
+using namespace std::chrono_literals;
+namespace mp = corio::multiprocessing;
+using corio_test::mp_test;
+
+namespace {
+
+constexpr auto kBound = 60s;
+
+// A connection to the manager's AF_UNIX address, speaking raw frames.
+mp::connection raw_connect(const mp::base_manager& m) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket");
+  const auto& a = m.address();
+  if (::connect(fd, a.data(), a.size()) != 0) {
+    ::close(fd);
+    throw std::runtime_error("connect");
+  }
+  return mp::connection(fd, true, true);
+}
+
+// The exception an error reply carries, as the client would raise it.
+void expect_remote_error(const std::string& reply, const std::string& fragment) {
+  try {
+    mp::detail::decode_reply<void>(reply);
+    FAIL() << "an ok reply";
+  } catch (const mp::remote_error& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+
+TEST_F(mp_test, a_request_that_is_not_msgpack_gets_an_error_reply_and_the_connection_goes_on) {
+  auto m = mp::manager();
+  auto c = raw_connect(m);
+  c.send_bytes("\xc1\xc1 not msgpack");
+  ASSERT_TRUE(c.poll(kBound));
+  expect_remote_error(c.recv_bytes(), "does not decode");
+  c.send_bytes(mp::encode(std::string("a string, not a request")));
+  ASSERT_TRUE(c.poll(kBound));
+  expect_remote_error(c.recv_bytes(), "[op, id, method, args]");
+  c.send_bytes(mp::detail::encode_request("no_such_op", 0, ""));
+  ASSERT_TRUE(c.poll(kBound));
+  expect_remote_error(c.recv_bytes(), "unknown op");
+  c.send_bytes(mp::detail::encode_request("call", 12345, "get"));
+  ASSERT_TRUE(c.poll(kBound));
+  expect_remote_error(c.recv_bytes(), "no object with id 12345");
+  c.send_bytes(mp::detail::encode_request("create", 0, "no_such_type"));
+  ASSERT_TRUE(c.poll(kBound));
+  expect_remote_error(c.recv_bytes(), "unknown typeid");
+  c.send_bytes(mp::detail::encode_request("ping", 0, ""));
+  ASSERT_TRUE(c.poll(kBound));
+  EXPECT_NO_THROW(mp::detail::decode_reply<void>(c.recv_bytes()));
+}
+
+TEST_F(mp_test, an_oversized_frame_closes_that_connection_only) {
+  auto m = mp::manager();
+  auto d = m.dict<int, int>();
+  d.set(1, 1);
+  auto c = raw_connect(m);
+  // A header announcing 2 GiB - 1: refused before anything is allocated.
+  const std::uint32_t n = htonl(0x7fffffffu);
+  ASSERT_EQ(::write(c.fileno(), &n, 4), 4);
+  ASSERT_TRUE(c.poll(kBound));
+  EXPECT_THROW(c.recv_bytes(), mp::eof_error);
+  EXPECT_EQ(d.at(1), 1);
+  EXPECT_EQ(m.number_of_objects(), 1u);
+}
+
+TEST_F(mp_test, a_client_waiting_when_the_server_is_killed_gets_a_clear_error) {
+  auto m = mp::manager();
+  auto q = m.queue<int>();
+  const std::string where = m.address().to_string();
+  auto waiting = std::async(std::launch::async, [q] {
+    try {
+      q.get();
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  });
+  ASSERT_EQ(waiting.wait_for(100ms), std::future_status::timeout);  // it waits in the server
+  ASSERT_EQ(::kill(*m.server_pid(), SIGKILL), 0);
+  ASSERT_EQ(waiting.wait_for(kBound), std::future_status::ready);
+  const std::string what = waiting.get();
+  EXPECT_NE(what.find(where), std::string::npos) << what;
+  EXPECT_THROW(q.put(1), std::exception);
+  m.shutdown();  // reaps the dead server
+}
+
+namespace {
+std::size_t waiting_calls(mp::connection& c) {
+  c.send_bytes(mp::detail::encode_request("waiting_calls", 0, ""));
+  if (!c.poll(kBound)) throw std::runtime_error("no reply");
+  return mp::detail::decode_reply<std::size_t>(c.recv_bytes());
+}
+
+// Polls the server until `n` calls wait (bounded).
+void until_waiting(mp::connection& c, std::size_t n) {
+  for (int i = 0; i < 6000 && waiting_calls(c) != n; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(waiting_calls(c), n);
+}
+}  // namespace
+
+TEST_F(mp_test, a_client_that_leaves_while_its_get_waits_takes_no_item) {
+  auto m = mp::manager();
+  auto q = m.queue<int>();
+  auto probe = raw_connect(m);
+  {
+    auto leaving = raw_connect(m);
+    leaving.send_bytes(mp::detail::encode_request("call", q.id(), "get", true, std::optional<double>()));
+    until_waiting(probe, 1);
+  }  // closed while its get waits
+  until_waiting(probe, 0);
+  q.put(5);
+  EXPECT_EQ(q.get(false), 5);  // not handed to the client that left
+}
+
+CORIO_MP_TEST_MAIN()
