@@ -34,9 +34,9 @@ namespace mp = corio::multiprocessing;
 
 using result = std::tuple<int, int, std::string>;  // (task, its square, the worker's host)
 
-void worker(corio::socket_address master, std::string authkey, std::string host) {
+void worker(mp::address master, std::string authkey, std::string host) {
   mp::base_manager m(master, authkey);
-  m.bind_client(corio::socket_address::ip(host, 0));
+  m.bind_client(mp::address(host, 0));
   m.connect();
   auto tasks = m.make<mp::queue_proxy<int>>("get_task_queue");
   auto results = m.make<mp::queue_proxy<result>>("get_result_queue");
@@ -46,7 +46,7 @@ void worker(corio::socket_address master, std::string authkey, std::string host)
 int main() {
   mp::freeze_support();
   const std::string authkey = "abc";
-  mp::base_manager master(corio::socket_address::ip("127.0.0.1", 0), authkey);
+  mp::base_manager master(mp::address("127.0.0.1", 0), authkey);
   master.register_queue("get_task_queue");
   master.register_queue("get_result_queue");
   master.start();

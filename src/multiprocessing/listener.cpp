@@ -6,6 +6,8 @@
 // them directly, its awaitable ones pass MSG_DONTWAIT.
 #include <corio/multiprocessing/listener.hpp>
 
+#include <corio/multiprocessing/detail/resolve.hpp>
+
 #include <corio/getaddrinfo.hpp>
 #include <corio/os_errors.hpp>
 #include <corio/sock_ops.hpp>
@@ -25,53 +27,10 @@ namespace corio::multiprocessing {
 
 namespace {
 
-int af_of(family f) noexcept {
-  switch (f) {
-    case family::af_unix:
-      return AF_UNIX;
-    case family::af_inet:
-      return AF_INET;
-    case family::af_inet6:
-      return AF_INET6;
-  }
-  return AF_UNSPEC;
-}
-
-// The sockaddr of a numeric address; none for a host name.
-std::optional<socket_address> numeric(const address& a) {
-  if (a.is_unix()) return socket_address::unix_path(a.path());
-  try {
-    return socket_address::ip(a.host(), a.port());
-  } catch (const std::invalid_argument&) {
-    return std::nullopt;
-  }
-}
-
-socket_address resolve_blocking(const address& a, family f, const char* who) {
-  if (auto sa = numeric(a)) return *sa;
-  addrinfo hints{};
-  hints.ai_family = af_of(f);
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  const std::string port = std::to_string(a.port());
-  if (const int rc = ::getaddrinfo(a.host().c_str(), port.c_str(), &hints, &res); rc != 0)
-    throw gai_error(rc, std::string(who) + ": getaddrinfo for " + a.to_string());
-  socket_address sa(res->ai_addr, res->ai_addrlen);
-  ::freeaddrinfo(res);
-  return sa;
-}
-
-task<socket_address> resolve_async(const address& a) {
-  if (auto sa = numeric(a)) co_return *sa;
-  auto entries = co_await corio::getaddrinfo(a.host(), a.port(), af_of(a.family()), SOCK_STREAM);
-  if (entries.empty()) throw gai_error(EAI_NONAME, "Client: getaddrinfo for " + a.to_string());
-  co_return entries.front().address;
-}
-
-address from_sockaddr(const socket_address& sa) {
-  if (sa.family() == AF_UNIX) return address(sa.path());
-  return address(sa.host(), sa.port());
-}
+using detail::af_of;
+using detail::from_sockaddr;
+using detail::resolve_async;
+using detail::resolve_blocking;
 
 void set_blocking(int fd) {
   const int fl = ::fcntl(fd, F_GETFL);
@@ -237,7 +196,7 @@ connection client(const address& a, std::optional<std::string> authkey) {
 }
 
 task<connection> client_async(address a, std::optional<std::string> authkey) {
-  const socket_address sa = co_await resolve_async(a);
+  const socket_address sa = co_await resolve_async(a, "Client");
   corio::socket s(sa.family(), SOCK_STREAM);
   co_await corio::sock_connect(s, sa);
   const int fd = s.detach();

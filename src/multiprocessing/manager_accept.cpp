@@ -2,11 +2,15 @@
 // what turns an accepted socket into a connection to serve.
 #include "manager_server.hpp"
 
+#include <corio/multiprocessing/authentication.hpp>
+#include <corio/multiprocessing/detail/resolve.hpp>
 #include <corio/os_errors.hpp>
+#include <corio/timeouts.hpp>
 
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <random>
 
@@ -16,34 +20,45 @@ namespace {
 
 // Python: an arbitrary address of the default family (AF_UNIX on Linux):
 // a fresh path in the temporary directory.
-socket_address fresh_unix_address() {
+address fresh_unix_address() {
   const char* dir = std::getenv("TMPDIR");
   std::string base = dir != nullptr && *dir != '\0' ? dir : "/tmp";
   std::random_device rd;
   static const char hex[] = "0123456789abcdef";
   std::string tag;
   for (int i = 0; i < 12; ++i) tag += hex[rd() % 16];
-  return socket_address::unix_path(base + "/corio-manager-" + std::to_string(::getpid()) + "-" + tag);
+  return address(base + "/corio-manager-" + std::to_string(::getpid()) + "-" + tag);
 }
+
+// A peer gets this long to prove it knows the key; until then the server
+// holds its socket and a handshake buffer of 256 bytes, nothing more.
+constexpr std::chrono::seconds kHandshakeLimit{20};
 
 }  // namespace
 
-socket manager_listen(const std::optional<socket_address>& address, socket_address& bound) {
-  const socket_address want = address ? *address : fresh_unix_address();
-  socket s(want.family(), SOCK_STREAM);
+socket manager_listen(const std::optional<address>& requested, address& bound) {
+  const address want = requested ? *requested : fresh_unix_address();
+  const socket_address sa = resolve_blocking(want, want.family(), "manager");
+  socket s(sa.family(), SOCK_STREAM);
   // A new manager can bind the address of one that just shut down (MG-17).
-  if (want.family() != AF_UNIX) s.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
-  s.bind(want);
+  if (sa.family() != AF_UNIX) s.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+  s.bind(sa);
   s.listen(128);
-  bound = want.family() == AF_UNIX ? want : s.getsockname();
+  bound = want.is_unix() ? want : from_sockaddr(s.getsockname());
   return s;
 }
 
-// The handshake with the authkey is the listener's (MG-15); until the
-// listener carries it, an accepted socket is served as it is.
+// MG-15: the server challenges first, then answers the client's challenge
+// (Python's Listener.accept); nothing else is read before both succeed.
 task<connection> manager_authenticate(socket s, std::string authkey) {
-  (void)authkey;
-  co_return connection(s.detach(), true, true);
+  connection c(s.detach(), true, true);
+  co_await wait_for(
+      [](connection& c, std::string key) -> task<void> {
+        co_await deliver_challenge_async(c, key);
+        co_await answer_challenge_async(c, key);
+      }(c, std::move(authkey)),
+      kHandshakeLimit);
+  co_return c;
 }
 
 }  // namespace corio::multiprocessing::detail

@@ -13,23 +13,6 @@
 
 namespace corio::multiprocessing {
 
-void codec<socket_address>::encode(packer& p, const socket_address& a) {
-  if (a.family() == AF_UNIX) {
-    codec<std::string>::encode(p, a.path());
-  } else {
-    p.pack_array(2);
-    codec<std::string>::encode(p, a.host());
-    codec<std::uint16_t>::encode(p, a.port());
-  }
-}
-
-socket_address codec<socket_address>::decode(const object& o) {
-  if (o.type == msgpack::type::STR) return socket_address::unix_path(codec<std::string>::decode(o));
-  detail::check_array<socket_address>(o, 2);
-  return socket_address::ip(codec<std::string>::decode(o.via.array.ptr[0]),
-                            codec<std::uint16_t>::decode(o.via.array.ptr[1]));
-}
-
 void namespace_proxy::check_name(std::string_view name) {
   if (name.empty() || name.front() == '_')
     throw std::invalid_argument("namespace proxy: attribute name '" + std::string(name) +
@@ -87,10 +70,23 @@ thread_conns& conns() {
   }
 }
 
-std::string round_trip_at(const socket_address& a, const std::string& authkey, const std::string& request,
-                          const socket_address& source, bool answered = true) {
+// A cached connection serves one (address, key, source): a manager given
+// another key must authenticate on a connection of its own.
+std::string connection_key(const address& a, const std::string& authkey, const std::optional<address>& source) {
+  std::string k = a.to_string();
+  k += '\0';
+  k += authkey;
+  if (source) {
+    k += '\0';
+    k += source->to_string();
+  }
+  return k;
+}
+
+std::string round_trip_at(const address& a, const std::string& authkey, const std::string& request,
+                          const std::optional<address>& source, bool answered = true) {
   thread_conns& t = conns();
-  const std::string key = source.empty() ? a.to_string() : a.to_string() + " from " + source.to_string();
+  const std::string key = connection_key(a, authkey, source);
   auto it = t.sync.find(key);
   if (it != t.sync.end() && it->second.epoch != g_epoch.load()) {
     t.sync.erase(it);
@@ -115,7 +111,7 @@ std::string round_trip_at(const socket_address& a, const std::string& authkey, c
 
 }  // namespace
 
-proxy_ref::proxy_ref(token t, std::string key, socket_address src)
+proxy_ref::proxy_ref(token t, std::string key, std::optional<address> src)
     : tok(std::move(t)), authkey(std::move(key)), source(std::move(src)), owner(::getpid()) {}
 
 proxy_ref::~proxy_ref() {
@@ -146,14 +142,14 @@ std::string round_trip(const proxy_ref& r, const std::string& request) {
   return round_trip_at(r.tok.address, r.authkey, request, r.source);
 }
 
-std::string round_trip_raw(const socket_address& a, const std::string& authkey, const std::string& request,
-                           const socket_address& source) {
+std::string round_trip_raw(const address& a, const std::string& authkey, const std::string& request,
+                           const std::optional<address>& source) {
   return round_trip_at(a, authkey, request, source);
 }
 
 task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::string request) {
   const std::string where = r->tok.address.to_string();
-  const std::string key = r->source.empty() ? where : where + " from " + r->source.to_string();
+  const std::string key = connection_key(r->tok.address, r->authkey, r->source);
   connection c;
   std::uint64_t ep = g_epoch.load();
   {

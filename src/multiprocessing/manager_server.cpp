@@ -114,8 +114,8 @@ struct entry {
 
 class server {
  public:
-  server(socket listener, socket_address address, std::string authkey, const std::vector<registered_type>& types)
-      : listener_(std::move(listener)), address_(std::move(address)), authkey_(std::move(authkey)) {
+  server(socket listener, address where, std::string authkey, const std::vector<registered_type>& types)
+      : listener_(std::move(listener)), address_(std::move(where)), authkey_(std::move(authkey)) {
     for (const registered_type& t : types) {
       resolved r;
       r.kind = t.kind;
@@ -302,7 +302,7 @@ class server {
   }
 
   socket listener_;
-  socket_address address_;
+  address address_;
   std::string authkey_;
   struct resolved {
     std::string kind;
@@ -323,11 +323,11 @@ class server {
 }  // namespace
 
 struct serving {
-  socket_address bound;
+  address bound{""};
   std::optional<server> srv;
   bool served = false;
   ~serving() {
-    if (bound.family() == AF_UNIX) ::unlink(bound.path().c_str());
+    if (bound.is_unix() && !bound.is_abstract() && !bound.path().empty()) ::unlink(bound.path().c_str());
   }
 };
 
@@ -338,7 +338,7 @@ std::shared_ptr<serving> bind_server(server_config cfg) {
   return s;
 }
 
-const socket_address& bound_address(const serving& s) noexcept { return s.bound; }
+const address& bound_address(const serving& s) noexcept { return s.bound; }
 
 void serve(serving& s) {
   if (s.served) throw process_error("serve_forever: this server has already served");
@@ -353,10 +353,10 @@ void manager_server_main(server_config cfg, connection report) {
   try {
     s = bind_server(std::move(cfg));
   } catch (...) {
-    report.send(std::variant<std::exception_ptr, socket_address>(std::current_exception()));
+    report.send(std::variant<std::exception_ptr, address>(std::current_exception()));
     return;
   }
-  report.send(std::variant<std::exception_ptr, socket_address>(s->bound));
+  report.send(std::variant<std::exception_ptr, address>(s->bound));
   report.close();
   serve(*s);
 }

@@ -33,15 +33,15 @@ std::unique_ptr<referent> make_queue(std::int64_t maxsize);
 
 // Binds and listens at `address` (none: a fresh AF_UNIX path); the real
 // address is in `bound`.
-socket manager_listen(const std::optional<socket_address>& address, socket_address& bound);
+socket manager_listen(const std::optional<address>& requested, address& bound);
 // Makes an accepted socket a connection, after the handshake with `authkey`.
 task<connection> manager_authenticate(socket s, std::string authkey);
 // Connects to a server and performs the handshake, blocking.
-// `source`, unless empty, is bound before connecting.
-connection manager_connect(const socket_address& address, const std::string& authkey,
-                           const socket_address& source = {});
+// `source`, if given, is bound before connecting.
+connection manager_connect(const address& a, const std::string& authkey,
+                           const std::optional<address>& source = std::nullopt);
 // The same in a running loop.
-task<connection> manager_connect_async(socket_address address, std::string authkey, socket_address source = {});
+task<connection> manager_connect_async(address a, std::string authkey, std::optional<address> source = std::nullopt);
 
 // -- the server ----------------------------------------------------------------------
 
@@ -58,7 +58,7 @@ struct registered_type {
   CORIO_CODEC(type_id, kind, maker, factory, maxsize)
 };
 struct server_config {
-  std::optional<socket_address> address;
+  std::optional<multiprocessing::address> address;
   std::string authkey;
   std::vector<registered_type> types;
   CORIO_CODEC(address, authkey, types)
@@ -67,15 +67,15 @@ void manager_server_main(server_config cfg, connection report);
 // The same in pieces, for get_server(): bound at once, served later.
 struct serving;
 std::shared_ptr<serving> bind_server(server_config cfg);
-const socket_address& bound_address(const serving& s) noexcept;
+const address& bound_address(const serving& s) noexcept;
 void serve(serving& s);
 
 }  // namespace corio::multiprocessing::detail
 
 namespace corio::multiprocessing::detail {
 // One request and its reply at `a` on the thread's connection.
-std::string round_trip_raw(const socket_address& a, const std::string& authkey, const std::string& request,
-                           const socket_address& source = {});
+std::string round_trip_raw(const address& a, const std::string& authkey, const std::string& request,
+                           const std::optional<address>& source = std::nullopt);
 // After a manager's shutdown: connections opened before are not used again.
 void forget_manager_connections() noexcept;
 }  // namespace corio::multiprocessing::detail

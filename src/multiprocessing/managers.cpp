@@ -14,21 +14,21 @@ namespace corio::multiprocessing {
 namespace detail {
 
 struct manager_state {
-  std::optional<socket_address> requested;
-  socket_address address;
+  std::optional<multiprocessing::address> requested;
+  std::optional<multiprocessing::address> address;  // the requested one, then the bound one
   std::string authkey;
   base_manager::state st = base_manager::state::initial;
   std::unique_ptr<process> server;  // when this manager started the server
   std::vector<detail::registered_type> types;
-  socket_address source;  // bind_client()
+  std::optional<multiprocessing::address> source;  // bind_client()
 };
 
 }  // namespace detail
 
-base_manager::base_manager(std::optional<socket_address> address, std::optional<std::string> authkey)
+base_manager::base_manager(std::optional<multiprocessing::address> address, std::optional<std::string> authkey)
     : s_(std::make_unique<detail::manager_state>()) {
   s_->requested = address;
-  if (address) s_->address = *address;
+  s_->address = std::move(address);
   s_->authkey = authkey ? std::move(*authkey) : current_process().authkey();
 }
 
@@ -71,7 +71,7 @@ void base_manager::start(const context& ctx) {
   auto proc = std::make_unique<process>(&detail::manager_server_main,
                                         detail::server_config{s_->requested, s_->authkey, s_->types}, std::move(writer));
   ctx.start(*proc);
-  using report = std::variant<std::exception_ptr, socket_address>;
+  using report = std::variant<std::exception_ptr, multiprocessing::address>;
   std::optional<report> r;
   try {
     r = reader.recv<report>();
@@ -108,7 +108,7 @@ void base_manager::register_raw(std::string type_id, const char* kind, detail::a
   s_->types.push_back(std::move(t));
 }
 
-const socket_address& manager_server::address() const noexcept { return detail::bound_address(*s_); }
+const multiprocessing::address& manager_server::address() const noexcept { return detail::bound_address(*s_); }
 
 void manager_server::serve_forever() { detail::serve(*s_); }
 
@@ -119,7 +119,7 @@ manager_server base_manager::get_server() const {
   return manager_server(detail::bind_server(detail::server_config{s_->requested, s_->authkey, s_->types}));
 }
 
-void base_manager::bind_client(socket_address source) {
+void base_manager::bind_client(multiprocessing::address source) {
   if (!s_) throw process_error("bind_client: the manager was moved from");
   s_->source = std::move(source);
 }
@@ -127,9 +127,9 @@ void base_manager::bind_client(socket_address source) {
 void base_manager::connect() {
   if (!s_) throw process_error("connect: the manager was moved from");
   if (s_->st == state::shutdown) throw process_error("Manager has shut down");
-  if (s_->address.empty()) throw std::invalid_argument("connect: the manager has no address");
+  if (!s_->address) throw std::invalid_argument("connect: the manager has no address");
   detail::decode_reply<void>(
-      detail::round_trip_raw(s_->address, s_->authkey, detail::encode_request("ping", 0, ""), s_->source));
+      detail::round_trip_raw(*s_->address, s_->authkey, detail::encode_request("ping", 0, ""), s_->source));
   s_->st = state::started;
 }
 
@@ -139,7 +139,7 @@ void base_manager::shutdown(duration timeout) {
   if (!s_->server) return;  // only connected: the server is not ours to stop
   process& p = *s_->server;
   try {
-    connection c = detail::manager_connect(s_->address, s_->authkey);
+    connection c = detail::manager_connect(*s_->address, s_->authkey);
     c.send_bytes(detail::encode_request("shutdown", 0, ""));
     if (c.poll(timeout)) c.recv_bytes();
   } catch (...) {
@@ -155,12 +155,13 @@ void base_manager::shutdown(duration timeout) {
     }
   }
   detail::forget_manager_connections();
-  if (s_->address.family() == AF_UNIX) ::unlink(s_->address.path().c_str());  // a server killed leaves its path
+  if (s_->address && s_->address->is_unix() && !s_->address->is_abstract()) ::unlink(s_->address->path().c_str());  // a server killed leaves its path
 }
 
-const socket_address& base_manager::address() const {
+const multiprocessing::address& base_manager::address() const {
   if (!s_) throw process_error("address: the manager was moved from");
-  return s_->address;
+  if (!s_->address) throw process_error("address: the manager has none before it is started");
+  return *s_->address;
 }
 
 base_manager::state base_manager::get_state() const noexcept { return s_ ? s_->st : state::shutdown; }
@@ -173,15 +174,15 @@ std::optional<pid_t> base_manager::server_pid() const {
 std::size_t base_manager::number_of_objects() const {
   check_started("number_of_objects");
   return detail::decode_reply<std::size_t>(
-      detail::round_trip_raw(s_->address, s_->authkey, detail::encode_request("number_of_objects", 0, ""), s_->source));
+      detail::round_trip_raw(*s_->address, s_->authkey, detail::encode_request("number_of_objects", 0, ""), s_->source));
 }
 
 std::shared_ptr<const detail::proxy_ref> base_manager::create_raw(std::string_view type_id,
                                                                    const std::string& request) const {
   check_started("create");
   const auto id =
-      detail::decode_reply<std::uint64_t>(detail::round_trip_raw(s_->address, s_->authkey, request, s_->source));
-  return std::make_shared<detail::proxy_ref>(detail::token{std::string(type_id), s_->address, id}, s_->authkey,
+      detail::decode_reply<std::uint64_t>(detail::round_trip_raw(*s_->address, s_->authkey, request, s_->source));
+  return std::make_shared<detail::proxy_ref>(detail::token{std::string(type_id), *s_->address, id}, s_->authkey,
                                              s_->source);
 }
 

@@ -1,9 +1,11 @@
 // A manager's server facing bad clients and a death of its own: garbage,
-// unknown operations and oversized frames get an error or a closed
-// connection while every other client goes on; a server killed while a
+// unknown operations and oversized frames, before and after the
+// handshake, get an error or a closed connection while every other client
+// goes on; a wrong key is refused; a server killed while a
 // client waits gives that client a clear error, never a hang.
 #include "multiprocessing_util.hpp"
 
+#include <corio/multiprocessing/listener.hpp>
 #include <corio/multiprocessing/managers.hpp>
 
 #include <gtest/gtest.h>
@@ -29,17 +31,14 @@ namespace {
 
 constexpr auto kBound = 60s;
 
-// A connection to the manager's AF_UNIX address, speaking raw frames.
+// A connection to the manager speaking raw frames, after the handshake
+// with the process's authkey (the manager's default key, MG-16).
 mp::connection raw_connect(const mp::base_manager& m) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket");
-  const auto& a = m.address();
-  if (::connect(fd, a.data(), a.size()) != 0) {
-    ::close(fd);
-    throw std::runtime_error("connect");
-  }
-  return mp::connection(fd, true, true);
+  return mp::client(m.address(), mp::current_process().authkey());
 }
+
+// The same without the handshake: what an unauthenticated peer sees.
+mp::connection unauthenticated(const mp::base_manager& m) { return mp::client(m.address()); }
 
 // The exception an error reply carries, as the client would raise it.
 void expect_remote_error(const std::string& reply, const std::string& fragment) {
@@ -140,3 +139,37 @@ TEST_F(mp_test, a_client_that_leaves_while_its_get_waits_takes_no_item) {
 }
 
 CORIO_MP_TEST_MAIN()
+
+TEST_F(mp_test, a_peer_that_does_not_know_the_key_is_refused_before_any_request_is_read) {
+  auto m = mp::manager();
+  auto d = m.dict<int, int>();
+  d.set(1, 1);
+  {
+    // Garbage instead of an answer to the challenge.
+    auto c = unauthenticated(m);
+    ASSERT_TRUE(c.poll(kBound));
+    EXPECT_EQ(c.recv_bytes().rfind("#CHALLENGE#", 0), 0u);
+    c.send_bytes(mp::detail::encode_request("create", 0, "dict"));
+    ASSERT_TRUE(c.poll(kBound));
+    EXPECT_EQ(c.recv_bytes(), "#FAILURE#");
+    ASSERT_TRUE(c.poll(kBound));
+    EXPECT_THROW(c.recv_bytes(), mp::eof_error);
+  }
+  {
+    // A header announcing 2 GiB - 1 before authenticating: refused by the
+    // 256-byte limit of a handshake message, nothing allocated.
+    auto c = unauthenticated(m);
+    const std::uint32_t n = htonl(0x7fffffffu);
+    ASSERT_EQ(::write(c.fileno(), &n, 4), 4);
+    ASSERT_TRUE(c.poll(kBound));
+    (void)c.recv_bytes();  // the challenge
+    ASSERT_TRUE(c.poll(kBound));
+    EXPECT_THROW(c.recv_bytes(), mp::eof_error);
+  }
+  // A wrong key: the client's error says so; the manager goes on.
+  EXPECT_THROW(mp::client(m.address(), std::string("not the key")), mp::authentication_error);
+  mp::sync_manager stranger(m.address(), std::string("not the key"));
+  EXPECT_THROW(stranger.connect(), mp::authentication_error);
+  EXPECT_EQ(d.at(1), 1);
+  EXPECT_EQ(m.number_of_objects(), 1u);
+}

@@ -6,6 +6,7 @@
 // MG-02's `with manager:` is the manager's destructor in C++.
 #include "multiprocessing_util.hpp"
 
+#include <corio/multiprocessing/listener.hpp>
 #include <corio/multiprocessing/managers.hpp>
 #include <corio/os_errors.hpp>
 #include <corio/runners.hpp>
@@ -234,18 +235,18 @@ TEST_F(mp_test, MG_14_a_forked_child_uses_its_parents_reference_and_leaves_it_al
 
 TEST_F(mp_test, MG_17_the_address_is_a_unix_path_by_default_and_a_tcp_port_when_asked) {
   auto m = mp::manager();
-  EXPECT_EQ(m.address().family(), AF_UNIX);
+  EXPECT_EQ(m.address().family(), mp::family::af_unix);
   EXPECT_FALSE(m.address().path().empty());
-  mp::sync_manager t(corio::socket_address::ip("127.0.0.1", 0));
+  mp::sync_manager t(mp::address("127.0.0.1", 0));
   t.start();
-  EXPECT_EQ(t.address().family(), AF_INET);
+  EXPECT_EQ(t.address().family(), mp::family::af_inet);
   EXPECT_NE(t.address().port(), 0);
   auto v = t.value<std::string>("tcp");
   EXPECT_EQ(v.get(), "tcp");
 }
 
 TEST_F(mp_test, MG_17_a_new_manager_binds_the_address_of_one_just_shut_down) {
-  mp::sync_manager a(corio::socket_address::ip("127.0.0.1", 0));
+  mp::sync_manager a(mp::address("127.0.0.1", 0));
   a.start();
   const auto addr = a.address();
   auto va = a.value<int>(1);
@@ -259,7 +260,7 @@ TEST_F(mp_test, MG_17_a_new_manager_binds_the_address_of_one_just_shut_down) {
 }
 
 TEST_F(mp_test, MG_17_starting_at_an_address_in_use_raises_the_servers_error_and_leaves_no_process) {
-  mp::sync_manager a(corio::socket_address::ip("127.0.0.1", 0));
+  mp::sync_manager a(mp::address("127.0.0.1", 0));
   a.start();
   mp::sync_manager b(a.address());
   EXPECT_THROW(b.start(), corio::os_error);
@@ -268,7 +269,7 @@ TEST_F(mp_test, MG_17_starting_at_an_address_in_use_raises_the_servers_error_and
 }
 
 TEST_F(mp_test, MG_18_get_server_binds_at_once_and_serve_forever_serves_until_a_shutdown_request) {
-  mp::sync_manager m(corio::socket_address::ip("127.0.0.1", 0));
+  mp::sync_manager m(mp::address("127.0.0.1", 0));
   auto srv = m.get_server();
   EXPECT_NE(srv.address().port(), 0);
   EXPECT_EQ(m.get_state(), mp::base_manager::state::initial);
@@ -279,9 +280,7 @@ TEST_F(mp_test, MG_18_get_server_binds_at_once_and_serve_forever_serves_until_a_
   d.set(1, 2);
   EXPECT_EQ(d.at(1), 2);
   // What a starting manager's shutdown() sends.
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  ASSERT_EQ(::connect(fd, srv.address().data(), srv.address().size()), 0);
-  mp::connection c(fd, true, true);
+  mp::connection c = mp::client(srv.address(), mp::current_process().authkey());
   c.send_bytes(mp::detail::encode_request("shutdown", 0, ""));
   ASSERT_EQ(serving.wait_for(60s), std::future_status::ready);
   serving.get();
@@ -298,9 +297,9 @@ TEST_F(mp_test, MG_19_connect_joins_a_running_server_and_fails_clearly_when_none
   mine.set("x", 1);
   EXPECT_EQ(m.number_of_objects(), 2u);
 
-  mp::sync_manager none(corio::socket_address::unix_path("/nonexistent-dir/corio-manager"));
+  mp::sync_manager none(mp::address("/nonexistent-dir/corio-manager"));
   EXPECT_THROW(none.connect(), corio::file_not_found_error);
-  mp::sync_manager refused(corio::socket_address::ip("127.0.0.1", 1));
+  mp::sync_manager refused(mp::address("127.0.0.1", 1));
   EXPECT_THROW(refused.connect(), corio::connection_refused_error);
 }
 

@@ -66,7 +66,7 @@ mailbox make_mailbox() { return {}; }
 
 using counter_proxy = mp::proxy<counter>;
 
-mp::sync_manager counting_manager(std::optional<corio::socket_address> address = std::nullopt) {
+mp::sync_manager counting_manager(std::optional<mp::address> address = std::nullopt) {
   mp::sync_manager m(std::move(address));
   m.register_type<counter>("Counter", make_counter);
   m.register_type<counter>("TheCounter", the_counter);
@@ -152,7 +152,7 @@ TEST_F(mp_test, MG_09_user_types_reach_a_server_started_with_spawn_or_forkserver
 }
 
 TEST_F(mp_test, MG_19_a_client_connects_over_tcp_and_makes_registered_objects_without_the_factory) {
-  auto m = counting_manager(corio::socket_address::ip("127.0.0.1", 0));
+  auto m = counting_manager(mp::address("127.0.0.1", 0));
   m.start();
   auto mine = m.make<counter_proxy>("TheCounter");
   mine.call<&counter::increment>(4);
@@ -163,7 +163,7 @@ TEST_F(mp_test, MG_19_a_client_connects_over_tcp_and_makes_registered_objects_wi
 }
 
 TEST_F(mp_test, MG_20_every_call_of_a_registered_queue_returns_a_proxy_to_the_same_queue) {
-  mp::base_manager m(corio::socket_address::ip("127.0.0.1", 0));
+  mp::base_manager m(mp::address("127.0.0.1", 0));
   m.register_queue("get_task_queue");
   m.register_queue("get_result_queue", 1);
   m.start();

@@ -39,19 +39,19 @@ struct queues {
 };
 
 queues connect_as(mp::base_manager& m, const std::string& host) {
-  m.bind_client(corio::socket_address::ip(host, 0));
+  m.bind_client(mp::address(host, 0));
   m.connect();
   return {m.make<mp::queue_proxy<int>>("get_task_queue"), m.make<mp::queue_proxy<result>>("get_result_queue")};
 }
 
-void worker(corio::socket_address master, std::string host) {
+void worker(mp::address master, std::string host) {
   mp::base_manager m(master, kAuthkey);
   auto [tasks, results] = connect_as(m, host);
   for (int n; (n = tasks.get(true, kBound)) >= 0;) results.put({n, n * n, host});
 }
 
 // Takes one task, says which, and never finishes it.
-void dies_holding_a_task(corio::socket_address master, std::string host) {
+void dies_holding_a_task(mp::address master, std::string host) {
   mp::base_manager m(master, kAuthkey);
   auto [tasks, results] = connect_as(m, host);
   const int n = tasks.get(true, kBound);
@@ -60,7 +60,7 @@ void dies_holding_a_task(corio::socket_address master, std::string host) {
 }
 
 struct master {
-  mp::base_manager m{corio::socket_address::ip("127.0.0.1", 0), kAuthkey};
+  mp::base_manager m{mp::address("127.0.0.1", 0), kAuthkey};
   master() {
     m.register_queue("get_task_queue");
     m.register_queue("get_result_queue");

@@ -24,7 +24,7 @@
 #include <corio/multiprocessing/errors.hpp>
 #include <corio/multiprocessing/exposed.hpp>
 #include <corio/multiprocessing/proxy.hpp>
-#include <corio/socket.hpp>
+#include <corio/multiprocessing/address.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -53,7 +53,7 @@ struct serving;
 class manager_server {
  public:
   /// Python: address: the address bound.
-  const socket_address& address() const noexcept;
+  const multiprocessing::address& address() const noexcept;
   /// Python: serve_forever(): serves on a corio loop in this thread until
   /// a shutdown request, then returns (Python exits the process,
   /// departure 124). Once.
@@ -77,7 +77,7 @@ class base_manager {
   /// `address`: none lets the system choose an AF_UNIX path (MG-17); an
   /// (host, 0) address binds a free TCP port. `authkey`: none takes
   /// current_process().authkey() (MG-16).
-  explicit base_manager(std::optional<socket_address> address = std::nullopt,
+  explicit base_manager(std::optional<multiprocessing::address> address = std::nullopt,
                         std::optional<std::string> authkey = std::nullopt);
   base_manager(base_manager&&) noexcept;
   base_manager& operator=(base_manager&&) noexcept;
@@ -103,7 +103,7 @@ class base_manager {
   /// Idempotent; nothing for a manager that only connected.
   void shutdown(duration timeout = std::chrono::seconds(1));
   /// Python: address: the real address once started (MG-17).
-  const socket_address& address() const;
+  const multiprocessing::address& address() const;
   /// Python: _state.value.
   state get_state() const noexcept;
   /// The server process's pid (none unless this manager started it).
@@ -112,7 +112,7 @@ class base_manager {
   /// to `source` (port 0: any) before connecting: a client host's address
   /// on a machine with several (the example of remote workers uses
   /// 127.0.0.2, 127.0.0.3...). Python's Client has no such option.
-  void bind_client(socket_address source);
+  void bind_client(multiprocessing::address source);
   /// Python: _number_of_objects(): the objects the server holds now.
   std::size_t number_of_objects() const;
 

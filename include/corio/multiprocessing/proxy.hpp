@@ -24,7 +24,7 @@
 
 #include <corio/multiprocessing/codec.hpp>
 #include <corio/multiprocessing/errors.hpp>
-#include <corio/socket.hpp>
+#include <corio/multiprocessing/address.hpp>
 #include <corio/tasks.hpp>
 
 #include <sys/types.h>
@@ -40,18 +40,6 @@
 #include <utility>
 #include <vector>
 
-namespace corio {
-
-/// A manager's address crosses a process as Python writes it: a str (an
-/// AF_UNIX path) or [host, port].
-template <>
-struct multiprocessing::codec<socket_address> {
-  static void encode(packer& p, const socket_address& a);
-  static socket_address decode(const object& o);
-};
-
-}  // namespace corio
-
 namespace corio::multiprocessing {
 
 namespace detail {
@@ -59,7 +47,7 @@ namespace detail {
 // Python: managers.Token: what names a shared object.
 struct token {
   std::string type_id;
-  socket_address address;
+  multiprocessing::address address;
   std::uint64_t id = 0;
 };
 
@@ -69,13 +57,13 @@ struct token {
 struct proxy_ref {
   token tok;
   std::string authkey;
-  // What this process binds its connections to before connecting (empty:
+  // What this process binds its connections to before connecting (none:
   // the system's choice).
-  socket_address source;
+  std::optional<multiprocessing::address> source;
   // The process holding the reference: a forked child's copy uses its
   // parent's and never drops it.
   std::atomic<pid_t> owner;
-  proxy_ref(token t, std::string key, socket_address src = {});
+  proxy_ref(token t, std::string key, std::optional<multiprocessing::address> src = std::nullopt);
   proxy_ref(const proxy_ref&) = delete;
   proxy_ref& operator=(const proxy_ref&) = delete;
   ~proxy_ref();
@@ -141,7 +129,7 @@ class base_proxy {
   /// Python: proxy._token.typeid.
   const std::string& type_id() const noexcept { return ref_->tok.type_id; }
   /// Python: proxy._token.address: the manager's address.
-  const socket_address& address() const noexcept { return ref_->tok.address; }
+  const multiprocessing::address& address() const noexcept { return ref_->tok.address; }
   /// Python: proxy._token.id: the object's id in the server.
   std::uint64_t id() const noexcept { return ref_->tok.id; }
   /// The proxy's reference, for the codec.
@@ -490,12 +478,12 @@ struct codec<P> {
   static void encode(packer& p, const P& v) {
     p.pack_array(3);
     codec<std::string>::encode(p, v.type_id());
-    codec<socket_address>::encode(p, v.address());
+    codec<multiprocessing::address>::encode(p, v.address());
     codec<std::uint64_t>::encode(p, v.id());
   }
   static P decode(const object& o) {
     detail::check_array<P>(o, 3);
-    detail::token t{codec<std::string>::decode(o.via.array.ptr[0]), codec<socket_address>::decode(o.via.array.ptr[1]),
+    detail::token t{codec<std::string>::decode(o.via.array.ptr[0]), codec<multiprocessing::address>::decode(o.via.array.ptr[1]),
                     codec<std::uint64_t>::decode(o.via.array.ptr[2])};
     if (!detail::proxy_accepts<P>(t.type_id)) detail::mismatch<P>(o, "a proxy of another typeid");
     return P(detail::from_ref{}, detail::adopt_token(std::move(t)));
