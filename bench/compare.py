@@ -138,8 +138,27 @@ WORKLOADS = {
              "floor": ("w12c_value_floor", "floor:pshared_mutex"), "floor_variants": True,
              "variants": [("none", [], ["--mode", "value"]),
                           ("cpu0", ["--pin", "cpu0"], ["--mode", "value", "--pin", "cpu0"])]},
+    # W13 runs a manager's server and (b) two workers beside this process,
+    # not pinned and again all on CPU 0 (each program pins itself with
+    # --pin cpu0, so that its children follow). The round-trip rows (W13a's
+    # dict operations, W13r: W13b one task at a time) have ping-pong floors:
+    # AF_UNIX for the dict, TCP for the remote queue.
+    "W13a": {"name": "manager_dict", "fig": "ops_per_s", "higher": True, "corio": "w13_managers",
+             "python": ("w13_managers.py", 100_000), "python_impl": "mp.Manager", "wall": True, "pin": False,
+             "floor": ("w13_socket_floor", "floor:unix_pingpong"), "floor_variants": True,
+             "variants": [("none", ["--mode", "dict"], ["--mode", "dict"]),
+                          ("cpu0", ["--mode", "dict", "--pin", "cpu0"], ["--mode", "dict", "--pin", "cpu0"])]},
+    "W13b": {"name": "remote_queue", "fig": "items_per_s", "higher": True, "corio": "w13_managers",
+             "python": ("w13_managers.py", 100_000), "python_impl": "mp.BaseManager", "wall": True, "pin": False,
+             "variants": [("none", ["--mode", "queue"], ["--mode", "queue"]),
+                          ("cpu0", ["--mode", "queue", "--pin", "cpu0"], ["--mode", "queue", "--pin", "cpu0"])]},
+    "W13r": {"name": "remote_queue_rtt", "fig": "us_per_roundtrip", "higher": False, "corio": "w13_managers",
+             "python": ("w13_managers.py", 10_000), "python_impl": "mp.BaseManager", "wall": True, "pin": False,
+             "floor": ("w13_socket_floor", "floor:tcp_pingpong"), "floor_variants": True,
+             "variants": [("none", ["--mode", "rtt"], ["--mode", "rtt"]),
+                          ("cpu0", ["--mode", "rtt", "--pin", "cpu0"], ["--mode", "rtt", "--pin", "cpu0"])]},
 }
-ORDER = ["W1", "W2a", "W2b", "W3", "W4", "W7", "W8a", "W8b", "W9a", "W9b", "W10", "W11", "W12a", "W12b", "W12c"]
+ORDER = ["W1", "W2a", "W2b", "W3", "W4", "W7", "W8a", "W8b", "W9a", "W9b", "W10", "W11", "W12a", "W12b", "W12c", "W13a", "W13b", "W13r"]
 
 # Native peers, from the peers' checkout (bench/anchors/native, built by its
 # run_all.sh), as (impl, workload, binary relative to that folder, argument,
@@ -374,7 +393,7 @@ def primary(wid, fg, basis):
     """The workload's figure on a time basis ('cpu' or 'wall')."""
     secs = fg["cpu"] if basis == "cpu" and fg["cpu"] is not None else fg["wall"]
     n = fg["n"]
-    if wid in ("W1", "W4", "W7", "W8a", "W9a", "W11", "W12a"):
+    if wid in ("W1", "W4", "W7", "W8a", "W9a", "W11", "W12a", "W13a", "W13b"):
         return n / secs
     if wid == "W9b":
         return fg["speedup"]  # serial / pool, within one program
@@ -382,7 +401,7 @@ def primary(wid, fg, basis):
         return 2 * n / secs  # two processes, N increments each
     if wid in ("W2a", "W2b", "W10"):
         return secs / n * 1e9
-    if wid in ("W8b", "W12b"):
+    if wid in ("W8b", "W12b", "W13r"):
         return secs / n * 1e6  # us per round trip
     return secs  # W3: wall seconds
 
@@ -645,6 +664,28 @@ def targets(jobs, wids):
             if c and py:
                 a = advantage(primary("W12c", c, "wall"), primary("W12c", py, "wall"), True)
                 rows.append(("W12c >= 6.5x multiprocessing.Value (pin=%s)" % pin, a >= 6.5, fmt_adv(a)))
+    for pin in ("cpu0",):
+        if "W13a" in wids:
+            c = get("W13a", "corio:" + pin)
+            f, py = get("W13a", "floor:unix_pingpong", pin), get("W13a", "mp.Manager", pin)
+            if c and f:
+                x = primary("W13a", f, "wall") / primary("W13a", c, "wall")  # time per operation, corio over the floor
+                rows.append(("W13a dict operation <= 1.5x the AF_UNIX ping-pong floor (pin=%s)" % pin, x <= 1.5,
+                             "%.2fx the floor (%.2f us)" % (x, 1e6 / primary("W13a", c, "wall"))))
+            if c and py:
+                a = advantage(primary("W13a", c, "wall"), primary("W13a", py, "wall"), True)
+                rows.append(("W13a >= 2.5x Manager().dict() (pin=%s)" % pin, a >= 2.5, fmt_adv(a)))
+        if "W13b" in wids:
+            c, py = get("W13b", "corio:" + pin), get("W13b", "mp.BaseManager", pin)
+            if c and py:
+                a = advantage(primary("W13b", c, "wall"), primary("W13b", py, "wall"), True)
+                rows.append(("W13b remote queues >= 10x BaseManager (pin=%s)" % pin, a >= 10, fmt_adv(a)))
+        if "W13r" in wids:
+            c, f = get("W13r", "corio:" + pin), get("W13r", "floor:tcp_pingpong", pin)
+            if c and f:
+                x = primary("W13r", c, "wall") / primary("W13r", f, "wall")
+                rows.append(("W13b one-task round trip <= 4x the TCP ping-pong floor (pin=%s)" % pin, x <= 4,
+                             "%.2fx the floor (%.2f us)" % (x, primary("W13r", c, "wall"))))
     if rows:
         say("")
         say("== targets (this run)")
@@ -741,7 +782,7 @@ def main():
                          "default: ../shared beside the repository); not used with --headline")
     ap.add_argument("--workloads", default=None,
                     help="comma-separated: W1,W2 (= W2a,W2b),W2a,W2b,W3,W4,W7,W8 (= W8a,W8b),W8a,W8b,W9 (= W9a,W9b),"
-                         "W9a,W9b,W10,W11,W12 (= W12a,W12b,W12c),W12a,W12b,W12c "
+                         "W9a,W9b,W10,W11,W12 (= W12a,W12b,W12c),W12a,W12b,W12c,W13 (= W13a,W13b,W13r),W13a,W13b "
                          "(default: all of them)")
     ap.add_argument("--reps", type=int, default=None, help="runs per row, median kept (default 3)")
     ap.add_argument("--peer-reps", type=int, default=None, help="runs per peer row (default: --reps; 1 with --headline)")
@@ -764,11 +805,12 @@ def main():
         for w in args.workloads.replace(" ", "").split(","):
             w = re.sub(r"^(W\d+)([A-Z]?)$", lambda m: m.group(1) + m.group(2).lower(), w.upper())
             sel = {"W2": ["W2a", "W2b"], "W8": ["W8a", "W8b"], "W9": ["W9a", "W9b"],
-                   "W12": ["W12a", "W12b", "W12c"]}.get(w, [w])
+                   "W12": ["W12a", "W12b", "W12c"], "W13": ["W13a", "W13b", "W13r"],
+                   "W13b": ["W13b", "W13r"]}.get(w, [w])
             for s in sel:
                 if s not in WORKLOADS:
                     ap.error("unknown workload %r (known: W1, W2, W2a, W2b, W3, W4, W7, W8, W8a, W8b, W9, W9a, W9b, W10, W11, "
-                             "W12, W12a, W12b, W12c)"
+                             "W12, W12a, W12b, W12c, W13, W13a, W13b (with W13r, its round trips))"
                              % w)
                 if s not in wids:
                     wids.append(s)

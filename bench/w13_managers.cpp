@@ -1,0 +1,182 @@
+// W13 managers (docs/benchmarks.md), the peer of bench/python/w13_managers.py
+// (CPython's multiprocessing.managers with fork). Process start-up (the
+// manager's server, the workers connecting) is not timed.
+//
+//   --mode dict    W13a: this process does N operations (default 100,000) on
+//                  a dict held by a manager's server process, alternating a
+//                  store d[k] = k and a load d[k] (N/2 of each).
+//   --mode queue   W13b: a base_manager server on 127.0.0.1 (a free port)
+//                  with an authkey serves a task queue and a result queue
+//                  (register_queue, the classic distributed-queue pattern);
+//                  this process puts N small tasks (default 100,000), 2
+//                  worker processes connected over TCP take each, square it
+//                  and put (n, n*n) back, and this process collects them all.
+//                  End to end, from the first put to the last result.
+//   --mode rtt     W13b latency: the same, one task at a time (put, wait for
+//                  its result), N round trips (default 10,000).
+//
+// `--pin cpu0` runs every process on CPU 0 (the children inherit it), as
+// `taskset -c 0` would: on this VM waking a process on the other, idle
+// vCPU costs more than the software does.
+//
+// Usage: w13_managers [--mode dict|queue|rtt] [N] [--pin cpu0]
+#include "ipc_util.hpp"
+
+#include <corio/multiprocessing.hpp>
+
+#include <sys/resource.h>
+
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace mp = corio::multiprocessing;
+
+namespace {
+
+const std::string kAuthkey = "corio-bench-w13";
+
+// CPU seconds (user + sys) a process has used so far, from /proc.
+double proc_cpu_s(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const auto close = s.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::vector<std::string> fields;
+  std::size_t i = close + 2;
+  while (i < s.size()) {
+    const auto sp = s.find(' ', i);
+    fields.push_back(s.substr(i, sp == std::string::npos ? std::string::npos : sp - i));
+    if (sp == std::string::npos) break;
+    i = sp + 1;
+  }
+  // fields[0] is the state (field 3): utime and stime are fields 14 and 15.
+  if (fields.size() < 13) return 0;
+  return (std::stod(fields[11]) + std::stod(fields[12])) / double(::sysconf(_SC_CLK_TCK));
+}
+
+void run_dict(std::int64_t n) {
+  mp::sync_manager m;
+  m.start();
+  auto d = m.dict<std::int64_t, std::int64_t>();
+  const pid_t server = m.server_pid().value_or(-1);
+  const std::int64_t half = n / 2;
+  const double s0 = proc_cpu_s(server);
+  bench::stopwatch sw;
+  std::int64_t sum = 0;
+  for (std::int64_t k = 0; k < half; ++k) {
+    d.set(k, k);
+    sum += d.at(k);
+  }
+  const double wall = sw.wall_s(), cpu = sw.cpu_s();
+  const double server_cpu = proc_cpu_s(server) - s0;
+  bench::check(sum == half * (half - 1) / 2 && static_cast<std::int64_t>(d.size()) == half, "every value stored and read back");
+  m.shutdown();
+  bench::line("W13a manager_dict")
+      .str("impl", "corio")
+      .num("N", n)
+      .str("pin", bench::pin_tag())
+      .num("ops_per_s", double(n) / wall)
+      .num("us_per_op", wall * 1e6 / double(n))
+      .num("wall_s", wall)
+      .num("client_cpu_s", cpu)
+      .num("server_cpu_s", server_cpu)
+      .num("peak_rss_kb", std::int64_t{bench::peak_rss_kb()})
+      .print();
+}
+
+using result = std::pair<std::int64_t, std::int64_t>;
+
+void worker(mp::address address) {
+  mp::base_manager m(address, kAuthkey);
+  m.connect();
+  auto tasks = m.make<mp::queue_proxy<std::int64_t>>("get_task_queue");
+  auto results = m.make<mp::queue_proxy<result>>("get_result_queue");
+  for (std::int64_t t; (t = tasks.get()) >= 0;) results.put({t, t * t});
+}
+
+void run_queue(std::int64_t n, bool rtt) {
+  mp::base_manager m(mp::address("127.0.0.1", 0), kAuthkey);
+  m.register_queue("get_task_queue");
+  m.register_queue("get_result_queue");
+  m.start();
+  auto tasks = m.make<mp::queue_proxy<std::int64_t>>("get_task_queue");
+  auto results = m.make<mp::queue_proxy<result>>("get_result_queue");
+  std::deque<mp::process> ws;  // a process does not move
+  for (int i = 0; i < 2; ++i) ws.emplace_back(worker, m.address());
+  for (auto& w : ws) w.start();
+  // Both workers connected and waiting before the clock starts.
+  tasks.put(0);
+  tasks.put(0);
+  (void)results.get();
+  (void)results.get();
+  const pid_t server = m.server_pid().value_or(-1);
+  const double s0 = proc_cpu_s(server);
+  double w0 = 0;
+  for (auto& w : ws) w0 += proc_cpu_s(*w.pid());
+  bench::stopwatch sw;
+  std::int64_t sum = 0;
+  if (rtt) {
+    for (std::int64_t i = 0; i < n; ++i) {
+      tasks.put(i);
+      sum += results.get().second;
+    }
+  } else {
+    for (std::int64_t i = 0; i < n; ++i) tasks.put(i);
+    for (std::int64_t i = 0; i < n; ++i) sum += results.get().second;
+  }
+  const double wall = sw.wall_s(), cpu = sw.cpu_s();
+  const double server_cpu = proc_cpu_s(server) - s0;
+  double workers_cpu = -w0;
+  for (auto& w : ws) workers_cpu += proc_cpu_s(*w.pid());
+  std::int64_t want = 0;
+  for (std::int64_t i = 0; i < n; ++i) want += i * i;
+  bench::check(sum == want, "every task's square came back once");
+  for (std::size_t i = 0; i < ws.size(); ++i) tasks.put(-1);
+  for (auto& w : ws) {
+    w.join();
+    bench::check(w.exitcode() == 0, "the workers exit with 0");
+  }
+  m.shutdown();
+  auto line = bench::line(rtt ? "W13b remote_queue_rtt" : "W13b remote_queue");
+  line.str("impl", "corio").num("N", n).str("pin", bench::pin_tag()).num("workers", std::int64_t{2});
+  if (rtt) {
+    line.num("us_per_roundtrip", wall * 1e6 / double(n));
+  } else {
+    line.num("items_per_s", double(n) / wall).num("us_per_item", wall * 1e6 / double(n));
+  }
+  line.num("wall_s", wall)
+      .num("master_cpu_s", cpu)
+      .num("server_cpu_s", server_cpu)
+      .num("workers_cpu_s", workers_cpu)
+      .num("peak_rss_kb", std::int64_t{bench::peak_rss_kb()})
+      .print();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mp::freeze_support();
+  std::string mode = "dict";
+  std::vector<char*> rest{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
+      mode = argv[++i];
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  bench::check(mode == "dict" || mode == "queue" || mode == "rtt", "--mode is dict, queue or rtt");
+  const std::int64_t n =
+      bench::parse_ipc_args(static_cast<int>(rest.size()), rest.data(), mode == "rtt" ? 10'000 : 100'000).n;
+  if (mode == "dict") {
+    run_dict(n);
+  } else {
+    run_queue(n, mode == "rtt");
+  }
+}
