@@ -53,9 +53,9 @@ socket manager_listen(const std::optional<address>& requested, address& bound) {
 task<connection> manager_authenticate(socket s, std::string authkey) {
   connection c(s.detach(), true, true);
   co_await wait_for(
-      [](connection& c, std::string key) -> task<void> {
-        co_await deliver_challenge_async(c, key);
-        co_await answer_challenge_async(c, key);
+      [](connection& conn, std::string key) -> task<void> {
+        co_await deliver_challenge_async(conn, key);
+        co_await answer_challenge_async(conn, key);
       }(c, std::move(authkey)),
       kHandshakeLimit);
   co_return c;
