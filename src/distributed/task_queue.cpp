@@ -258,20 +258,83 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
       fs.push_back(cmd->command("SET", opts.name + ":result:" + *tid, payload, "PX", ms_of(opts.result_ttl)));
     }
     if (tid && reply) {
+      // The reply stream's PEXPIRE goes with the acknowledgement (ack()), once per batch.
       fs.push_back(cmd->command("XADD", *reply, "MAXLEN", "~", 100000, "*", "id", *tid, "status", status, "result",
                                 payload));
-      fs.push_back(cmd->command("PEXPIRE", *reply, ms_of(opts.result_ttl)));
     }
     co_await await_all(std::move(fs));
   }
 
+  // The acknowledgements asked for in one loop iteration go out together
+  // (a batch of tasks read at once finishes together): a PEXPIRE per reply
+  // stream answered, then one XACK and one XDEL for all. Redis runs the
+  // commands of a connection in order, and each task asks only once its
+  // result is stored, so a result is still stored before its ack.
+  struct ack_batch {
+    std::vector<std::string> ids;
+    std::vector<std::string> reply_keys;
+    future<void> done;
+  };
+  std::shared_ptr<ack_batch> acks;
+
   // Acknowledged entries are deleted too, so the stream holds only what is
-  // waiting or running.
-  task<void> ack(const entry& e) {
-    std::vector<future<redis_reply>> fs;
-    fs.push_back(cmd->command("XACK", tasks_key, group, e.id));
-    fs.push_back(cmd->command("XDEL", tasks_key, e.id));
-    co_await await_all(std::move(fs));
+  // waiting or running. `replied`: a reply was added to the entry's reply
+  // stream, whose expiry is renewed.
+  task<void> ack(const entry& e, bool replied = true) {
+    if (!acks) {
+      acks = std::make_shared<ack_batch>();
+      acks->done = get_running_loop().create_future<void>();
+      get_running_loop().call_soon([weak = weak_from_this()] {
+        if (auto self = weak.lock()) self->flush_acks();
+      });
+    }
+    acks->ids.push_back(e.id);
+    const std::string* reply = replied ? e.get("reply") : nullptr;
+    if (reply && std::find(acks->reply_keys.begin(), acks->reply_keys.end(), *reply) == acks->reply_keys.end())
+      acks->reply_keys.push_back(*reply);
+    future<void> done = acks->done;
+    co_await done;
+  }
+
+  void flush_acks() {
+    std::shared_ptr<ack_batch> b = std::move(acks);
+    acks.reset();
+    if (!b) return;
+    auto fs = std::make_shared<std::vector<future<redis_reply>>>();
+    try {
+      for (const std::string& key : b->reply_keys) fs->push_back(cmd->command("PEXPIRE", key, ms_of(opts.result_ttl)));
+      std::vector<std::string_view> argv = {"XACK", tasks_key, group};
+      for (const std::string& id : b->ids) argv.push_back(id);
+      fs->push_back(cmd->command_argv(argv));
+      argv.erase(argv.begin() + 1);  // XDEL <tasks_key> ids...
+      argv[0] = "XDEL";
+      argv[1] = tasks_key;
+      fs->push_back(cmd->command_argv(argv));
+    } catch (const std::exception&) {
+      b->done.set_exception(std::current_exception());
+      for (auto& f : *fs) f.add_done_callback([](future<redis_reply>& r) { (void)r.exception(); });
+      return;
+    }
+    // Replies come in order: when the last is in, all are.
+    fs->back().add_done_callback([b, fs](future<redis_reply>&) {
+      std::exception_ptr first;
+      bool cancelled = false;
+      for (auto& f : *fs) {
+        if (f.cancelled()) {
+          cancelled = true;
+        } else if (std::exception_ptr e = f.exception(); e && !first) {
+          first = e;
+        }
+      }
+      if (b->done.done()) return;
+      if (first) {
+        b->done.set_exception(first);
+      } else if (cancelled) {
+        b->done.cancel("redis client closed");  // as awaiting the commands themselves would raise
+      } else {
+        b->done.set_result();
+      }
+    });
   }
 
   void count(const char* what) {
@@ -366,7 +429,7 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
       co_await await_all(std::move(fs));
       ++st.retried;  // before the ack: the next run may already be under way
       count("retried");
-      co_await ack(e);
+      co_await ack(e, false);
       co_return;
     }
     co_await dead_letter(e, message_of(error), error);
@@ -384,7 +447,7 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
       std::vector<future<redis_reply>> fs;
       fs.push_back(cmd->command_argv(views));
       co_await await_all(std::move(fs));
-      co_await ack(e);
+      co_await ack(e, false);
     }
   }
 
