@@ -36,33 +36,52 @@ long long ms_of(duration d) {
   return std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
 }
 
-// The fields of one stream entry ([id, [f1, v1, f2, v2, ...]]).
+// The fields of one stream entry ([id, [f1, v1, f2, v2, ...]]): a handful,
+// so a flat list searched in order, with no allocation beyond the strings.
 struct entry {
   std::string id;
-  std::unordered_map<std::string, std::string> fields;
-  const std::string* get(const std::string& k) const {
-    auto it = fields.find(k);
-    return it == fields.end() ? nullptr : &it->second;
+  std::vector<std::pair<std::string, std::string>> fields;
+  const std::string* get(std::string_view k) const {
+    for (const auto& [f, v] : fields) {
+      if (f == k) return &v;
+    }
+    return nullptr;
   }
 };
 
-// Entries of a stream reply; an entry whose shape is wrong keeps its id (if
-// it has one) and no fields, so that it is dead-lettered, not lost.
-std::vector<entry> parse_entries(const redis_reply& list) {
+// Entries of a stream reply, its strings moved out; an entry whose shape is
+// wrong keeps its id (if it has one) and no fields, so that it is
+// dead-lettered, not lost.
+std::vector<entry> parse_entries(redis_reply&& list) {
   std::vector<entry> out;
-  for (const redis_reply& e : list.as_array()) {
+  (void)list.as_array();  // std::logic_error if it is not one
+  out.reserve(list.elements.size());
+  for (redis_reply& e : list.elements) {
     entry en;
     if (e.type != redis_reply::kind::array || e.elements.empty() ||
         e.elements[0].type != redis_reply::kind::string)
       continue;
-    en.id = e.elements[0].str;
+    en.id = std::move(e.elements[0].str);
     if (e.elements.size() == 2 && e.elements[1].type == redis_reply::kind::array) {
-      const auto& kv = e.elements[1].elements;
-      for (std::size_t i = 0; i + 1 < kv.size(); i += 2) en.fields[kv[i].str] = kv[i + 1].str;
+      auto& kv = e.elements[1].elements;
+      en.fields.reserve(kv.size() / 2);
+      for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+        if (const std::string* seen = en.get(kv[i].str)) {  // a repeated field: the last counts
+          *const_cast<std::string*>(seen) = std::move(kv[i + 1].str);
+          continue;
+        }
+        en.fields.emplace_back(std::move(kv[i].str), std::move(kv[i + 1].str));
+      }
     }
     out.push_back(std::move(en));
   }
   return out;
+}
+
+// The entries of the first stream of an XREAD / XREADGROUP reply
+// ([[key, [entries...]]]), taken out of it.
+std::vector<entry> stream_entries(redis_reply& r) {
+  return parse_entries(std::move(const_cast<redis_reply&>(r[0][1])));  // r[0][1] checks the shape
 }
 
 std::string message_of(const std::exception_ptr& e) {
@@ -122,7 +141,7 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
       auto s = weak.lock();
       if (!s || s->closed) co_return;
       if (r.is_nil()) continue;
-      for (const entry& e : parse_entries(r[0][1])) {
+      for (const entry& e : stream_entries(r)) {
         last = e.id;
         const std::string* tid = e.get("id");
         if (!tid) continue;
@@ -468,7 +487,7 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
           break;
         }
         start = r[0].as_string();
-        for (entry& e : parse_entries(r[1])) {
+        for (entry& e : parse_entries(std::move(const_cast<redis_reply&>(r[1])))) {
           ++st.reclaimed;
           ++st.in_flight;
           tasks.push_back(create_task(handle(std::move(e))));
@@ -510,10 +529,10 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
         if (stopping) {
           // Taken while the stop came: put back for another worker at once,
           // rather than after the visibility timeout.
-          co_await requeue(parse_entries(r[0][1]));
+          co_await requeue(stream_entries(r));
           break;
         }
-        for (entry& e : parse_entries(r[0][1])) {
+        for (entry& e : stream_entries(r)) {
           ++st.in_flight;
           tasks.push_back(create_task(handle(std::move(e))));
         }
