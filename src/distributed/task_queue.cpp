@@ -134,7 +134,7 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
       }
       redis_reply r;
       try {
-        r = co_await f;
+        r = co_await std::move(f);  // moved out, not copied: a reply carries up to 1000 results
       } catch (const broker_unavailable&) {
         continue;  // the client reconnects; the stream keeps what came meanwhile
       }
