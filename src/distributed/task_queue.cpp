@@ -176,7 +176,7 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
     std::string tid = id + "-" + std::to_string(next++);
     future<std::string> result = get_running_loop().create_future<std::string>();
     waiting.emplace(tid, result);
-    add(std::make_shared<submission>(submission{std::move(tid), std::move(fn), std::move(args), 0}));
+    add(submission{std::move(tid), std::move(fn), std::move(args), 0});
     return result;
   }
 
@@ -185,32 +185,62 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
     int tries;
   };
 
+  // The XADDs of one loop iteration are checked together once the last
+  // one's reply is in (a connection answers in order): no callback and no
+  // loop turn per task.
+  using added_batch = std::vector<std::pair<submission, future<redis_reply>>>;
+  std::shared_ptr<added_batch> adding;
+
   // XADD, again if the connection was lost with it in flight: it may have
   // been added twice then, which the task id makes harmless (the first
   // result is kept). Without a connection within unavailable_wait, the
   // task's result raises broker_unavailable.
-  void add(std::shared_ptr<submission> sm) {
-    ++sm->tries;
-    future<redis_reply> added = cmd.command("XADD", tasks_key, "*", "id", sm->tid, "fn", sm->fn, "args", sm->args,
+  void add(submission sm) {
+    ++sm.tries;
+    future<redis_reply> added = cmd.command("XADD", tasks_key, "*", "id", sm.tid, "fn", sm.fn, "args", sm.args,
                                             "reply", reply_key, "attempt", 1);
-    added.add_done_callback([weak = weak_from_this(), sm](future<redis_reply>& f) {
-      if (f.cancelled()) return;
-      const std::exception_ptr e = f.exception();
-      if (!e) return;
-      auto s = weak.lock();
-      if (!s || s->closed) return;
-      auto it = s->waiting.find(sm->tid);
-      if (it == s->waiting.end()) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const broker_unavailable& b) {
-        if (b.sent() && sm->tries < 5) return s->add(sm);
-      } catch (...) {
+    if (!adding) {
+      adding = std::make_shared<added_batch>();
+      get_running_loop().call_soon([weak = weak_from_this()] {
+        if (auto s = weak.lock()) s->seal_batch();
+      });
+    }
+    adding->emplace_back(std::move(sm), std::move(added));
+  }
+
+  void seal_batch() {
+    std::shared_ptr<added_batch> b = std::move(adding);
+    adding.reset();
+    if (!b || b->empty()) return;
+    future<redis_reply> last = b->back().second;
+    last.add_done_callback([weak = weak_from_this(), b](future<redis_reply>&) {
+      for (auto& [sm, f] : *b) {
+        if (!f.done()) {  // not expected, as replies come in order: then checked on its own
+          f.add_done_callback([weak, sm = sm](future<redis_reply>& g) mutable { added(weak, std::move(sm), g); });
+          continue;
+        }
+        added(weak, std::move(sm), f);
       }
-      future<std::string> fut = std::move(it->second);
-      s->waiting.erase(it);
-      if (!fut.done()) fut.set_exception(e);
     });
+  }
+
+  static void added(const std::weak_ptr<submitter_impl>& weak, submission sm, future<redis_reply>& f) {
+    if (f.cancelled()) return;
+    const std::exception_ptr e = f.exception();
+    if (!e) return;
+    auto s = weak.lock();
+    if (!s || s->closed) return;
+    auto it = s->waiting.find(sm.tid);
+    if (it == s->waiting.end()) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const broker_unavailable& b) {
+      if (b.sent() && sm.tries < 5) return s->add(std::move(sm));
+    } catch (...) {
+    }
+    future<std::string> fut = std::move(it->second);
+    s->waiting.erase(it);
+    if (!fut.done()) fut.set_exception(e);
   }
 
   void close() noexcept {
