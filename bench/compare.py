@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """Runs corio's benchmarks (the workloads of docs/benchmarks.md: W1, W2a, W2b,
-W3, W4, W7, W8a, W8b, W9, W10, W11, W12a, W12b, W12c) and, in the same run,
+W3, W4, W7, W8a, W8b, W9, W10, W11, W12a, W12b, W12c, W14) and, in the same run,
 the peers: CPython asyncio, uvloop, concurrent.futures and multiprocessing,
 and the native ones (Go, Tokio, Boost.Asio, libuv, the C++ floor; for W7,
 posix_spawn + waitpid, for W12a a shared-memory SPSC ring, for W12b raw
-pipe(2) ping-pong and for W12c a process-shared pthread mutex, built here).
+pipe(2) ping-pong, for W12c a process-shared pthread mutex and for W14 the
+Redis Streams loop on plain hiredis, built here).
 Prints every one-line result, then the ratios corio
 vs each peer, then the project's targets.
 
 Where the peers come from:
   - CPython asyncio (and uvloop) for W1, W2a, W3 and W7, and multiprocessing
-    for W12a, W12b and W12c: bench/python/, in this repository, so the headline
+    for W12a, W12b and W12c, and redis-py for W14 (a Python with the redis
+    module: python3, else /usr/bin/python3 with python3-redis; without one
+    the row is skipped): bench/python/, in this repository, so the headline
     comparison runs on any machine with python3. W7's floor
     (bench/w7_spawn_floor.cpp), W12a's (bench/w12_queue_floor.cpp), W12b's
     (bench/w12_pipe_floor.cpp) and W12c's
@@ -157,8 +160,16 @@ WORKLOADS = {
              "floor": ("w13_socket_floor", "floor:tcp_pingpong"), "floor_variants": True,
              "variants": [("none", ["--mode", "rtt"], ["--mode", "rtt"]),
                           ("cpu0", ["--mode", "rtt", "--pin", "cpu0"], ["--mode", "rtt", "--pin", "cpu0"])]},
+    # W14 runs a master, 2 worker processes and its own redis-server each:
+    # not pinned, on wall time; each program starts its server. The Python
+    # peer needs redis-py ("python_module").
+    "W14": {"name": "broker_queue", "fig": "tasks_per_s", "higher": True, "corio": "w14_broker",
+            "python": ("w14_streams.py", 100_000), "python_impl": "redis-py:streams", "python_module": "redis",
+            "wall": True, "pin": False, "floor": ("w14_floor", "floor:c_hiredis"), "floor_variants": True,
+            "variants": [("none", [], []), ("aof_everysec", ["--aof"], ["--aof"])]},
 }
-ORDER = ["W1", "W2a", "W2b", "W3", "W4", "W7", "W8a", "W8b", "W9a", "W9b", "W10", "W11", "W12a", "W12b", "W12c", "W13a", "W13b", "W13r"]
+ORDER = ["W1", "W2a", "W2b", "W3", "W4", "W7", "W8a", "W8b", "W9a", "W9b", "W10", "W11", "W12a", "W12b", "W12c",
+         "W13a", "W13b", "W13r", "W14"]
 
 # Native peers, from the peers' checkout (bench/anchors/native, built by its
 # run_all.sh), as (impl, workload, binary relative to that folder, argument,
@@ -393,7 +404,7 @@ def primary(wid, fg, basis):
     """The workload's figure on a time basis ('cpu' or 'wall')."""
     secs = fg["cpu"] if basis == "cpu" and fg["cpu"] is not None else fg["wall"]
     n = fg["n"]
-    if wid in ("W1", "W4", "W7", "W8a", "W9a", "W11", "W12a", "W13a", "W13b"):
+    if wid in ("W1", "W4", "W7", "W8a", "W9a", "W11", "W12a", "W13a", "W13b", "W14"):
         return n / secs
     if wid == "W9b":
         return fg["speedup"]  # serial / pool, within one program
@@ -686,6 +697,20 @@ def targets(jobs, wids):
                 x = primary("W13r", c, "wall") / primary("W13r", f, "wall")
                 rows.append(("W13b one-task round trip <= 4x the TCP ping-pong floor (pin=%s)" % pin, x <= 4,
                              "%.2fx the floor (%.2f us)" % (x, primary("W13r", c, "wall"))))
+    for variant in ("none", "aof_everysec"):
+        if "W14" not in wids:
+            break
+        c = get("W14", "corio:" + variant)
+        f, py = get("W14", "floor:c_hiredis", variant), get("W14", "redis-py:streams", variant)
+        if c and f and variant == "none":
+            x = primary("W14", c, "wall") / primary("W14", f, "wall")
+            rows.append(("W14 >= 0.75x the C/hiredis floor", x >= 0.75, "%.2fx the floor" % x))
+        if c and py and variant == "none":
+            a = advantage(primary("W14", c, "wall"), primary("W14", py, "wall"), True)
+            rows.append(("W14 >= 1.7x the redis-py loop", a >= 1.7, fmt_adv(a)))
+        if c and variant == "aof_everysec":
+            x = primary("W14", c, "wall")
+            rows.append(("W14 durable (aof everysec) >= 100k tasks/s", x >= 100_000, "%.0f tasks/s" % x))
     if rows:
         say("")
         say("== targets (this run)")
@@ -748,6 +773,15 @@ def python_script(name, anchors):
     return None
 
 
+def python_with(module, py):
+    """`py`, else /usr/bin/python3 (Debian's packages), if it imports `module`; None otherwise."""
+    for cand in (py, "/usr/bin/python3"):
+        if cand and os.access(cand, os.X_OK) and subprocess.call(
+                [cand, "-c", "import " + module], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+            return cand
+    return None
+
+
 def uvloop_python():
     """/usr/bin/python3 if it can import uvloop (installing python3-uvloop once)."""
     py = "/usr/bin/python3"
@@ -782,7 +816,7 @@ def main():
                          "default: ../shared beside the repository); not used with --headline")
     ap.add_argument("--workloads", default=None,
                     help="comma-separated: W1,W2 (= W2a,W2b),W2a,W2b,W3,W4,W7,W8 (= W8a,W8b),W8a,W8b,W9 (= W9a,W9b),"
-                         "W9a,W9b,W10,W11,W12 (= W12a,W12b,W12c),W12a,W12b,W12c,W13 (= W13a,W13b,W13r),W13a,W13b "
+                         "W9a,W9b,W10,W11,W12 (= W12a,W12b,W12c),W12a,W12b,W12c,W13 (= W13a,W13b,W13r),W13a,W13b,W14 "
                          "(default: all of them)")
     ap.add_argument("--reps", type=int, default=None, help="runs per row, median kept (default 3)")
     ap.add_argument("--peer-reps", type=int, default=None, help="runs per peer row (default: --reps; 1 with --headline)")
@@ -810,7 +844,7 @@ def main():
             for s in sel:
                 if s not in WORKLOADS:
                     ap.error("unknown workload %r (known: W1, W2, W2a, W2b, W3, W4, W7, W8, W8a, W8b, W9, W9a, W9b, W10, W11, "
-                             "W12, W12a, W12b, W12c, W13, W13a, W13b (with W13r, its round trips))"
+                             "W12, W12a, W12b, W12c, W13, W13a, W13b (with W13r, its round trips), W14)"
                              % w)
                 if s not in wids:
                     wids.append(s)
@@ -885,11 +919,18 @@ def main():
                 continue
             pinned = w.get("python_pin", w.get("pin", True))
             ppin = pin if pinned else []
+            wpy = py
+            if py and w.get("python_module"):
+                wpy = python_with(w["python_module"], py)
+                if not wpy:
+                    note("%s %s skipped: no python3 here imports %s (make deps installs it)"
+                         % (plain or "asyncio", wid, w["python_module"]))
+                    continue
             for variant, _, extra in w["variants"]:
                 if extra is None:
                     continue  # no Python counterpart
                 if py:
-                    jobs.append(Job(plain or "asyncio", wid, ppin + [py, path, str(n)] + extra, "python",
+                    jobs.append(Job(plain or "asyncio", wid, ppin + [wpy, path, str(n)] + extra, "python",
                                     variant=variant, pinned=pinned and bool(pin)))
                 if uv and not plain:
                     jobs.append(Job("uvloop", wid, ppin + [uv, path, str(n)] + extra + ["--uvloop"], "python",

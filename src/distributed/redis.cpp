@@ -15,6 +15,7 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 
 #include <arpa/inet.h>
 
@@ -361,8 +362,16 @@ struct redis_impl : std::enable_shared_from_this<redis_impl> {
     if (redisAsyncFormattedCommand(ac, &on_reply, this, cmd.data(), cmd.size()) != REDIS_OK) {
       in_flight.pop_back();
       fut.set_exception(std::make_exception_ptr(broker_unavailable(address, "connection closing")));
+      return;
     }
+    // Many commands issued in one go (a submitter adding thousands of tasks)
+    // start going out while the rest are still being made, so that Redis
+    // works meanwhile instead of waiting for the whole batch; and the output
+    // buffer stays small. Writing never blocks: what the socket does not
+    // take waits for the writer callback, as any command does.
+    if (sdslen(ac->c.obuf) >= kEagerWrite) redisAsyncHandleWrite(ac);
   }
+  static constexpr std::size_t kEagerWrite = 64 * 1024;
 
   void flush_queue() {
     deadline_timer.cancel();

@@ -36,33 +36,52 @@ long long ms_of(duration d) {
   return std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
 }
 
-// The fields of one stream entry ([id, [f1, v1, f2, v2, ...]]).
+// The fields of one stream entry ([id, [f1, v1, f2, v2, ...]]): a handful,
+// so a flat list searched in order, with no allocation beyond the strings.
 struct entry {
   std::string id;
-  std::unordered_map<std::string, std::string> fields;
-  const std::string* get(const std::string& k) const {
-    auto it = fields.find(k);
-    return it == fields.end() ? nullptr : &it->second;
+  std::vector<std::pair<std::string, std::string>> fields;
+  const std::string* get(std::string_view k) const {
+    for (const auto& [f, v] : fields) {
+      if (f == k) return &v;
+    }
+    return nullptr;
   }
 };
 
-// Entries of a stream reply; an entry whose shape is wrong keeps its id (if
-// it has one) and no fields, so that it is dead-lettered, not lost.
-std::vector<entry> parse_entries(const redis_reply& list) {
+// Entries of a stream reply, its strings moved out; an entry whose shape is
+// wrong keeps its id (if it has one) and no fields, so that it is
+// dead-lettered, not lost.
+std::vector<entry> parse_entries(redis_reply&& list) {
   std::vector<entry> out;
-  for (const redis_reply& e : list.as_array()) {
+  (void)list.as_array();  // std::logic_error if it is not one
+  out.reserve(list.elements.size());
+  for (redis_reply& e : list.elements) {
     entry en;
     if (e.type != redis_reply::kind::array || e.elements.empty() ||
         e.elements[0].type != redis_reply::kind::string)
       continue;
-    en.id = e.elements[0].str;
+    en.id = std::move(e.elements[0].str);
     if (e.elements.size() == 2 && e.elements[1].type == redis_reply::kind::array) {
-      const auto& kv = e.elements[1].elements;
-      for (std::size_t i = 0; i + 1 < kv.size(); i += 2) en.fields[kv[i].str] = kv[i + 1].str;
+      auto& kv = e.elements[1].elements;
+      en.fields.reserve(kv.size() / 2);
+      for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+        if (const std::string* seen = en.get(kv[i].str)) {  // a repeated field: the last counts
+          *const_cast<std::string*>(seen) = std::move(kv[i + 1].str);
+          continue;
+        }
+        en.fields.emplace_back(std::move(kv[i].str), std::move(kv[i + 1].str));
+      }
     }
     out.push_back(std::move(en));
   }
   return out;
+}
+
+// The entries of the first stream of an XREAD / XREADGROUP reply
+// ([[key, [entries...]]]), taken out of it.
+std::vector<entry> stream_entries(redis_reply& r) {
+  return parse_entries(std::move(const_cast<redis_reply&>(r[0][1])));  // r[0][1] checks the shape
 }
 
 std::string message_of(const std::exception_ptr& e) {
@@ -115,14 +134,14 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
       }
       redis_reply r;
       try {
-        r = co_await f;
+        r = co_await std::move(f);  // moved out, not copied: a reply carries up to 1000 results
       } catch (const broker_unavailable&) {
         continue;  // the client reconnects; the stream keeps what came meanwhile
       }
       auto s = weak.lock();
       if (!s || s->closed) co_return;
       if (r.is_nil()) continue;
-      for (const entry& e : parse_entries(r[0][1])) {
+      for (const entry& e : stream_entries(r)) {
         last = e.id;
         const std::string* tid = e.get("id");
         if (!tid) continue;
@@ -157,7 +176,7 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
     std::string tid = id + "-" + std::to_string(next++);
     future<std::string> result = get_running_loop().create_future<std::string>();
     waiting.emplace(tid, result);
-    add(std::make_shared<submission>(submission{std::move(tid), std::move(fn), std::move(args), 0}));
+    add(submission{std::move(tid), std::move(fn), std::move(args), 0});
     return result;
   }
 
@@ -166,32 +185,62 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
     int tries;
   };
 
+  // The XADDs of one loop iteration are checked together once the last
+  // one's reply is in (a connection answers in order): no callback and no
+  // loop turn per task.
+  using added_batch = std::vector<std::pair<submission, future<redis_reply>>>;
+  std::shared_ptr<added_batch> adding;
+
   // XADD, again if the connection was lost with it in flight: it may have
   // been added twice then, which the task id makes harmless (the first
   // result is kept). Without a connection within unavailable_wait, the
   // task's result raises broker_unavailable.
-  void add(std::shared_ptr<submission> sm) {
-    ++sm->tries;
-    future<redis_reply> added = cmd.command("XADD", tasks_key, "*", "id", sm->tid, "fn", sm->fn, "args", sm->args,
+  void add(submission sm) {
+    ++sm.tries;
+    future<redis_reply> added = cmd.command("XADD", tasks_key, "*", "id", sm.tid, "fn", sm.fn, "args", sm.args,
                                             "reply", reply_key, "attempt", 1);
-    added.add_done_callback([weak = weak_from_this(), sm](future<redis_reply>& f) {
-      if (f.cancelled()) return;
-      const std::exception_ptr e = f.exception();
-      if (!e) return;
-      auto s = weak.lock();
-      if (!s || s->closed) return;
-      auto it = s->waiting.find(sm->tid);
-      if (it == s->waiting.end()) return;
-      try {
-        std::rethrow_exception(e);
-      } catch (const broker_unavailable& b) {
-        if (b.sent() && sm->tries < 5) return s->add(sm);
-      } catch (...) {
+    if (!adding) {
+      adding = std::make_shared<added_batch>();
+      get_running_loop().call_soon([weak = weak_from_this()] {
+        if (auto s = weak.lock()) s->seal_batch();
+      });
+    }
+    adding->emplace_back(std::move(sm), std::move(added));
+  }
+
+  void seal_batch() {
+    std::shared_ptr<added_batch> b = std::move(adding);
+    adding.reset();
+    if (!b || b->empty()) return;
+    future<redis_reply> last = b->back().second;
+    last.add_done_callback([weak = weak_from_this(), b](future<redis_reply>&) {
+      for (auto& [sm, f] : *b) {
+        if (!f.done()) {  // not expected, as replies come in order: then checked on its own
+          f.add_done_callback([weak, sm = sm](future<redis_reply>& g) mutable { added(weak, std::move(sm), g); });
+          continue;
+        }
+        added(weak, std::move(sm), f);
       }
-      future<std::string> fut = std::move(it->second);
-      s->waiting.erase(it);
-      if (!fut.done()) fut.set_exception(e);
     });
+  }
+
+  static void added(const std::weak_ptr<submitter_impl>& weak, submission sm, future<redis_reply>& f) {
+    if (f.cancelled()) return;
+    const std::exception_ptr e = f.exception();
+    if (!e) return;
+    auto s = weak.lock();
+    if (!s || s->closed) return;
+    auto it = s->waiting.find(sm.tid);
+    if (it == s->waiting.end()) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const broker_unavailable& b) {
+      if (b.sent() && sm.tries < 5) return s->add(std::move(sm));
+    } catch (...) {
+    }
+    future<std::string> fut = std::move(it->second);
+    s->waiting.erase(it);
+    if (!fut.done()) fut.set_exception(e);
   }
 
   void close() noexcept {
@@ -258,20 +307,83 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
       fs.push_back(cmd->command("SET", opts.name + ":result:" + *tid, payload, "PX", ms_of(opts.result_ttl)));
     }
     if (tid && reply) {
+      // The reply stream's PEXPIRE goes with the acknowledgement (ack()), once per batch.
       fs.push_back(cmd->command("XADD", *reply, "MAXLEN", "~", 100000, "*", "id", *tid, "status", status, "result",
                                 payload));
-      fs.push_back(cmd->command("PEXPIRE", *reply, ms_of(opts.result_ttl)));
     }
     co_await await_all(std::move(fs));
   }
 
+  // The acknowledgements asked for in one loop iteration go out together
+  // (a batch of tasks read at once finishes together): a PEXPIRE per reply
+  // stream answered, then one XACK and one XDEL for all. Redis runs the
+  // commands of a connection in order, and each task asks only once its
+  // result is stored, so a result is still stored before its ack.
+  struct ack_batch {
+    std::vector<std::string> ids;
+    std::vector<std::string> reply_keys;
+    future<void> done;
+  };
+  std::shared_ptr<ack_batch> acks;
+
   // Acknowledged entries are deleted too, so the stream holds only what is
-  // waiting or running.
-  task<void> ack(const entry& e) {
-    std::vector<future<redis_reply>> fs;
-    fs.push_back(cmd->command("XACK", tasks_key, group, e.id));
-    fs.push_back(cmd->command("XDEL", tasks_key, e.id));
-    co_await await_all(std::move(fs));
+  // waiting or running. `replied`: a reply was added to the entry's reply
+  // stream, whose expiry is renewed.
+  task<void> ack(const entry& e, bool replied = true) {
+    if (!acks) {
+      acks = std::make_shared<ack_batch>();
+      acks->done = get_running_loop().create_future<void>();
+      get_running_loop().call_soon([weak = weak_from_this()] {
+        if (auto self = weak.lock()) self->flush_acks();
+      });
+    }
+    acks->ids.push_back(e.id);
+    const std::string* reply = replied ? e.get("reply") : nullptr;
+    if (reply && std::find(acks->reply_keys.begin(), acks->reply_keys.end(), *reply) == acks->reply_keys.end())
+      acks->reply_keys.push_back(*reply);
+    future<void> done = acks->done;
+    co_await done;
+  }
+
+  void flush_acks() {
+    std::shared_ptr<ack_batch> b = std::move(acks);
+    acks.reset();
+    if (!b) return;
+    auto fs = std::make_shared<std::vector<future<redis_reply>>>();
+    try {
+      for (const std::string& key : b->reply_keys) fs->push_back(cmd->command("PEXPIRE", key, ms_of(opts.result_ttl)));
+      std::vector<std::string_view> argv = {"XACK", tasks_key, group};
+      for (const std::string& id : b->ids) argv.push_back(id);
+      fs->push_back(cmd->command_argv(argv));
+      argv.erase(argv.begin() + 1);  // XDEL <tasks_key> ids...
+      argv[0] = "XDEL";
+      argv[1] = tasks_key;
+      fs->push_back(cmd->command_argv(argv));
+    } catch (const std::exception&) {
+      b->done.set_exception(std::current_exception());
+      for (auto& f : *fs) f.add_done_callback([](future<redis_reply>& r) { (void)r.exception(); });
+      return;
+    }
+    // Replies come in order: when the last is in, all are.
+    fs->back().add_done_callback([b, fs](future<redis_reply>&) {
+      std::exception_ptr first;
+      bool cancelled = false;
+      for (auto& f : *fs) {
+        if (f.cancelled()) {
+          cancelled = true;
+        } else if (std::exception_ptr e = f.exception(); e && !first) {
+          first = e;
+        }
+      }
+      if (b->done.done()) return;
+      if (first) {
+        b->done.set_exception(first);
+      } else if (cancelled) {
+        b->done.cancel("redis client closed");  // as awaiting the commands themselves would raise
+      } else {
+        b->done.set_result();
+      }
+    });
   }
 
   void count(const char* what) {
@@ -366,7 +478,7 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
       co_await await_all(std::move(fs));
       ++st.retried;  // before the ack: the next run may already be under way
       count("retried");
-      co_await ack(e);
+      co_await ack(e, false);
       co_return;
     }
     co_await dead_letter(e, message_of(error), error);
@@ -384,7 +496,7 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
       std::vector<future<redis_reply>> fs;
       fs.push_back(cmd->command_argv(views));
       co_await await_all(std::move(fs));
-      co_await ack(e);
+      co_await ack(e, false);
     }
   }
 
@@ -405,7 +517,7 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
           break;
         }
         start = r[0].as_string();
-        for (entry& e : parse_entries(r[1])) {
+        for (entry& e : parse_entries(std::move(const_cast<redis_reply&>(r[1])))) {
           ++st.reclaimed;
           ++st.in_flight;
           tasks.push_back(create_task(handle(std::move(e))));
@@ -447,10 +559,10 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
         if (stopping) {
           // Taken while the stop came: put back for another worker at once,
           // rather than after the visibility timeout.
-          co_await requeue(parse_entries(r[0][1]));
+          co_await requeue(stream_entries(r));
           break;
         }
-        for (entry& e : parse_entries(r[0][1])) {
+        for (entry& e : stream_entries(r)) {
           ++st.in_flight;
           tasks.push_back(create_task(handle(std::move(e))));
         }

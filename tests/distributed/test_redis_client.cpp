@@ -114,6 +114,31 @@ TEST(redis_client, ten_thousand_pipelined_commands_get_their_replies_in_order) {
   }(server));
 }
 
+// 16 MiB issued before the first await: the client writes while it is
+// still given commands, more than the socket takes at once; every command
+// goes out whole and in order.
+TEST(redis_client, commands_issued_faster_than_the_socket_takes_them_all_go_out_whole_and_in_order) {
+  redis_server server;
+  run_io([](const redis_server& s) -> corio::task<void> {
+    redis_client c(options_for(s));
+    co_await c.ping();
+    std::vector<corio::future<redis_reply>> replies;
+    for (int i = 0; i < 256; ++i) {
+      const std::string value(64 * 1024, static_cast<char>('a' + i % 26));
+      replies.push_back(c.command("SET", "big" + std::to_string(i), value));
+      replies.push_back(c.command("STRLEN", "big" + std::to_string(i)));
+      replies.push_back(c.command("INCR", "order"));
+    }
+    for (int i = 0; i < 256; ++i) {
+      EXPECT_EQ((co_await replies[3 * i]).as_string(), "OK") << i;
+      EXPECT_EQ((co_await replies[3 * i + 1]).as_integer(), 64 * 1024) << i;
+      EXPECT_EQ((co_await replies[3 * i + 2]).as_integer(), i + 1) << i;
+    }
+    EXPECT_EQ((co_await c.command("GETRANGE", "big27", 0, 0)).as_string(), "b");
+    EXPECT_EQ(c.connection_count(), 1u);
+  }(server));
+}
+
 TEST(redis_client, commands_from_many_tasks_share_the_connection) {
   redis_server server;
   run_io([](const redis_server& s) -> corio::task<void> {

@@ -313,3 +313,18 @@ TEST(task_queue, a_python_program_with_redis_py_and_msgpack_submits_to_a_corio_w
 }
 
 }  // namespace
+
+// The defaults must satisfy the worker's own rule (visibility_timeout above
+// time_limit): a worker made with no options at all is accepted.
+TEST(task_queue, a_worker_with_the_default_options_is_accepted) {
+  const cd::task_queue_options o;
+  EXPECT_GT(o.visibility_timeout, o.time_limit);
+  std::string error;
+  try {
+    cd::worker w;
+    EXPECT_FALSE(w.consumer().empty());
+  } catch (const std::invalid_argument& e) {
+    error = e.what();
+  }
+  EXPECT_EQ(error, "");
+}

@@ -41,8 +41,9 @@ struct task_queue_options {
   int max_attempts = 3;
   /// Wait before the second run; doubled for each further one.
   duration retry_backoff = std::chrono::milliseconds(100);
-  /// A run that takes longer is cancelled and counts as failed.
-  duration time_limit = std::chrono::seconds(60);
+  /// A run that takes longer is cancelled and counts as failed. Must stay
+  /// below visibility_timeout.
+  duration time_limit = std::chrono::seconds(20);
   /// Tasks a worker runs at once on its loop.
   std::size_t concurrency = 16;
   /// How long one XREADGROUP waits for tasks before the worker looks at its
