@@ -21,6 +21,7 @@
 //
 // Usage: w13_managers [--mode dict|queue|rtt] [N] [--pin cpu0]
 #include "ipc_util.hpp"
+#include "proc_stat.hpp"
 
 #include <corio/multiprocessing.hpp>
 
@@ -41,32 +42,13 @@ namespace {
 
 const std::string kAuthkey = "corio-bench-w13";
 
-// CPU seconds (user + sys) a process has used so far, from /proc.
-double proc_cpu_s(pid_t pid) {
-  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  const auto close = s.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::vector<std::string> fields;
-  std::size_t i = close + 2;
-  while (i < s.size()) {
-    const auto sp = s.find(' ', i);
-    fields.push_back(s.substr(i, sp == std::string::npos ? std::string::npos : sp - i));
-    if (sp == std::string::npos) break;
-    i = sp + 1;
-  }
-  // fields[0] is the state (field 3): utime and stime are fields 14 and 15.
-  if (fields.size() < 13) return 0;
-  return (std::stod(fields[11]) + std::stod(fields[12])) / double(::sysconf(_SC_CLK_TCK));
-}
-
 void run_dict(std::int64_t n) {
   mp::sync_manager m;
   m.start();
   auto d = m.dict<std::int64_t, std::int64_t>();
   const pid_t server = m.server_pid().value_or(-1);
   const std::int64_t half = n / 2;
-  const double s0 = proc_cpu_s(server);
+  const double s0 = bench::cpu_of(server);
   bench::stopwatch sw;
   std::int64_t sum = 0;
   for (std::int64_t k = 0; k < half; ++k) {
@@ -74,7 +56,7 @@ void run_dict(std::int64_t n) {
     sum += d.at(k);
   }
   const double wall = sw.wall_s(), cpu = sw.cpu_s();
-  const double server_cpu = proc_cpu_s(server) - s0;
+  const double server_cpu = bench::cpu_of(server) - s0;
   bench::check(sum == half * (half - 1) / 2 && static_cast<std::int64_t>(d.size()) == half, "every value stored and read back");
   m.shutdown();
   bench::line("W13a manager_dict")
@@ -116,9 +98,9 @@ void run_queue(std::int64_t n, bool rtt) {
   (void)results.get();
   (void)results.get();
   const pid_t server = m.server_pid().value_or(-1);
-  const double s0 = proc_cpu_s(server);
+  const double s0 = bench::cpu_of(server);
   double w0 = 0;
-  for (auto& w : ws) w0 += proc_cpu_s(*w.pid());
+  for (auto& w : ws) w0 += bench::cpu_of(*w.pid());
   bench::stopwatch sw;
   std::int64_t sum = 0;
   if (rtt) {
@@ -131,9 +113,9 @@ void run_queue(std::int64_t n, bool rtt) {
     for (std::int64_t i = 0; i < n; ++i) sum += results.get().second;
   }
   const double wall = sw.wall_s(), cpu = sw.cpu_s();
-  const double server_cpu = proc_cpu_s(server) - s0;
+  const double server_cpu = bench::cpu_of(server) - s0;
   double workers_cpu = -w0;
-  for (auto& w : ws) workers_cpu += proc_cpu_s(*w.pid());
+  for (auto& w : ws) workers_cpu += bench::cpu_of(*w.pid());
   std::int64_t want = 0;
   for (std::int64_t i = 0; i < n; ++i) want += i * i;
   bench::check(sum == want, "every task's square came back once");

@@ -7,7 +7,9 @@
 //
 //   w14_broker [N=100000] [--aof]      (--aof: --appendonly yes --appendfsync everysec)
 #include "bench_util.hpp"
-#include "redis_server.hpp"
+#include "proc_stat.hpp"
+
+#include <corio/testing/redis_server.hpp>
 
 #include <corio/distributed/task_queue.hpp>
 #include <corio/corio.hpp>
@@ -101,7 +103,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  bench::redis_server server(aof);
+  corio::testing::redis_server server({.appendonly = aof});
   std::vector<pid_t> workers;
   for (int k = 0; k < kWorkers; ++k) {
     const pid_t parent = ::getpid();

@@ -9,7 +9,9 @@
 //
 //   w14_floor [N=100000] [--aof]
 #include "bench_util.hpp"
-#include "redis_server.hpp"
+#include "proc_stat.hpp"
+
+#include <corio/testing/redis_server.hpp>
 
 #include <hiredis/hiredis.h>
 #include <sys/wait.h>
@@ -120,7 +122,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  bench::redis_server server(aof);
+  corio::testing::redis_server server({.appendonly = aof});
   redisContext* c = connect(server.port());
   freeReplyObject(checked(c, redisCommand(c, "XGROUP CREATE w14:tasks g 0 MKSTREAM")));
   std::vector<pid_t> workers;
