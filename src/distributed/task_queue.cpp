@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <random>
 #include <stdexcept>
+#include <iterator>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -391,8 +392,11 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
     f.add_done_callback([](future<redis_reply>& r) { (void)r.exception(); });  // a lost count is no failure
   }
 
-  task<void> dead_letter(const entry& e, const std::string& error, const std::exception_ptr& exc) {
-    std::vector<std::string> argv = {"XADD", dead_key, "*", "entry", e.id, "error", error};
+  // XADD to `stream` of `head` (field, value pairs) then e's own fields;
+  // waits for Redis to take it.
+  task<void> add_entry(const std::string& stream, std::vector<std::string> head, const entry& e) {
+    std::vector<std::string> argv = {"XADD", stream, "*"};
+    argv.insert(argv.end(), std::make_move_iterator(head.begin()), std::make_move_iterator(head.end()));
     for (const auto& [k, v] : e.fields) {
       argv.push_back(k);
       argv.push_back(v);
@@ -401,6 +405,11 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
     std::vector<future<redis_reply>> fs;
     fs.push_back(cmd->command_argv(views));
     co_await await_all(std::move(fs));
+  }
+
+  task<void> dead_letter(const entry& e, const std::string& error, const std::exception_ptr& exc) {
+    std::vector<std::string> head = {"entry", e.id, "error", error};  // apart: g++ 12 rejects a braced list in co_await
+    co_await add_entry(dead_key, std::move(head), e);
     // Counted before the reply goes out: whoever sees the result sees the count.
     ++st.dead_lettered;
     count("dead_lettered");
@@ -487,15 +496,7 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
 
   task<void> requeue(std::vector<entry> entries) {
     for (const entry& e : entries) {
-      std::vector<std::string> argv = {"XADD", tasks_key, "*"};
-      for (const auto& [k, v] : e.fields) {
-        argv.push_back(k);
-        argv.push_back(v);
-      }
-      std::vector<std::string_view> views(argv.begin(), argv.end());
-      std::vector<future<redis_reply>> fs;
-      fs.push_back(cmd->command_argv(views));
-      co_await await_all(std::move(fs));
+      co_await add_entry(tasks_key, std::vector<std::string>(), e);
       co_await ack(e, false);
     }
   }
