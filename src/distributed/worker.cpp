@@ -1,15 +1,17 @@
-// The task queue on Redis Streams: submitter and worker. The layout of the
-// messages is docs/design.md's "The task queue on Redis Streams".
-#include <corio/distributed/task_queue.hpp>
+// The task queue on Redis Streams: the worker and the queue's figures
+// (task_queue.hpp). The layout of the messages is docs/design.md's
+// "The task queue on Redis Streams".
+#include "stream_entry.hpp"
+
 #include <corio/exceptions.hpp>
 #include <corio/timeouts.hpp>
 
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <random>
 #include <stdexcept>
-#include <iterator>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -17,247 +19,11 @@
 namespace corio::distributed {
 
 namespace {
-
 using namespace std::chrono_literals;
 namespace mp = corio::multiprocessing;
-
-std::string random_hex(std::size_t bytes) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < bytes; ++i) {
-    const auto b = static_cast<unsigned>(rng() & 0xff);
-    out += digits[b >> 4];
-    out += digits[b & 0xf];
-  }
-  return out;
-}
-
-long long ms_of(duration d) {
-  return std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
-}
-
-// The fields of one stream entry ([id, [f1, v1, f2, v2, ...]]): a handful,
-// so a flat list searched in order, with no allocation beyond the strings.
-struct entry {
-  std::string id;
-  std::vector<std::pair<std::string, std::string>> fields;
-  const std::string* get(std::string_view k) const {
-    for (const auto& [f, v] : fields) {
-      if (f == k) return &v;
-    }
-    return nullptr;
-  }
-};
-
-// Entries of a stream reply, its strings moved out; an entry whose shape is
-// wrong keeps its id (if it has one) and no fields, so that it is
-// dead-lettered, not lost.
-std::vector<entry> parse_entries(redis_reply&& list) {
-  std::vector<entry> out;
-  (void)list.as_array();  // std::logic_error if it is not one
-  out.reserve(list.elements.size());
-  for (redis_reply& e : list.elements) {
-    entry en;
-    if (e.type != redis_reply::kind::array || e.elements.empty() ||
-        e.elements[0].type != redis_reply::kind::string)
-      continue;
-    en.id = std::move(e.elements[0].str);
-    if (e.elements.size() == 2 && e.elements[1].type == redis_reply::kind::array) {
-      auto& kv = e.elements[1].elements;
-      en.fields.reserve(kv.size() / 2);
-      for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
-        if (const std::string* seen = en.get(kv[i].str)) {  // a repeated field: the last counts
-          *const_cast<std::string*>(seen) = std::move(kv[i + 1].str);
-          continue;
-        }
-        en.fields.emplace_back(std::move(kv[i].str), std::move(kv[i + 1].str));
-      }
-    }
-    out.push_back(std::move(en));
-  }
-  return out;
-}
-
-// The entries of the first stream of an XREAD / XREADGROUP reply
-// ([[key, [entries...]]]), taken out of it.
-std::vector<entry> stream_entries(redis_reply& r) {
-  return parse_entries(std::move(const_cast<redis_reply&>(r[0][1])));  // r[0][1] checks the shape
-}
-
-std::string message_of(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    return x.what();
-  } catch (const base_exception& x) {
-    return x.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
-
 }  // namespace
 
 namespace detail {
-
-// -- submitter -------------------------------------------------------------------
-
-struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
-  task_queue_options opts;
-  redis_client cmd;
-  redis_client reader;  // its XREAD BLOCK holds the connection
-  std::string id = random_hex(8);
-  std::string tasks_key;
-  std::string reply_key;
-  std::uint64_t next = 0;
-  std::unordered_map<std::string, future<std::string>> waiting;
-  task<void> reading;
-  bool closed = false;
-
-  explicit submitter_impl(task_queue_options o)
-      : opts(std::move(o)),
-        cmd(opts.redis),
-        reader(opts.redis),
-        tasks_key(opts.name + ":tasks"),
-        reply_key(opts.name + ":replies:" + id) {}
-
-  // Reads the reply stream from its start ("0": nothing sent to it can be
-  // missed, whenever the read starts) and hands each result to its future.
-  static task<void> read_replies(std::weak_ptr<submitter_impl> weak) {
-    std::string last = "0";
-    for (;;) {
-      future<redis_reply> f;
-      {
-        auto s = weak.lock();
-        if (!s || s->closed) co_return;
-        f = s->reader.command("XREAD", "COUNT", 1000, "BLOCK", 0, "STREAMS", s->reply_key, last);
-      }
-      redis_reply r;
-      try {
-        r = co_await std::move(f);  // moved out, not copied: a reply carries up to 1000 results
-      } catch (const broker_unavailable&) {
-        continue;  // the client reconnects; the stream keeps what came meanwhile
-      }
-      auto s = weak.lock();
-      if (!s || s->closed) co_return;
-      if (r.is_nil()) continue;
-      for (const entry& e : stream_entries(r)) {
-        last = e.id;
-        const std::string* tid = e.get("id");
-        if (!tid) continue;
-        auto it = s->waiting.find(*tid);
-        if (it == s->waiting.end()) continue;  // a duplicate (at-least-once), or not ours
-        future<std::string> fut = std::move(it->second);
-        s->waiting.erase(it);
-        if (fut.done()) continue;
-        const std::string* status = e.get("status");
-        const std::string* result = e.get("result");
-        if (status && *status == "ok" && result) {
-          fut.set_result(*result);
-          continue;
-        }
-        std::exception_ptr err;
-        try {
-          if (status && *status == "error" && result) {
-            err = mp::decode<std::exception_ptr>(*result);
-          } else if (result) {
-            err = std::make_exception_ptr(task_failed("task " + *tid + ": " + mp::decode<std::string>(*result)));
-          }
-        } catch (const std::exception&) {
-        }
-        if (!err) err = std::make_exception_ptr(task_failed("task " + *tid + " failed (its reply does not decode)"));
-        fut.set_exception(err);
-      }
-    }
-  }
-
-  future<std::string> submit(std::string fn, std::string args) {
-    if (closed) throw std::runtime_error("submitter for " + tasks_key + ": used after close()");
-    std::string tid = id + "-" + std::to_string(next++);
-    future<std::string> result = get_running_loop().create_future<std::string>();
-    waiting.emplace(tid, result);
-    add(submission{std::move(tid), std::move(fn), std::move(args), 0});
-    return result;
-  }
-
-  struct submission {
-    std::string tid, fn, args;
-    int tries;
-  };
-
-  // The XADDs of one loop iteration are checked together once the last
-  // one's reply is in (a connection answers in order): no callback and no
-  // loop turn per task.
-  using added_batch = std::vector<std::pair<submission, future<redis_reply>>>;
-  std::shared_ptr<added_batch> adding;
-
-  // XADD, again if the connection was lost with it in flight: it may have
-  // been added twice then, which the task id makes harmless (the first
-  // result is kept). Without a connection within unavailable_wait, the
-  // task's result raises broker_unavailable.
-  void add(submission sm) {
-    ++sm.tries;
-    future<redis_reply> added = cmd.command("XADD", tasks_key, "*", "id", sm.tid, "fn", sm.fn, "args", sm.args,
-                                            "reply", reply_key, "attempt", 1);
-    if (!adding) {
-      adding = std::make_shared<added_batch>();
-      get_running_loop().call_soon([weak = weak_from_this()] {
-        if (auto s = weak.lock()) s->seal_batch();
-      });
-    }
-    adding->emplace_back(std::move(sm), std::move(added));
-  }
-
-  void seal_batch() {
-    std::shared_ptr<added_batch> b = std::move(adding);
-    adding.reset();
-    if (!b || b->empty()) return;
-    future<redis_reply> last = b->back().second;
-    last.add_done_callback([weak = weak_from_this(), b](future<redis_reply>&) {
-      for (auto& [sm, f] : *b) {
-        if (!f.done()) {  // not expected, as replies come in order: then checked on its own
-          f.add_done_callback([weak, sm = sm](future<redis_reply>& g) mutable { added(weak, std::move(sm), g); });
-          continue;
-        }
-        added(weak, std::move(sm), f);
-      }
-    });
-  }
-
-  static void added(const std::weak_ptr<submitter_impl>& weak, submission sm, future<redis_reply>& f) {
-    if (f.cancelled()) return;
-    const std::exception_ptr e = f.exception();
-    if (!e) return;
-    auto s = weak.lock();
-    if (!s || s->closed) return;
-    auto it = s->waiting.find(sm.tid);
-    if (it == s->waiting.end()) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const broker_unavailable& b) {
-      if (b.sent() && sm.tries < 5) return s->add(std::move(sm));
-    } catch (...) {
-    }
-    future<std::string> fut = std::move(it->second);
-    s->waiting.erase(it);
-    if (!fut.done()) fut.set_exception(e);
-  }
-
-  void close() noexcept {
-    if (closed) return;
-    closed = true;
-    if (reading) reading.cancel();
-    for (auto& [tid, fut] : waiting) {
-      if (!fut.done()) fut.cancel("submitter closed");
-    }
-    waiting.clear();
-    reader.close();
-    cmd.close();
-  }
-};
-
-// -- worker ----------------------------------------------------------------------
 
 struct worker_impl : std::enable_shared_from_this<worker_impl> {
   task_queue_options opts;
@@ -611,17 +377,6 @@ task<queue_stats> get_queue_stats(redis_client& redis, std::string name) {
   out.waiting = std::max(0LL, r[0].as_integer() - out.in_flight);
   co_return out;
 }
-
-submitter::submitter(task_queue_options opts) : impl_(std::make_shared<detail::submitter_impl>(std::move(opts))) {
-  impl_->reading = get_running_loop().create_task(detail::submitter_impl::read_replies(impl_));
-}
-submitter::~submitter() { close(); }
-future<std::string> submitter::submit_raw(std::string fn, std::string args) {
-  return impl_->submit(std::move(fn), std::move(args));
-}
-const std::string& submitter::reply_stream() const noexcept { return impl_->reply_key; }
-std::size_t submitter::pending() const noexcept { return impl_->waiting.size(); }
-void submitter::close() noexcept { impl_->close(); }
 
 worker::worker(task_queue_options opts, std::string consumer)
     : impl_(std::make_shared<detail::worker_impl>(std::move(opts), std::move(consumer))) {}

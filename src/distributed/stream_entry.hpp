@@ -1,0 +1,94 @@
+// What the submitter and the worker of the task queue share: stream
+// entries as they come from Redis, ids, durations in milliseconds.
+// Internal to src/distributed.
+#pragma once
+
+#include <corio/distributed/task_queue.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <random>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace corio::distributed::detail {
+inline std::string random_hex(std::size_t bytes) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < bytes; ++i) {
+    const auto b = static_cast<unsigned>(rng() & 0xff);
+    out += digits[b >> 4];
+    out += digits[b & 0xf];
+  }
+  return out;
+}
+
+inline long long ms_of(duration d) {
+  return std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
+
+// The fields of one stream entry ([id, [f1, v1, f2, v2, ...]]): a handful,
+// so a flat list searched in order, with no allocation beyond the strings.
+struct entry {
+  std::string id;
+  std::vector<std::pair<std::string, std::string>> fields;
+  const std::string* get(std::string_view k) const {
+    for (const auto& [f, v] : fields) {
+      if (f == k) return &v;
+    }
+    return nullptr;
+  }
+};
+
+// Entries of a stream reply, its strings moved out; an entry whose shape is
+// wrong keeps its id (if it has one) and no fields, so that it is
+// dead-lettered, not lost.
+inline std::vector<entry> parse_entries(redis_reply&& list) {
+  std::vector<entry> out;
+  (void)list.as_array();  // std::logic_error if it is not one
+  out.reserve(list.elements.size());
+  for (redis_reply& e : list.elements) {
+    entry en;
+    if (e.type != redis_reply::kind::array || e.elements.empty() ||
+        e.elements[0].type != redis_reply::kind::string)
+      continue;
+    en.id = std::move(e.elements[0].str);
+    if (e.elements.size() == 2 && e.elements[1].type == redis_reply::kind::array) {
+      auto& kv = e.elements[1].elements;
+      en.fields.reserve(kv.size() / 2);
+      for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+        if (const std::string* seen = en.get(kv[i].str)) {  // a repeated field: the last counts
+          *const_cast<std::string*>(seen) = std::move(kv[i + 1].str);
+          continue;
+        }
+        en.fields.emplace_back(std::move(kv[i].str), std::move(kv[i + 1].str));
+      }
+    }
+    out.push_back(std::move(en));
+  }
+  return out;
+}
+
+// The entries of the first stream of an XREAD / XREADGROUP reply
+// ([[key, [entries...]]]), taken out of it.
+inline std::vector<entry> stream_entries(redis_reply& r) {
+  return parse_entries(std::move(const_cast<redis_reply&>(r[0][1])));  // r[0][1] checks the shape
+}
+
+inline std::string message_of(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (const base_exception& x) {
+    return x.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+}  // namespace corio::distributed::detail
