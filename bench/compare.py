@@ -155,7 +155,8 @@ WORKLOADS = {
              "python": ("w13_managers.py", 100_000), "python_impl": "mp.BaseManager", "wall": True, "pin": False,
              "variants": [("none", ["--mode", "queue"], ["--mode", "queue"]),
                           ("cpu0", ["--mode", "queue", "--pin", "cpu0"], ["--mode", "queue", "--pin", "cpu0"])]},
-    "W13r": {"name": "remote_queue_rtt", "fig": "us_per_roundtrip", "higher": False, "corio": "w13_managers",
+    "W13r": {"name": "remote_queue_rtt", "line": "W13b remote_queue_rtt", "fig": "us_per_roundtrip", "higher": False,
+             "corio": "w13_managers",
              "python": ("w13_managers.py", 10_000), "python_impl": "mp.BaseManager", "wall": True, "pin": False,
              "floor": ("w13_socket_floor", "floor:tcp_pingpong"), "floor_variants": True,
              "variants": [("none", ["--mode", "rtt"], ["--mode", "rtt"]),
@@ -373,9 +374,12 @@ def run_job(job, timeout, quiet_s=0.0):
             return None, "no RESULT line in its output"
         line = native_line(job, m, rss)
     else:
-        cand = [l for l in out.splitlines() if l.startswith(job.wid + " ")]
+        # A line starts with its workload id, or with the "line" head the
+        # workload names (W13r's lines are "W13b remote_queue_rtt ...").
+        head = WORKLOADS[job.wid].get("line", job.wid) + " "
+        cand = [l for l in out.splitlines() if l.startswith(head)]
         if not cand:
-            return None, "no %s line in its output" % job.wid
+            return None, "no %s line in its output" % head.strip()
         line = cand[-1]
     other = ""
     if b0 is not None and b1 is not None and wall > 0:
