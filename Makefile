@@ -113,6 +113,7 @@ fuzz: build-fuzz
 	  -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus/stream_reader
 	rm -rf $(FUZZ_BUILD)/corpus/codec && mkdir -p $(FUZZ_BUILD)/corpus/codec
 	printf '\012\225\001\313\100\000\000\000\000\000\000\000\241a\222\001\002\000' > $(FUZZ_BUILD)/corpus/codec/struct
+	printf '\012\225\001\317\377\377\377\377\377\377\377\377\046\241\003\222\001\002\100' > $(FUZZ_BUILD)/corpus/codec/whole_double
 	printf '\017\204\244type\251ValueError\247message\241m\251traceback\240\245errno\300' > $(FUZZ_BUILD)/corpus/codec/exception
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(FUZZ_BUILD)/tests/fuzz/fuzz_codec -max_total_time=$(FUZZ_CODEC_TIME) -max_len=4096 \

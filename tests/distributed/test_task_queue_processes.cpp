@@ -166,6 +166,16 @@ TEST(task_queue_processes, a_worker_killed_mid_task_has_its_task_done_once_by_an
   }(server, kids, doomed));
 }
 
+// The task runs while the test signals the worker and waits for it to say
+// so: on a loaded sanitizer build that takes longer than options_for's
+// 400 ms limit, which would fail the task and queue a retry nobody takes.
+cd::task_queue_options graceful_options(std::uint16_t port) {
+  cd::task_queue_options o = options_for(port);
+  o.time_limit = 30s;
+  o.visibility_timeout = 40s;
+  return o;
+}
+
 TEST(task_queue_processes, sigterm_lets_the_running_task_finish_and_takes_no_new_one) {
   CORIO_SKIP_FORK_UNDER_TSAN();
   redis_server server;
@@ -173,12 +183,12 @@ TEST(task_queue_processes, sigterm_lets_the_running_task_finish_and_takes_no_new
   const std::uint16_t port = server.port();
   const pid_t pid = kids.start([port] {
     return corio::run([](std::uint16_t p) -> corio::task<int> {
-      const cd::task_queue_options o = options_for(p);
+      const cd::task_queue_options o = graceful_options(p);
       cd::worker w(o, "graceful");
       cd::redis_client c(o.redis);
       // Finishes once the test says so (a key appears), well within the time limit.
       w.register_function("wait_for_go", [&c](int x) -> corio::task<int> {
-        for (int i = 0; i < 1000 && (co_await c.command("EXISTS", "go")).as_integer() == 0; ++i)
+        for (int i = 0; i < 10000 && (co_await c.command("EXISTS", "go")).as_integer() == 0; ++i)
           co_await corio::sleep(1ms);
         co_return x * 2;
       });
@@ -192,7 +202,7 @@ TEST(task_queue_processes, sigterm_lets_the_running_task_finish_and_takes_no_new
     }(port));
   });
   run_io([](const redis_server& s, pid_t worker) -> corio::task<void> {
-    cd::task_queue_options o = options_for(s.port());
+    const cd::task_queue_options o = graceful_options(s.port());
     cd::redis_client c(o.redis);
     EXPECT_EQ(co_await wait_for_fields(c, "ready", 1), 1);
     cd::submitter sub(o);

@@ -34,6 +34,7 @@
 #include <msgpack.hpp>
 
 #include <array>
+#include <bit>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -210,11 +211,21 @@ struct codec<T> {
 template <class T>
   requires std::is_floating_point_v<T>
 struct codec<T> {
+  // Written here, not by packer::pack_float/pack_double: those write a
+  // whole-numbered value as an integer (Python would read 1.0 back as 1),
+  // and their range check converts 2^64 and above to uint64_t, which is
+  // undefined. pack_bin_body appends bytes as they are.
   static void encode(packer& p, T v) {
     if constexpr (sizeof(T) <= sizeof(float)) {
-      p.pack_float(static_cast<float>(v));
+      const auto bits = std::bit_cast<std::uint32_t>(static_cast<float>(v));
+      char b[5] = {static_cast<char>(0xca)};
+      for (int i = 0; i < 4; ++i) b[1 + i] = static_cast<char>(bits >> (24 - 8 * i));
+      p.pack_bin_body(b, sizeof b);
     } else {
-      p.pack_double(static_cast<double>(v));
+      const auto bits = std::bit_cast<std::uint64_t>(static_cast<double>(v));
+      char b[9] = {static_cast<char>(0xcb)};
+      for (int i = 0; i < 8; ++i) b[1 + i] = static_cast<char>(bits >> (56 - 8 * i));
+      p.pack_bin_body(b, sizeof b);
     }
   }
   static T decode(const object& o) {
