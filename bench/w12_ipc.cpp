@@ -5,15 +5,14 @@
 // bytes. `--pin cpu0` puts both processes on CPU 0 (the child inherits the
 // affinity), as `taskset -c 0` would. The child's start is not timed.
 // Python peer: bench/python/w12_ipc.py; the floor: w12_pipe_floor.cpp.
-#include "bench_util.hpp"
+#include "ipc_util.hpp"
 
 #include <corio/multiprocessing.hpp>
-
-#include <sched.h>
 
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace mp = corio::multiprocessing;
 
@@ -35,35 +34,22 @@ void echo_bytes(mp::connection c) {
   }
 }
 
-// "none", or "cpu<k>" when this process may run on CPU k only.
-std::string pin_tag() {
-  cpu_set_t set;
-  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) == 1)
-    for (int k = 0; k < CPU_SETSIZE; ++k)
-      if (CPU_ISSET(k, &set)) return "cpu" + std::to_string(k);
-  return "none";
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   mp::freeze_support();
-  std::int64_t n = 100000;
+  // `[--mode pipe|pipe_bytes] [N] [--pin cpu0]`
   bool bytes = false;
+  std::vector<char*> rest{argv[0]};
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--pin") && i + 1 < argc && !std::strcmp(argv[i + 1], "cpu0")) {
-      ++i;
-      cpu_set_t set;
-      CPU_ZERO(&set);
-      CPU_SET(0, &set);
-      bench::check(::sched_setaffinity(0, sizeof set, &set) == 0, "sched_setaffinity(CPU 0)");
-    } else if (!std::strcmp(argv[i], "--mode") && i + 1 < argc) {
+    if (!std::strcmp(argv[i], "--mode") && i + 1 < argc) {
       bytes = !std::strcmp(argv[++i], "pipe_bytes");
     } else {
-      char* args[] = {argv[0], argv[i], nullptr};
-      n = bench::arg_n(2, args, n);
+      rest.push_back(argv[i]);
     }
   }
+  const std::int64_t n = bench::parse_ipc_args(static_cast<int>(rest.size()), rest.data(), 100000).n;
   auto [a, b] = mp::pipe();
   mp::process child(bytes ? echo_bytes : echo_ints, std::move(b));
   child.start();
@@ -103,7 +89,7 @@ int main(int argc, char** argv) {
       .str("impl", "corio")
       .num("N", n)
       .num("us_per_roundtrip", wall * 1e6 / dn)
-      .str("pin", pin_tag())
+      .str("pin", bench::pin_tag())
       .str("msg", bytes ? "8B" : "int")
       .num("roundtrips_per_s", dn / wall)
       .num("wall_s", wall)

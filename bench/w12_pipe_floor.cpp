@@ -1,9 +1,8 @@
 // W12b's floor (docs/benchmarks.md): the same ping-pong with raw pipe(2)s
 // and 8-byte read/write calls between this process and a forked child, no
 // framing, no codec, no library. `--pin cpu0` puts both on CPU 0.
-#include "bench_util.hpp"
+#include "ipc_util.hpp"
 
-#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,19 +22,7 @@ std::uint64_t take(int fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::int64_t n = 100000;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--pin") && i + 1 < argc && !std::strcmp(argv[i + 1], "cpu0")) {
-      ++i;
-      cpu_set_t set;
-      CPU_ZERO(&set);
-      CPU_SET(0, &set);
-      bench::check(::sched_setaffinity(0, sizeof set, &set) == 0, "sched_setaffinity(CPU 0)");
-    } else {
-      char* args[] = {argv[0], argv[i], nullptr};
-      n = bench::arg_n(2, args, n);
-    }
-  }
+  const std::int64_t n = bench::parse_ipc_args(argc, argv, 100000).n;
   int to_child[2], to_parent[2];
   bench::check(::pipe(to_child) == 0 && ::pipe(to_parent) == 0, "pipe");
   const pid_t pid = ::fork();
@@ -59,15 +46,12 @@ int main(int argc, char** argv) {
   put(to_child[1], UINT64_MAX);
   int status = 0;
   bench::check(::waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child");
-  cpu_set_t set;
-  std::string pin = "none";
-  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) == 1) pin = "cpu0";
   const double dn = double(n);
   bench::line("W12b ipc_pipe")
       .str("impl", "floor:pipe")
       .num("N", n)
       .num("us_per_roundtrip", wall * 1e6 / dn)
-      .str("pin", pin)
+      .str("pin", bench::pin_tag())
       .str("msg", "8B")
       .num("roundtrips_per_s", dn / wall)
       .num("wall_s", wall)
