@@ -3,6 +3,8 @@
 // bootstrap. spawn and forkserver are in spawn.cpp.
 #include <corio/multiprocessing/context.hpp>
 #include <corio/multiprocessing/detail/process_state.hpp>
+
+#include "random_bytes.hpp"
 #include <corio/multiprocessing/process.hpp>
 
 #include <corio/detail/child.hpp>
@@ -17,7 +19,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/random.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,16 +46,8 @@ namespace {
 
 std::string make_authkey() {
   std::string k(32, '\0');
-  std::size_t got = 0;
-  while (got < k.size()) {
-    const ssize_t r = ::getrandom(k.data() + got, k.size() - got, 0);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      for (std::size_t i = got; i < k.size(); ++i) k[i] = static_cast<char>(std::rand());  // no entropy: still non-empty
-      break;
-    }
-    got += static_cast<std::size_t>(r);
-  }
+  if (!detail::fill_random(k.data(), k.size()))
+    for (char& c : k) c = static_cast<char>(std::rand());  // no entropy: still non-empty
   return k;
 }
 

@@ -4,13 +4,14 @@
 
 #include <corio/detail/spawn.hpp>
 
+#include "random_bytes.hpp"
+
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -193,22 +194,8 @@ void install_fork_handlers() {
 
 std::string random_token() {
   unsigned char bytes[16];
-  std::size_t got = 0;
-  while (got < sizeof bytes) {
-    const ssize_t r = ::getrandom(bytes + got, sizeof bytes - got, 0);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return {};
-    }
-    got += static_cast<std::size_t>(r);
-  }
-  std::string s;
-  for (const unsigned char b : bytes) {
-    char hex[3];
-    std::snprintf(hex, sizeof hex, "%02x", b);
-    s += hex;
-  }
-  return s;
+  if (!fill_random(bytes, sizeof bytes)) return {};
+  return to_hex(bytes, sizeof bytes);
 }
 
 // The variables the tracker's copy of this program needs besides the

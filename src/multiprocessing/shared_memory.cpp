@@ -5,10 +5,11 @@
 #include <corio/multiprocessing/detail/resource_tracker.hpp>
 #include <corio/os_errors.hpp>
 
+#include "random_bytes.hpp"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,22 +42,8 @@ std::string posix_name(std::string& name) {
 // A fresh name, as Python's _make_filename: "psm_" and random hex digits.
 std::string fresh_name() {
   unsigned char bytes[8];
-  std::size_t got = 0;
-  while (got < sizeof bytes) {
-    const ssize_t r = ::getrandom(bytes + got, sizeof bytes - got, 0);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("getrandom for a shared_memory name");
-    }
-    got += static_cast<std::size_t>(r);
-  }
-  std::string name = "psm_";
-  for (const unsigned char b : bytes) {
-    char hex[3];
-    std::snprintf(hex, sizeof hex, "%02x", b);
-    name += hex;
-  }
-  return name;
+  if (!detail::fill_random(bytes, sizeof bytes)) throw_errno("getrandom for a shared_memory name");
+  return "psm_" + detail::to_hex(bytes, sizeof bytes);
 }
 
 }  // namespace
