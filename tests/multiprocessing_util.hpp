@@ -14,12 +14,15 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -111,6 +114,45 @@ class stderr_capture {
   int fd_;
   int r_ = -1;
   int saved_ = -1;
+};
+
+/// A FIFO tasks report through (a connection cannot be a task's argument:
+/// fds cross only to a process being started). Opened read-write, so that
+/// poll waits for data rather than seeing no writer.
+class report_fifo {
+ public:
+  report_fifo() {
+    char tmpl[] = "/tmp/corio-pool-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    path_ = dir_ + "/fifo";
+    if (::mkfifo(path_.c_str(), 0600) != 0) throw std::runtime_error("mkfifo");
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
+    if (::mkfifo((path_ + ".go").c_str(), 0600) != 0) throw std::runtime_error("mkfifo");
+    go_ = ::open((path_ + ".go").c_str(), O_RDWR | O_CLOEXEC);
+  }
+  ~report_fifo() {
+    ::close(fd_);
+    ::close(go_);
+    ::unlink(path_.c_str());
+    ::unlink((path_ + ".go").c_str());
+    ::rmdir(dir_.c_str());
+  }
+  // Lets a task blocked reading the FIFO at path() + ".go" go on.
+  void release() { (void)!::write(go_, "x", 1); }
+  const std::string& path() const { return path_; }
+  // The pid a task wrote, waiting up to kBound; -1 if none came.
+  int next_pid() {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 60000) != 1) return -1;
+    int pid = -1;
+    if (::read(fd_, &pid, sizeof pid) != sizeof pid) return -1;
+    return pid;
+  }
+
+ private:
+  std::string dir_, path_;
+  int fd_ = -1;
+  int go_ = -1;
 };
 
 /// A pool task: tells the test it runs (its pid, through the FIFO at

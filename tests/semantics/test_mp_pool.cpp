@@ -74,44 +74,6 @@ int block_or_one(std::string path) {
   return 300;
 }
 
-// A FIFO tasks report through (a connection cannot be a task's argument:
-// fds cross only to a process being started). Opened read-write, so that
-// poll waits for data rather than seeing no writer.
-class fifo {
- public:
-  fifo() {
-    char tmpl[] = "/tmp/corio-pool-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    path_ = dir_ + "/fifo";
-    if (::mkfifo(path_.c_str(), 0600) != 0) throw std::runtime_error("mkfifo");
-    fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
-    if (::mkfifo((path_ + ".go").c_str(), 0600) != 0) throw std::runtime_error("mkfifo");
-    go_ = ::open((path_ + ".go").c_str(), O_RDWR | O_CLOEXEC);
-  }
-  ~fifo() {
-    ::close(fd_);
-    ::close(go_);
-    ::unlink(path_.c_str());
-    ::unlink((path_ + ".go").c_str());
-    ::rmdir(dir_.c_str());
-  }
-  // Lets a task blocked in block_or_one() go on.
-  void release() { (void)!::write(go_, "x", 1); }
-  const std::string& path() const { return path_; }
-  // The pid a task wrote, waiting up to kBound; -1 if none came.
-  int next_pid() {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 60000) != 1) return -1;
-    int pid = -1;
-    if (::read(fd_, &pid, sizeof pid) != sizeof pid) return -1;
-    return pid;
-  }
-
- private:
-  std::string dir_, path_;
-  int fd_ = -1;
-  int go_ = -1;
-};
 int start_a_process() {
   mp::process p(nothing);
   p.start();
@@ -238,7 +200,7 @@ TEST_F(mp_test, MP_41_imap_yields_in_input_order_and_imap_unordered_in_completio
   for (int r : p.imap_unordered(square, xs, 2)) unordered.insert(r);
   EXPECT_EQ(unordered, std::multiset<int>(want.begin(), want.end()));
   // The first task blocks until released: results of later ones come first.
-  fifo f;
+  corio_test::report_fifo f;
   auto it = p.imap_unordered(block_or_one, std::vector<std::string>{f.path(), "", "", "", "", ""});
   for (int i = 0; i < 3; ++i) EXPECT_EQ(it.next(kBound), 1) << i;
   f.release();
@@ -271,7 +233,7 @@ TEST_F(mp_test, MP_41_default_chunksize_is_the_ceiling_of_len_over_four_times_pr
 
 TEST_F(mp_test, MP_42_get_with_a_timeout_raises_multiprocessing_timeout_error_and_successful_needs_ready) {
   auto p = make_pool("fork", 1);
-  fifo f;
+  corio_test::report_fifo f;
   auto hang = p.apply_async(corio_test::report_and_hang, f.path());
   ASSERT_GT(f.next_pid(), 0);
   EXPECT_THROW(hang.get(0.05s), mp::timeout_error);
@@ -426,7 +388,7 @@ TEST_F(mp_test, MP_45_terminate_stops_the_workers_at_once_and_the_destructor_ter
   {
     auto p = make_pool("fork", 1);
     pids = p.worker_pids();
-    fifo f;
+    corio_test::report_fifo f;
     hang = p.apply_async(corio_test::report_and_hang, f.path());
     ASSERT_GT(f.next_pid(), 0);
     auto queued = p.apply_async(square, 2);
@@ -437,7 +399,7 @@ TEST_F(mp_test, MP_45_terminate_stops_the_workers_at_once_and_the_destructor_ter
   EXPECT_THROW(hang.get(kBound), mp::pool_terminated_error);
   {
     auto p = make_pool("fork", 1);
-    fifo f;
+    corio_test::report_fifo f;
     hang = p.apply_async(corio_test::report_and_hang, f.path());
     ASSERT_GT(f.next_pid(), 0);
   }  // as Python's `with` exit: terminate
@@ -498,7 +460,7 @@ TEST_F(mp_test, MP_47_an_initializer_that_raises_breaks_the_pool_instead_of_hang
 TEST_F(mp_test, MP_48_a_worker_killed_mid_task_fails_that_task_naming_pid_and_signal_and_is_replaced) {
   for (const char* method : kMethods) {
     auto p = make_pool(method, 2);
-    fifo f;
+    corio_test::report_fifo f;
     auto victim = p.apply_async(corio_test::report_and_hang, f.path());
     const int pid = f.next_pid();
     ASSERT_GT(pid, 0) << method;

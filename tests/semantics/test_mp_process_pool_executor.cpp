@@ -51,42 +51,13 @@ int start_a_process() {
 }
 void init_raises() { throw std::runtime_error("initializer failed"); }
 int wait_for_fifo(std::string path) {
-  // Blocks until the test writes a byte into the FIFO.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Blocks until the test releases it (report_fifo::release).
+  const int fd = ::open((path + ".go").c_str(), O_RDONLY | O_CLOEXEC);
   char c = 0;
   (void)!::read(fd, &c, 1);
   ::close(fd);
   return c;
 }
-
-class fifo {
- public:
-  fifo() {
-    char tmpl[] = "/tmp/corio-ppe-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    path_ = dir_ + "/fifo";
-    if (::mkfifo(path_.c_str(), 0600) != 0) throw std::runtime_error("mkfifo");
-    fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
-  }
-  ~fifo() {
-    ::close(fd_);
-    ::unlink(path_.c_str());
-    ::rmdir(dir_.c_str());
-  }
-  const std::string& path() const { return path_; }
-  int next_pid() {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 60000) != 1) return -1;
-    int pid = -1;
-    if (::read(fd_, &pid, sizeof pid) != sizeof pid) return -1;
-    return pid;
-  }
-  void release() { (void)!::write(fd_, "x", 1); }
-
- private:
-  std::string dir_, path_;
-  int fd_ = -1;
-};
 
 }  // namespace
 
@@ -95,7 +66,7 @@ class fifo {
 TEST_F(mp_test, MP_49_a_worker_killed_mid_task_breaks_the_executor_and_every_pending_future) {
   for (const char* method : {"fork", "spawn", "forkserver"}) {
     cf::process_pool_executor ex(2, mp::get_context(method));
-    fifo f;
+    corio_test::report_fifo f;
     auto victim = ex.submit(corio_test::report_and_hang, f.path());
     const int pid = f.next_pid();
     ASSERT_GT(pid, 0) << method;
@@ -228,7 +199,7 @@ TEST_F(mp_test, MP_54_the_calls_sent_to_a_worker_are_running_and_cannot_be_cance
   // As CPython: one worker, four submits: cancel gives false, false, true,
   // true (a worker is sent the call it runs and the next one).
   cf::process_pool_executor ex(1, mp::get_context("fork"));
-  fifo f;
+  corio_test::report_fifo f;
   auto running = ex.submit(corio_test::report_and_hang, f.path());
   ASSERT_GT(f.next_pid(), 0);
   auto a = ex.submit(square, 1);
@@ -250,7 +221,7 @@ TEST_F(mp_test, MP_54_the_calls_sent_to_a_worker_are_running_and_cannot_be_cance
 
 TEST_F(mp_test, MP_54_shutdown_waits_for_running_and_queued_calls) {
   cf::process_pool_executor ex(1, mp::get_context("fork"));
-  fifo f;
+  corio_test::report_fifo f;
   auto first = ex.submit(wait_for_fifo, f.path());
   auto second = ex.submit(square, 9);
   f.release();
