@@ -8,6 +8,7 @@
 #include "redis_util.hpp"
 
 #include <corio/distributed/task_queue.hpp>
+#include <corio/locks.hpp>
 #include <corio/subprocess.hpp>
 #include <corio/tasks.hpp>
 
@@ -263,6 +264,81 @@ TEST(task_queue, queue_stats_and_the_command_line_tool_show_waiting_in_flight_re
     EXPECT_NE(text.find("retried        1\n"), std::string::npos) << text;
     EXPECT_NE(text.find("dead-lettered  1\n"), std::string::npos) << text;
     sub.close();
+  }(server));
+}
+
+// Acknowledged tasks are not deleted one by one: the workers trim the stream
+// below the oldest pending entry every so many acknowledgements and when
+// they stop. A trim never drops a task still waiting or running, and the
+// queue's depth comes from the group's lag, not from the stream's length.
+TEST(task_queue, acknowledged_tasks_are_trimmed_from_the_stream_and_waiting_ones_are_kept) {
+  redis_server server;
+  run_io([](const redis_server& s) -> corio::task<void> {
+    cd::task_queue_options o = options_for(s);
+    o.concurrency = 1;
+    o.visibility_timeout = 60s;  // no reclaim round (nor its trim) during the test
+    cd::worker w(o);
+    register_square(w);
+    corio::event gate;
+    w.register_function("gated", [&gate](int x) -> corio::task<int> {
+      co_await gate.wait();
+      co_return x;
+    });
+    auto running = corio::create_task(w.run());
+    cd::submitter sub(o);
+    cd::redis_client c(o.redis);
+    std::vector<corio::task<int>> squares;
+    for (int i = 0; i < 1200; ++i) squares.push_back(sub.submit<int>("square", i));
+    for (int i = 0; i < 1200; ++i) EXPECT_EQ(co_await squares[i], i * i) << i;
+    EXPECT_TRUE(co_await corio_test::eventually([&] { return w.stats().done == 1200 && w.stats().in_flight == 0; }));
+    // One trim after the first 1,000 acknowledgements at the latest.
+    long long length = -1;
+    for (int i = 0; i < 1000 && length != 200; ++i) {
+      length = (co_await c.command("XLEN", "corio:tasks")).as_integer();
+      if (length > 200) co_await corio::sleep(5ms);
+    }
+    EXPECT_LE(length, 200);
+    // One task held running, three behind it (concurrency 1), and the
+    // acknowledged entries not trimmed yet still in the stream.
+    auto held = sub.submit<int>("gated", 7);
+    EXPECT_TRUE(co_await corio_test::eventually([&] { return w.stats().in_flight == 1; }));
+    std::vector<corio::task<int>> behind;
+    for (int i = 0; i < 3; ++i) behind.push_back(sub.submit<int>("square", 10 + i));
+    // Once the three are in the stream (entries-added counts every XADD).
+    for (int i = 0; i < 1000; ++i) {
+      const cd::redis_reply info = co_await c.command("XINFO", "STREAM", "corio:tasks");
+      long long added = 0;
+      for (std::size_t k = 0; k + 1 < info.as_array().size(); k += 2) {
+        if (info[k].as_string() == "entries-added") added = info[k + 1].as_integer();
+      }
+      if (added == 1204) break;
+      co_await corio::sleep(2ms);
+    }
+    cd::queue_stats st = co_await cd::get_queue_stats(c);
+    EXPECT_EQ(st.waiting, 3);
+    EXPECT_EQ(st.in_flight, 1);
+    gate.set();
+    EXPECT_EQ(co_await held, 7);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(co_await behind[i], (10 + i) * (10 + i));
+    w.stop();
+    co_await running;
+    // The last trim, when the worker stopped, left nothing behind.
+    EXPECT_EQ((co_await c.command("XLEN", "corio:tasks")).as_integer(), 0);
+    EXPECT_EQ((co_await cd::get_queue_stats(c)).waiting, 0);
+    // A task added now waits for the next worker; nothing trims it.
+    (void)sub.submit_raw("square", "\x91\x03");
+    for (int i = 0; i < 1000 && st.waiting != 1; ++i) {
+      st = co_await cd::get_queue_stats(c);
+      if (st.waiting != 1) co_await corio::sleep(2ms);
+    }
+    EXPECT_EQ(st.waiting, 1);
+    cd::worker next(o);
+    register_square(next);
+    auto again = corio::create_task(next.run());
+    EXPECT_TRUE(co_await corio_test::eventually([&] { return next.stats().done == 1; }));
+    next.stop();
+    co_await again;
+    EXPECT_EQ((co_await c.command("XLEN", "corio:tasks")).as_integer(), 0);
   }(server));
 }
 

@@ -189,7 +189,8 @@ struct queue_stats {
   long long dead_lettered = 0;  ///< tasks in <name>:dead
 };
 
-/// Reads the queue's figures from Redis: XLEN and XPENDING of <name>:tasks,
+/// Reads the queue's figures from Redis: the lag of <name>:tasks's group
+/// (XINFO GROUPS; before Redis 7, XLEN less the pending entries), XPENDING,
 /// the counters in <name>:stats, XLEN of <name>:dead.
 task<queue_stats> get_queue_stats(redis_client& redis, std::string name = "corio");
 
