@@ -21,7 +21,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <cstring>
 #include <deque>
+#include <new>
 #include <exception>
 #include <random>
 #include <string>
@@ -57,33 +60,110 @@ bool is_numeric_host(const std::string& h) noexcept {
   return ::inet_pton(AF_INET, h.c_str(), buf) == 1 || ::inet_pton(AF_INET6, h.c_str(), buf) == 1;
 }
 
-// An error reply anywhere in the reply (EXEC nests them) raises for the command.
-redis_reply convert(const redisReply* r, const std::string& command) {
-  redis_reply out;
-  switch (r->type) {
-    case REDIS_REPLY_NIL: out.type = redis_reply::kind::nil; break;
-    case REDIS_REPLY_INTEGER:
-      out.type = redis_reply::kind::integer;
-      out.integer = r->integer;
-      break;
-    case REDIS_REPLY_STRING:
-      out.type = redis_reply::kind::string;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = redis_reply::kind::status;
-      out.str.assign(r->str, r->len);
-      break;
-    case REDIS_REPLY_ERROR: throw redis_error(command, std::string(r->str, r->len));
-    case REDIS_REPLY_ARRAY:
-      out.type = redis_reply::kind::array;
-      out.elements.reserve(r->elements);
-      for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i], command));
-      break;
-    default: throw std::runtime_error("redis: " + command + ": reply of unknown type " + std::to_string(r->type));
-  }
-  return out;
+// Replies are built by hiredis's reader straight into redis_reply values
+// (its reply object functions), not as hiredis's own objects copied
+// afterwards: no second allocation per element, no copy.
+//
+// A reply's root: hiredis reads `header` as its own redisReply when a reply
+// comes with no command waiting for it (a server refusing the connection
+// with an error), so that one is kept in step with the value. An error
+// anywhere in the reply (EXEC nests them) raises for the command.
+struct reply_root {
+  redisReply header{};
+  redis_reply value;
+  bool failed = false;
+  std::string error;
+};
+
+// The value a read task fills: the root's, or its element in the parent
+// array (sized once when the array began, so the element stays put).
+redis_reply* slot(const redisReadTask* t) noexcept {
+  if (!t->parent) return nullptr;
+  const redisReadTask* p = t->parent;
+  redis_reply* parent = p->parent ? static_cast<redis_reply*>(p->obj) : &static_cast<reply_root*>(p->obj)->value;
+  return &parent->elements[static_cast<std::size_t>(t->idx)];
 }
+
+// The root being read: the reader's privdata is the client's, which
+// records it when the root is made.
+reply_root*& building(const redisReadTask* t) noexcept { return *static_cast<reply_root**>(t->privdata); }
+
+// Makes the root (t has no parent) or finds the element; nullptr tells
+// hiredis it is out of memory.
+void* start_value(const redisReadTask* t, redis_reply::kind k, redis_reply** out) noexcept {
+  if (t->parent) {
+    *out = slot(t);
+    (*out)->type = k;
+    return *out;
+  }
+  reply_root* root = new (std::nothrow) reply_root;
+  if (!root) return nullptr;
+  building(t) = root;
+  root->value.type = k;
+  *out = &root->value;
+  return root;
+}
+
+void* create_string(const redisReadTask* t, char* str, std::size_t len) noexcept {
+  const bool error = t->type == REDIS_REPLY_ERROR;
+  redis_reply* v = nullptr;
+  void* obj = start_value(t, error ? redis_reply::kind::nil
+                                   : (t->type == REDIS_REPLY_STATUS ? redis_reply::kind::status : redis_reply::kind::string),
+                          &v);
+  if (!obj) return nullptr;
+  try {
+    if (error) {
+      reply_root* root = building(t);
+      if (!root->failed) {
+        root->failed = true;
+        root->error.assign(str, len);
+      }
+      if (!t->parent) {
+        root->header.type = REDIS_REPLY_ERROR;
+        root->header.str = root->error.data();
+        root->header.len = root->error.size();
+      }
+    } else {
+      v->str.assign(str, len);
+    }
+  } catch (...) {
+    if (!t->parent) delete static_cast<reply_root*>(obj);
+    return nullptr;
+  }
+  return obj;
+}
+
+void* create_array(const redisReadTask* t, int n) noexcept {
+  redis_reply* v = nullptr;
+  void* obj = start_value(t, redis_reply::kind::array, &v);
+  if (!obj) return nullptr;
+  try {
+    v->elements.resize(static_cast<std::size_t>(std::max(n, 0)));
+  } catch (...) {
+    if (!t->parent) delete static_cast<reply_root*>(obj);
+    return nullptr;
+  }
+  return obj;
+}
+
+void* create_integer(const redisReadTask* t, long long n) noexcept {
+  redis_reply* v = nullptr;
+  void* obj = start_value(t, redis_reply::kind::integer, &v);
+  if (obj) v->integer = n;
+  return obj;
+}
+
+void* create_nil(const redisReadTask* t) noexcept {
+  redis_reply* v = nullptr;
+  return start_value(t, redis_reply::kind::nil, &v);
+}
+
+// hiredis frees only roots: a reply once its callback ran, or one it gave up
+// half read.
+void free_reply(void* obj) noexcept { delete static_cast<reply_root*>(obj); }
+
+redisReplyObjectFunctions reply_functions = {&create_string, &create_array, &create_integer, &create_nil,
+                                             &free_reply};
 
 }  // namespace
 
@@ -102,21 +182,38 @@ const std::vector<redis_reply>& redis_reply::as_array() const {
 
 namespace detail {
 
-std::string redis_format(std::span<const std::string_view> argv) {
-  std::size_t size = 16;
-  for (auto a : argv) size += a.size() + 24;
-  std::string out;
-  out.reserve(size);
-  out += '*';
-  out += std::to_string(argv.size());
-  out += "\r\n";
+namespace {
+// Appends the command in Redis's protocol to `out`: sized once, then
+// written in place (appending piece by piece cost more than the rest of a
+// command's way out).
+void append_command(std::string& out, std::span<const std::string_view> argv) {
+  std::size_t bound = 1 + 20 + 2;
+  for (auto a : argv) bound += 1 + 20 + 2 + a.size() + 2;
+  const std::size_t start = out.size();
+  out.resize(start + bound);
+  char* p = out.data() + start;
+  char* const limit = out.data() + out.size();
+  const auto head = [&](char lead, std::size_t n) {
+    *p++ = lead;
+    p = std::to_chars(p, limit, n).ptr;
+    *p++ = '\r';
+    *p++ = '\n';
+  };
+  head('*', argv.size());
   for (auto a : argv) {
-    out += '$';
-    out += std::to_string(a.size());
-    out += "\r\n";
-    out.append(a.data(), a.size());
-    out += "\r\n";
+    head('$', a.size());
+    if (!a.empty()) std::memcpy(p, a.data(), a.size());
+    p += a.size();
+    *p++ = '\r';
+    *p++ = '\n';
   }
+  out.resize(static_cast<std::size_t>(p - out.data()));
+}
+}  // namespace
+
+std::string redis_format(std::span<const std::string_view> argv) {
+  std::string out;
+  append_command(out, argv);
   return out;
 }
 
@@ -152,6 +249,8 @@ struct redis_impl : std::enable_shared_from_this<redis_impl> {
   std::string last_cause = "not connected yet";
   std::deque<sent> in_flight;
   std::deque<waiting> queue;
+  std::string scratch;  // the command being formatted (command())
+  reply_root* building = nullptr;  // the reply hiredis is reading (reply_functions)
   timer_handle retry_timer;
   timer_handle connect_timer;
   timer_handle deadline_timer;
@@ -232,6 +331,8 @@ struct redis_impl : std::enable_shared_from_this<redis_impl> {
     ac = c;
     fd = c->c.fd;
     c->data = this;
+    c->c.reader->fn = &reply_functions;
+    c->c.reader->privdata = &building;
     c->ev.data = this;
     c->ev.addRead = &add_read;
     c->ev.delRead = &del_read;
@@ -349,7 +450,9 @@ struct redis_impl : std::enable_shared_from_this<redis_impl> {
         }
         return;
       }
-      e.fut.set_result(convert(static_cast<redisReply*>(reply), e.name));
+      reply_root* root = static_cast<reply_root*>(reply);
+      if (root->failed) throw redis_error(e.name, std::move(root->error));
+      e.fut.set_result(std::move(root->value));  // hiredis frees the root when this returns
     } catch (...) {
       e.fut.set_exception(std::current_exception());
     }
@@ -418,10 +521,16 @@ struct redis_impl : std::enable_shared_from_this<redis_impl> {
                                     " turns the connection into a subscriber, which redis_client does not support");
     }
     future<redis_reply> fut = loop->create_future<redis_reply>();
-    std::string cmd = redis_format(argv);
     if (connected) {
-      submit(fut, std::string(name), cmd);
+      // hiredis copies the command into its output buffer: formatted in a
+      // buffer kept for the next one, it costs no allocation of its own.
+      scratch.clear();
+      append_command(scratch, argv);
+      submit(fut, std::string(name), scratch);
+      if (scratch.capacity() > kEagerWrite) std::string().swap(scratch);  // not one large command's size for good
     } else {
+      std::string cmd;
+      append_command(cmd, argv);
       queue.push_back(waiting{fut, std::string(name), std::move(cmd),
                               loop->time().time_since_epoch().count() + opts.unavailable_wait.count()});
       arm_deadline();

@@ -356,6 +356,35 @@ TEST(redis_client, a_server_that_stays_away_gives_broker_unavailable_in_bounded_
   }(server));
 }
 
+// A server at its client limit sends an error and closes before any
+// command: a reply with no command waiting for it, which hiredis reads
+// itself; the client takes it as a lost connection and comes back once
+// the server takes clients again.
+TEST(redis_client, an_error_from_a_server_refusing_the_connection_is_a_lost_connection_not_a_reply) {
+  redis_server server;
+  run_io([](const redis_server& s) -> corio::task<void> {
+    redis_client admin(options_for(s));
+    co_await admin.command("CONFIG", "SET", "maxclients", 1);
+    redis_options o = options_for(s);
+    o.backoff_initial = 10ms;
+    o.backoff_max = 50ms;
+    redis_client refused(o);
+    EXPECT_TRUE(co_await corio_test::eventually([&] { return refused.connection_count() >= 2; }));
+    co_await admin.command("CONFIG", "SET", "maxclients", 100);
+    redis_reply pong;
+    for (int i = 0; i < 1000 && pong.str != "PONG"; ++i) {
+      try {
+        pong = co_await refused.command("PING");
+      } catch (const redis_error& e) {  // sent on a connection the server was refusing
+        EXPECT_NE(e.reply().find("max number of clients"), std::string::npos) << e.reply();
+      } catch (const broker_unavailable&) {
+      }
+      if (pong.str != "PONG") co_await corio::sleep(5ms);
+    }
+    EXPECT_EQ(pong.str, "PONG");
+  }(server));
+}
+
 TEST(redis_client, the_fixture_can_run_with_the_append_only_log) {
   redis_server server(redis_server::options{.appendonly = true});
   run_io([](redis_server& s) -> corio::task<void> {
