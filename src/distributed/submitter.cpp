@@ -6,7 +6,10 @@
 #include <corio/timeouts.hpp>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -29,7 +32,9 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
   std::string tasks_key;
   std::string reply_key;
   std::uint64_t next = 0;
-  std::unordered_map<std::string, future<std::string>> waiting;
+  // By the number in the task id ("<submitter id>-<n>"): no string to hash
+  // or to keep per task.
+  std::unordered_map<std::uint64_t, future<std::string>> waiting;
   task<void> reading;
   bool closed = false;
 
@@ -64,7 +69,9 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
         last = e.id;
         const std::string* tid = e.get("id");
         if (!tid) continue;
-        auto it = s->waiting.find(*tid);
+        const std::optional<std::uint64_t> n = s->number_of(*tid);
+        if (!n) continue;  // not ours
+        auto it = s->waiting.find(*n);
         if (it == s->waiting.end()) continue;  // a duplicate (at-least-once), or not ours
         future<std::string> fut = std::move(it->second);
         s->waiting.erase(it);
@@ -90,17 +97,35 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
     }
   }
 
+  // The n of a task id of this submitter's.
+  std::optional<std::uint64_t> number_of(std::string_view tid) const noexcept {
+    if (tid.size() <= id.size() + 1 || tid.compare(0, id.size(), id) != 0 || tid[id.size()] != '-') return {};
+    std::uint64_t n = 0;
+    const char* end = tid.data() + tid.size();
+    if (std::from_chars(tid.data() + id.size() + 1, end, n).ptr != end) return {};
+    return n;
+  }
+
+  // The task id of number n, in `buf`.
+  std::string_view task_id(std::uint64_t n, char (&buf)[64]) const noexcept {
+    std::copy(id.begin(), id.end(), buf);  // random_hex(8): 16 characters
+    buf[id.size()] = '-';
+    char* end = std::to_chars(buf + id.size() + 1, buf + sizeof buf, n).ptr;
+    return {buf, static_cast<std::size_t>(end - buf)};
+  }
+
   future<std::string> submit(std::string fn, std::string args) {
     if (closed) throw std::runtime_error("submitter for " + tasks_key + ": used after close()");
-    std::string tid = id + "-" + std::to_string(next++);
+    const std::uint64_t n = next++;
     future<std::string> result = get_running_loop().create_future<std::string>();
-    waiting.emplace(tid, result);
-    add(submission{std::move(tid), std::move(fn), std::move(args), 0});
+    waiting.emplace(n, result);
+    add(submission{n, std::move(fn), std::move(args), 0});
     return result;
   }
 
   struct submission {
-    std::string tid, fn, args;
+    std::uint64_t n;
+    std::string fn, args;
     int tries;
   };
 
@@ -116,8 +141,9 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
   // task's result raises broker_unavailable.
   void add(submission sm) {
     ++sm.tries;
-    future<redis_reply> added = cmd.command("XADD", tasks_key, "*", "id", sm.tid, "fn", sm.fn, "args", sm.args,
-                                            "reply", reply_key, "attempt", 1);
+    char buf[64];
+    future<redis_reply> added = cmd.command("XADD", tasks_key, "*", "id", task_id(sm.n, buf), "fn", sm.fn, "args",
+                                            sm.args, "reply", reply_key, "attempt", 1);
     if (!adding) {
       adding = std::make_shared<added_batch>();
       get_running_loop().call_soon([weak = weak_from_this()] {
@@ -149,7 +175,7 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
     if (!e) return;
     auto s = weak.lock();
     if (!s || s->closed) return;
-    auto it = s->waiting.find(sm.tid);
+    auto it = s->waiting.find(sm.n);
     if (it == s->waiting.end()) return;
     try {
       std::rethrow_exception(e);
@@ -166,7 +192,7 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
     if (closed) return;
     closed = true;
     if (reading) reading.cancel();
-    for (auto& [tid, fut] : waiting) {
+    for (auto& [n, fut] : waiting) {
       if (!fut.done()) fut.cancel("submitter closed");
     }
     waiting.clear();
