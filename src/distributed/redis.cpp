@@ -55,6 +55,19 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
          });
 }
 
+// SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE, MONITOR, in any case.
+// The initial first: this runs for every command.
+bool is_subscriber_command(std::string_view name) noexcept {
+  switch (std::toupper(static_cast<unsigned char>(name.empty() ? ' ' : name[0]))) {
+    case 'S': case 'P': case 'U': case 'M': break;
+    default: return false;
+  }
+  for (std::string_view refused : {"SUBSCRIBE", "PSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "MONITOR"}) {
+    if (iequals(name, refused)) return true;
+  }
+  return false;
+}
+
 bool is_numeric_host(const std::string& h) noexcept {
   unsigned char buf[16];
   return ::inet_pton(AF_INET, h.c_str(), buf) == 1 || ::inet_pton(AF_INET6, h.c_str(), buf) == 1;
@@ -515,11 +528,9 @@ struct redis_impl : std::enable_shared_from_this<redis_impl> {
     if (argv.empty() || argv[0].empty())
       throw std::invalid_argument("redis_client::command: no command name");
     const std::string_view name = argv[0];
-    for (std::string_view refused : {"SUBSCRIBE", "PSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "MONITOR"}) {
-      if (iequals(name, refused))
-        throw std::invalid_argument("redis_client::command: " + std::string(name) +
-                                    " turns the connection into a subscriber, which redis_client does not support");
-    }
+    if (is_subscriber_command(name))
+      throw std::invalid_argument("redis_client::command: " + std::string(name) +
+                                  " turns the connection into a subscriber, which redis_client does not support");
     future<redis_reply> fut = loop->create_future<redis_reply>();
     if (connected) {
       // hiredis copies the command into its output buffer: formatted in a
