@@ -68,19 +68,35 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
     if (first) std::rethrow_exception(first);
   }
 
+  std::string result_key;  // <name>:result:<id> of the last result stored, its buffer kept
+
+  // The result key and the reply entry (one of each per task, so no list
+  // of futures): both awaited, then the first failure raised.
   task<void> send_reply(const entry& e, const std::string& status, const std::string& payload) {
-    std::vector<future<redis_reply>> fs;
     const std::string* tid = e.get("id");
     const std::string* reply = e.get("reply");
+    future<redis_reply> stored;
+    future<redis_reply> replied;
     if (tid && status == "ok") {
-      fs.push_back(cmd->command("SET", opts.name + ":result:" + *tid, payload, "PX", ms_of(opts.result_ttl)));
+      result_key.assign(opts.name).append(":result:").append(*tid);
+      stored = cmd->command("SET", result_key, payload, "PX", ms_of(opts.result_ttl));
     }
     if (tid && reply) {
       // The reply stream's PEXPIRE goes with the acknowledgement (ack()), once per batch.
-      fs.push_back(cmd->command("XADD", *reply, "MAXLEN", "~", 100000, "*", "id", *tid, "status", status, "result",
-                                payload));
+      replied = cmd->command("XADD", *reply, "MAXLEN", "~", 100000, "*", "id", *tid, "status", status, "result",
+                             payload);
     }
-    co_await await_all(std::move(fs));
+    std::exception_ptr first;
+    future<redis_reply>* both[] = {&stored, &replied};
+    for (future<redis_reply>* f : both) {
+      if (!*f) continue;
+      try {
+        co_await *f;
+      } catch (const std::exception&) {
+        if (!first) first = std::current_exception();
+      }
+    }
+    if (first) std::rethrow_exception(first);
   }
 
   // The acknowledgements asked for in one loop iteration go out together
