@@ -82,9 +82,10 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
       stored = cmd->command("SET", result_key, payload, "PX", ms_of(opts.result_ttl));
     }
     if (tid && reply) {
-      // The reply stream's PEXPIRE goes with the acknowledgement (ack()), once per batch.
-      replied = cmd->command("XADD", *reply, "MAXLEN", "~", 100000, "*", "id", *tid, "status", status, "result",
-                             payload);
+      // The reply stream's PEXPIRE and its trim go with the acknowledgement
+      // (ack()), once per batch: an XADD's own MAXLEN costs Redis three
+      // arguments per task.
+      replied = cmd->command("XADD", *reply, "*", "id", *tid, "status", status, "result", payload);
     }
     std::exception_ptr first;
     future<redis_reply>* both[] = {&stored, &replied};
@@ -100,8 +101,8 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
   }
 
   // The acknowledgements asked for in one loop iteration go out together
-  // (a batch of tasks read at once finishes together): a PEXPIRE per reply
-  // stream answered, then one XACK for all. Redis runs the commands of a
+  // (a batch of tasks read at once finishes together): a PEXPIRE and an
+  // XTRIM MAXLEN per reply stream answered, then one XACK for all. Redis runs the commands of a
   // connection in order, and each task asks only once its result is stored,
   // so a result is still stored before its ack.
   struct ack_batch {
@@ -110,6 +111,7 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
     future<void> done;
   };
   std::shared_ptr<ack_batch> acks;
+  static constexpr int kReplyStreamLength = 100000;  // about: whole nodes go
 
   // Acknowledged entries are not deleted one by one (an XDEL per entry cost
   // Redis a fifth of its time): trim() drops them in bulk. `replied`: a
@@ -136,7 +138,10 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
     if (!b) return;
     auto fs = std::make_shared<std::vector<future<redis_reply>>>();
     try {
-      for (const std::string& key : b->reply_keys) fs->push_back(cmd->command("PEXPIRE", key, ms_of(opts.result_ttl)));
+      for (const std::string& key : b->reply_keys) {
+        fs->push_back(cmd->command("PEXPIRE", key, ms_of(opts.result_ttl)));
+        fs->push_back(cmd->command("XTRIM", key, "MAXLEN", "~", kReplyStreamLength));
+      }
       std::vector<std::string_view> argv = {"XACK", tasks_key, group};
       for (const std::string& id : b->ids) argv.push_back(id);
       fs->push_back(cmd->command_argv(argv));
