@@ -102,9 +102,9 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
 
   // The acknowledgements asked for in one loop iteration go out together
   // (a batch of tasks read at once finishes together): a PEXPIRE and an
-  // XTRIM MAXLEN per reply stream answered, then one XACK for all. Redis runs the commands of a
-  // connection in order, and each task asks only once its result is stored,
-  // so a result is still stored before its ack.
+  // XTRIM MAXLEN per reply stream answered, then one XACK for all. Redis
+  // runs the commands of a connection in order, and each task asks only
+  // once its result is stored, so a result is still stored before its ack.
   struct ack_batch {
     std::vector<std::string> ids;
     std::vector<std::string> reply_keys;
@@ -113,8 +113,8 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
   std::shared_ptr<ack_batch> acks;
   static constexpr int kReplyStreamLength = 100000;  // about: whole nodes go
 
-  // Acknowledged entries are not deleted one by one (an XDEL per entry cost
-  // Redis a fifth of its time): trim() drops them in bulk. `replied`: a
+  // Acknowledged entries are not deleted as they are acknowledged (an XDEL
+  // per batch cost Redis a fifth of its time): trim() drops them in bulk. `replied`: a
   // reply was added to the entry's reply stream, whose expiry is renewed.
   task<void> ack(const entry& e, bool replied = true) {
     if (!acks) {
@@ -177,11 +177,11 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
   // The stream keeps what waits or runs, and what was acknowledged since
   // the last trim: every kTrimEvery acknowledgements of this worker (and on
   // each reclaim round, and when run() ends) it is trimmed below the oldest
-  // entry pending in the group, or, with none pending, below the last one
-  // delivered (that one too). Entries are delivered in id order and nothing makes an
-  // acknowledged entry pending again, so everything below that bound is
-  // done, and stays done after the bound was read: no script is needed to
-  // read the bound and trim at once. The group's last-delivered id is read
+  // entry pending in the group, or, with none pending, up to the last one
+  // delivered, that one included. Entries are delivered in id order and
+  // nothing makes an acknowledged entry pending again, so everything below
+  // that bound is done, and stays done after the bound was read: no script
+  // is needed to read the bound and trim at once. The group's last-delivered id is read
   // before the pending summary, so that with none pending it is one whose
   // delivery came before the summary.
   static constexpr std::size_t kTrimEvery = 1000;
@@ -208,8 +208,20 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
     try {
       future<redis_reply> groups = cmd->command("XINFO", "GROUPS", tasks_key);
       future<redis_reply> pending = cmd->command("XPENDING", tasks_key, group);
-      redis_reply g = co_await std::move(groups);
-      redis_reply p = co_await std::move(pending);
+      redis_reply g;
+      redis_reply p;
+      bool answered = true;  // both awaited, so that no failure goes unretrieved
+      try {
+        g = co_await std::move(groups);
+      } catch (const std::exception&) {
+        answered = false;
+      }
+      try {
+        p = co_await std::move(pending);
+      } catch (const std::exception&) {
+        answered = false;
+      }
+      if (!answered) co_return;
       std::string bound;
       if (p[0].as_integer() > 0) {
         bound = p[1].as_string();
