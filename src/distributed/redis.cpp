@@ -24,8 +24,8 @@
 #include <charconv>
 #include <cstring>
 #include <deque>
-#include <new>
 #include <exception>
+#include <new>
 #include <random>
 #include <string>
 #include <utility>
@@ -58,10 +58,8 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
 // SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE, MONITOR, in any case.
 // The initial first: this runs for every command.
 bool is_subscriber_command(std::string_view name) noexcept {
-  switch (std::toupper(static_cast<unsigned char>(name.empty() ? ' ' : name[0]))) {
-    case 'S': case 'P': case 'U': case 'M': break;
-    default: return false;
-  }
+  const int initial = std::toupper(static_cast<unsigned char>(name.empty() ? ' ' : name[0]));
+  if (initial != 'S' && initial != 'P' && initial != 'U' && initial != 'M') return false;
   for (std::string_view refused : {"SUBSCRIBE", "PSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "MONITOR"}) {
     if (iequals(name, refused)) return true;
   }
@@ -120,9 +118,10 @@ void* start_value(const redisReadTask* t, redis_reply::kind k, redis_reply** out
 void* create_string(const redisReadTask* t, char* str, std::size_t len) noexcept {
   const bool error = t->type == REDIS_REPLY_ERROR;
   redis_reply* v = nullptr;
-  void* obj = start_value(t, error ? redis_reply::kind::nil
-                                   : (t->type == REDIS_REPLY_STATUS ? redis_reply::kind::status : redis_reply::kind::string),
-                          &v);
+  const redis_reply::kind k = error                           ? redis_reply::kind::nil
+                              : t->type == REDIS_REPLY_STATUS ? redis_reply::kind::status
+                                                              : redis_reply::kind::string;
+  void* obj = start_value(t, k, &v);
   if (!obj) return nullptr;
   try {
     if (error) {
