@@ -108,18 +108,22 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
   struct ack_batch {
     std::vector<std::string> ids;
     std::vector<std::string> reply_keys;
-    future<void> done;
+    // Set when Redis has answered, with `failure` if it failed. Every task
+    // of the batch waits on it: an event queues its waiters in constant
+    // time, where a future appends each listener to a list it walks.
+    event done;
+    std::exception_ptr failure;
   };
   std::shared_ptr<ack_batch> acks;
   static constexpr int kReplyStreamLength = 100000;  // about: whole nodes go
 
   // Acknowledged entries are not deleted as they are acknowledged (an XDEL
-  // per batch cost Redis a fifth of its time): trim() drops them in bulk. `replied`: a
-  // reply was added to the entry's reply stream, whose expiry is renewed.
+  // per batch cost Redis a fifth of its time): trim() drops them in bulk.
+  // `replied`: a reply was added to the entry's reply stream, whose expiry
+  // is renewed.
   task<void> ack(const entry& e, bool replied = true) {
     if (!acks) {
       acks = std::make_shared<ack_batch>();
-      acks->done = get_running_loop().create_future<void>();
       get_running_loop().call_soon([weak = weak_from_this()] {
         if (auto self = weak.lock()) self->flush_acks();
       });
@@ -128,8 +132,9 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
     const std::string* reply = replied ? e.get("reply") : nullptr;
     if (reply && std::find(acks->reply_keys.begin(), acks->reply_keys.end(), *reply) == acks->reply_keys.end())
       acks->reply_keys.push_back(*reply);
-    future<void> done = acks->done;
-    co_await done;
+    const std::shared_ptr<ack_batch> b = acks;
+    co_await b->done.wait();
+    if (b->failure) std::rethrow_exception(b->failure);
   }
 
   void flush_acks() {
@@ -146,7 +151,8 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
       for (const std::string& id : b->ids) argv.push_back(id);
       fs->push_back(cmd->command_argv(argv));
     } catch (const std::exception&) {
-      b->done.set_exception(std::current_exception());
+      b->failure = std::current_exception();
+      b->done.set();
       for (auto& f : *fs) f.add_done_callback([](future<redis_reply>& r) { (void)r.exception(); });
       return;
     }
@@ -163,14 +169,14 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
           first = e;
         }
       }
-      if (b->done.done()) return;
+      if (b->done.is_set()) return;
       if (first) {
-        b->done.set_exception(first);
+        b->failure = first;
       } else if (cancelled) {
-        b->done.cancel("redis client closed");  // as awaiting the commands themselves would raise
-      } else {
-        b->done.set_result();
+        // As awaiting the commands themselves would raise.
+        b->failure = std::make_exception_ptr(cancelled_error("redis client closed"));
       }
+      b->done.set();
     });
   }
 
