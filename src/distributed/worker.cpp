@@ -442,7 +442,7 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
     }
     for (auto& t : tasks) co_await t;  // finish what was taken; handle() raises nothing
     if (trimming) co_await trimming;  // trim() raises nothing
-    if (acked_since_trim > 0) {
+    if (acked_since_trim > 0 && cmd->connected()) {  // (not waiting for a broker that went away)
       start_trim();
       co_await trimming;
     }
