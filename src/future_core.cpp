@@ -32,17 +32,51 @@ struct lone_adapter : listener_node {
 };
 bool lone_adapter::is(const listener_node* n) noexcept { return n->on_done == &lone_adapter::fire; }
 
+// A list of nodes is circular and held by its tail (tail->next is the
+// head): appending in order is O(1) however many listeners one future has.
 listener_node* as_list(std::uintptr_t w) noexcept { return reinterpret_cast<listener_node*>(w); }
 
 void append(std::uintptr_t& waiters, listener_node* n) noexcept {
-  n->next = nullptr;
   if (waiters == 0) {
-    waiters = reinterpret_cast<std::uintptr_t>(n);
-    return;
+    n->next = n;
+  } else {
+    listener_node* t = as_list(waiters);
+    n->next = t->next;
+    t->next = n;
   }
+  waiters = reinterpret_cast<std::uintptr_t>(n);
+}
+
+// The list as a null-terminated chain from its head, leaving `waiters` empty.
+listener_node* take_all(std::uintptr_t& waiters) noexcept {
   listener_node* t = as_list(waiters);
-  while (t->next) t = t->next;
-  t->next = n;
+  waiters = 0;
+  listener_node* h = t->next;
+  t->next = nullptr;
+  return h;
+}
+
+// Unlinks and returns the first node that `match` accepts (nullptr if none).
+template <class Match>
+listener_node* unlink_first(std::uintptr_t& waiters, Match match) noexcept {
+  if (waiters == 0 || (waiters & 1u)) return nullptr;
+  listener_node* const tail = as_list(waiters);
+  listener_node* prev = tail;
+  do {
+    listener_node* c = prev->next;
+    if (match(c)) {
+      if (c == prev) {
+        waiters = 0;  // it was the only one
+      } else {
+        prev->next = c->next;
+        if (c == tail) waiters = reinterpret_cast<std::uintptr_t>(prev);
+      }
+      c->next = nullptr;
+      return c;
+    }
+    prev = c;
+  } while (prev != tail);
+  return nullptr;
 }
 
 }  // namespace
@@ -81,15 +115,7 @@ void future_core::add_lone_listener(listener* l) {
 }
 
 bool future_core::remove_listener(listener_node* n) noexcept {
-  if (waiters_ == 0 || (waiters_ & 1u)) return false;
-  listener_node** pp = reinterpret_cast<listener_node**>(&waiters_);
-  for (listener_node* c = *pp; c; pp = &c->next, c = c->next) {
-    if (c == n) {
-      *pp = c->next;
-      return true;
-    }
-  }
-  return false;
+  return unlink_first(waiters_, [n](listener_node* x) { return x == n; }) != nullptr;
 }
 
 bool future_core::remove_lone_listener(listener* l) noexcept {
@@ -98,29 +124,25 @@ bool future_core::remove_lone_listener(listener* l) noexcept {
     waiters_ = 0;
     return true;
   }
-  listener_node** pp = reinterpret_cast<listener_node**>(&waiters_);
-  for (listener_node* c = *pp; c; pp = &c->next, c = c->next) {
-    if (lone_adapter::is(c) && static_cast<lone_adapter*>(c)->target == l) {
-      *pp = c->next;
-      lone_adapter::free(static_cast<lone_adapter*>(c));
-      return true;
-    }
-  }
-  return false;
+  listener_node* c = unlink_first(waiters_, [l](listener_node* x) {
+    return lone_adapter::is(x) && static_cast<lone_adapter*>(x)->target == l;
+  });
+  if (!c) return false;
+  lone_adapter::free(static_cast<lone_adapter*>(c));
+  return true;
 }
 
 void future_core::finish(std::uint16_t st) noexcept {
   bits = static_cast<std::uint16_t>((bits & ~st_mask) | st);
-  const std::uintptr_t w = waiters_;
-  waiters_ = 0;
-  if (w == 0) return;
+  if (waiters_ == 0) return;
   retain();  // a listener may drop the last other reference
-  if (w & 1u) {
-    auto* l = reinterpret_cast<listener*>(w & ~std::uintptr_t{1});
+  if (waiters_ & 1u) {
+    auto* l = reinterpret_cast<listener*>(waiters_ & ~std::uintptr_t{1});
+    waiters_ = 0;
     l->on_done(l, this);
   } else {
     // Taken as a whole first, so removals during notification are harmless (FU-11).
-    for (listener_node* n = as_list(w); n;) {
+    for (listener_node* n = take_all(waiters_); n;) {
       listener_node* nx = n->next;
       n->on_done(n, this);
       n = nx;
@@ -197,8 +219,8 @@ void future_core::destroy() noexcept {
   }
   // Adapters of lone listeners and pending done callbacks belong to this
   // list; other listeners belong to their owners, who outlive it.
-  if (!(waiters_ & 1u)) {
-    for (listener_node* n = as_list(waiters_); n;) {
+  if (waiters_ != 0 && !(waiters_ & 1u)) {
+    for (listener_node* n = take_all(waiters_); n;) {
       listener_node* nx = n->next;
       if (lone_adapter::is(n))
         lone_adapter::free(static_cast<lone_adapter*>(n));
@@ -251,19 +273,13 @@ std::uintptr_t add_done_callback_node(future_core* core, done_callback_node* n) 
 }
 
 std::size_t remove_done_callback_node(future_core* core, std::uintptr_t id) noexcept {
-  if (core->waiters_ == 0 || (core->waiters_ & 1u)) return 0;
-  listener_node** pp = reinterpret_cast<listener_node**>(&core->waiters_);
-  for (listener_node* c = *pp; c; pp = &c->next, c = c->next) {
-    if (c->on_done == &done_callback_node::fire) {
-      auto* n = static_cast<done_callback_node*>(c);
-      if (reinterpret_cast<std::uintptr_t>(static_cast<handle_node*>(n)) == id) {
-        *pp = c->next;
-        n->release();
-        return 1;
-      }
-    }
-  }
-  return 0;
+  listener_node* c = unlink_first(core->waiters_, [id](listener_node* x) {
+    return x->on_done == &done_callback_node::fire &&
+           reinterpret_cast<std::uintptr_t>(static_cast<handle_node*>(static_cast<done_callback_node*>(x))) == id;
+  });
+  if (!c) return 0;
+  static_cast<done_callback_node*>(c)->release();
+  return 1;
 }
 
 // -- futures -------------------------------------------------------------------

@@ -32,7 +32,7 @@ struct core_waiter : listener_node, suspend_point {
     task_base* t = current_task_or_throw("await a future");
     if (CORIO_UNLIKELY(static_cast<future_core*>(t) == core || core->loop_ref_ != t->loop_ref_)) check_awaitable(t);
     if (CORIO_LIKELY(core->waiters_ == 0)) {
-      next = nullptr;  // the first listener: a list of one
+      next = this;  // the first listener: a (circular) list of one
       core->waiters_ = reinterpret_cast<std::uintptr_t>(static_cast<listener_node*>(this));
     } else {
       core->add_listener(this);

@@ -118,7 +118,7 @@ struct future_core : runnable {
     f_running = 1u << 11,      // tasks: a step is executing
   };
 
-  std::uintptr_t waiters_ = 0;     // 0, listener_node* list, or (listener* | 1)
+  std::uintptr_t waiters_ = 0;     // 0, the tail of a circular listener_node list, or (listener* | 1)
   std::uintptr_t ctx_or_extra_ = 0;
   std::uint32_t loop_ref_ = 0;
   std::uint32_t reg_idx_ = 0;      // tasks: slot in the loop registry
