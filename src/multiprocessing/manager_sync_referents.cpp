@@ -70,10 +70,13 @@ class queue_referent final : public referent {
     } else if (m == "task_done") {
       a.expect(m, 0);
       q_.task_done();
-    } else if (m == "put" && (!block_arg(a, 1) || nonpositive(timeout_arg(a, 2)))) {
+    } else if (m == "put" && (!block_arg(a, 1) || nonpositive(timeout_arg(a, 2)) || !q_.full())) {
+      // A put that must not wait, or has room, is done here: the queue's
+      // own put() would not wait either, and a call that waits costs a task
+      // and a watch on its connection (manager_server.cpp).
       a.expect(m, 1, 3);
       q_.put_nowait(a.bytes(0));
-    } else if (m == "get" && (!block_arg(a, 0) || nonpositive(timeout_arg(a, 1)))) {
+    } else if (m == "get" && (!block_arg(a, 0) || nonpositive(timeout_arg(a, 1)) || !q_.empty())) {
       a.expect(m, 0, 2);
       out.set_raw(q_.get_nowait());
     } else {
