@@ -192,6 +192,24 @@ TEST_F(mp_test, a_slot_freed_for_a_waiting_put_is_not_taken_by_a_put_that_comes_
   EXPECT_EQ(q.qsize(), 1u);
 }
 
+TEST_F(mp_test, a_lock_released_to_a_waiting_acquire_is_not_taken_by_an_acquire_that_comes_after) {
+  auto m = mp::manager();
+  auto l = m.lock();
+  ASSERT_TRUE(l.acquire());
+  auto probe = raw_connect(m);
+  auto c = raw_connect(m);
+  c.send_bytes(mp::detail::encode_request("call", l.id(), "acquire", true, std::optional<double>()));
+  until_waiting(probe, 1);
+  l.release();
+  EXPECT_FALSE(l.acquire(false));
+  EXPECT_FALSE(l.acquire(true, 10ms));
+  ASSERT_TRUE(c.poll(kBound));
+  EXPECT_TRUE(mp::detail::decode_reply<bool>(c.recv_bytes()));
+  EXPECT_FALSE(l.acquire(false));  // c holds it
+  l.release();  // any client may release a managed Lock (MG-11)
+  EXPECT_TRUE(l.acquire(false));
+}
+
 CORIO_MP_TEST_MAIN()
 
 TEST_F(mp_test, a_peer_that_does_not_know_the_key_is_refused_before_any_request_is_read) {
