@@ -2,9 +2,13 @@
 // thread), the round trips, and the references proxies hold (MG-05, MG-14).
 #include "manager_server.hpp"
 
+#include <corio/detail/fork.hpp>
 #include <corio/multiprocessing/process.hpp>
 #include <corio/os_errors.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -52,10 +56,13 @@ thread_conns::~thread_conns() { tl_gone = true; }
 
 thread_conns& conns() {
   // A forked child must not use its parent's connections.
-  if (tl.pid != ::getpid()) {
+  // (The pid corio keeps: getpid() is a system call, and this runs on
+  // every call.)
+  const pid_t pid = corio::detail::fork_origin::current_pid();
+  if (tl.pid != pid) {
     tl.sync.clear();
     tl.idle.clear();
-    tl.pid = ::getpid();
+    tl.pid = pid;
   }
   return tl;
 }
@@ -83,10 +90,19 @@ std::string connection_key(const address& a, const std::string& authkey, const s
   return k;
 }
 
-std::string round_trip_at(const address& a, const std::string& authkey, const std::string& request,
-                          const std::optional<address>& source, bool answered = true) {
+// A request goes out at once: a decref has no reply, and with Nagle's
+// algorithm the request behind it would wait for the server's delayed
+// acknowledgement (about 40 ms). Not a TCP socket (AF_UNIX): nothing to do.
+connection no_delay(connection c) noexcept {
+  const int one = 1;
+  (void)::setsockopt(c.fileno(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return c;
+}
+
+// `key` is connection_key(a, authkey, source).
+std::string round_trip_at(const std::string& key, const address& a, const std::string& authkey,
+                          const std::string& request, const std::optional<address>& source, bool answered = true) {
   thread_conns& t = conns();
-  const std::string key = connection_key(a, authkey, source);
   auto it = t.sync.find(key);
   if (it != t.sync.end() && it->second.epoch != g_epoch.load()) {
     t.sync.erase(it);
@@ -94,7 +110,7 @@ std::string round_trip_at(const address& a, const std::string& authkey, const st
   }
   if (it == t.sync.end()) {
     const std::uint64_t ep = g_epoch.load();
-    it = t.sync.emplace(key, cached_conn{manager_connect(a, authkey, source), ep}).first;
+    it = t.sync.emplace(key, cached_conn{no_delay(manager_connect(a, authkey, source)), ep}).first;
   }
   try {
     it->second.c.send_bytes(request);
@@ -112,13 +128,17 @@ std::string round_trip_at(const address& a, const std::string& authkey, const st
 }  // namespace
 
 proxy_ref::proxy_ref(token t, std::string key, std::optional<address> src)
-    : tok(std::move(t)), authkey(std::move(key)), source(std::move(src)), owner(::getpid()) {}
+    : tok(std::move(t)),
+      authkey(std::move(key)),
+      source(std::move(src)),
+      conn_key(connection_key(tok.address, authkey, source)),
+      owner(corio::detail::fork_origin::current_pid()) {}
 
 proxy_ref::~proxy_ref() {
   // After the shutdown there is nothing to release (MG-04): skip silently.
-  if (owner.load() != ::getpid() || tl_gone) return;
+  if (owner.load() != corio::detail::fork_origin::current_pid() || tl_gone) return;
   try {
-    round_trip_at(tok.address, authkey, encode_request("decref", tok.id, ""), source, false);
+    round_trip_at(conn_key, tok.address, authkey, encode_request("decref", tok.id, ""), source, false);
   } catch (...) {
   }
 }
@@ -139,17 +159,17 @@ reply::reply(std::string bytes) : bytes_(std::move(bytes)) {
 }
 
 std::string round_trip(const proxy_ref& r, const std::string& request) {
-  return round_trip_at(r.tok.address, r.authkey, request, r.source);
+  return round_trip_at(r.conn_key, r.tok.address, r.authkey, request, r.source);
 }
 
 std::string round_trip_raw(const address& a, const std::string& authkey, const std::string& request,
                            const std::optional<address>& source) {
-  return round_trip_at(a, authkey, request, source);
+  return round_trip_at(connection_key(a, authkey, source), a, authkey, request, source);
 }
 
 task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::string request) {
   const std::string where = r->tok.address.to_string();
-  const std::string key = connection_key(r->tok.address, r->authkey, r->source);
+  const std::string& key = r->conn_key;
   connection c;
   std::uint64_t ep = g_epoch.load();
   {
@@ -164,7 +184,7 @@ task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::stri
       }
     }
   }
-  if (c.closed()) c = co_await manager_connect_async(r->tok.address, r->authkey, r->source);
+  if (c.closed()) c = no_delay(co_await manager_connect_async(r->tok.address, r->authkey, r->source));
   std::string rep;
   bool failed = false;
   std::exception_ptr err;
@@ -193,7 +213,7 @@ task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::stri
 std::shared_ptr<const proxy_ref> adopt_token(token t) {
   auto r = std::make_shared<proxy_ref>(std::move(t), current_process().authkey());
   try {
-    decode_reply<void>(round_trip_at(r->tok.address, r->authkey, encode_request("incref", r->tok.id, ""), {}));
+    decode_reply<void>(round_trip_at(r->conn_key, r->tok.address, r->authkey, encode_request("incref", r->tok.id, ""), {}));
   } catch (...) {
     r->owner = 0;  // no reference was taken: none to release
     throw;

@@ -160,6 +160,10 @@ class server {
     for (;;) {
       std::string msg;
       try {
+        // The client sends its next request only after our reply: wait for
+        // it rather than try a read that finds nothing, a system call per
+        // request (poll_async returns at once when bytes are buffered).
+        co_await conn.poll_async(std::nullopt);
         msg = co_await conn.recv_bytes_async(manager_max_message);
       } catch (const std::exception&) {
         co_return;  // the client left, or sent a frame over the limit
@@ -259,40 +263,41 @@ class server {
 
   // A call that waits ends when its client leaves (the end of the stream on
   // its connection): a get must not take an item, nor an acquire a lock,
-  // for nobody. Python's server thread would take it and lose it.
+  // for nobody. Python's server thread would take it and lose it. The
+  // connection is watched by a reader callback rather than by a task of
+  // its own: a call that waits costs one task, and the watch ends without
+  // a cancellation (an exception) when the call completes.
   task<void> watched(task<void> call, int fd) {
     ++waiting_;
-    struct count {
-      std::size_t& n;
-      ~count() { --n; }
-    } counted{waiting_};
     event_loop& loop = get_running_loop();
+    bool gone = false;
+    struct unwatch {
+      std::size_t& n;
+      event_loop& loop;
+      int fd;
+      ~unwatch() {
+        --n;
+        loop.remove_reader(fd);
+      }
+    } watching{waiting_, loop, fd};
     task<void> running = loop.create_task(std::move(call));
-    auto gone = std::make_shared<bool>(false);
-    task<void> watch = loop.create_task(watch_client(fd, running, gone));
+    loop.add_reader(fd, [fd, running, g = &gone]() mutable {
+      char b;
+      const ssize_t r = ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+      // A request sent ahead (the client is there), or the end of the
+      // stream: nothing more to watch either way.
+      get_running_loop().remove_reader(fd);
+      if (r > 0) return;
+      *g = true;
+      running.cancel();
+    });
     try {
       co_await running;
     } catch (const cancelled_error&) {
-      if (!*gone) {
-        watch.cancel();
-        throw;
-      }
+      if (!gone) throw;
     }
-    watch.cancel();
-    if (*gone) throw client_left{};
-  }
-
-  static task<void> watch_client(int fd, task<void> call, std::shared_ptr<bool> gone) {
-    for (;;) {
-      co_await wait_readable(fd);
-      char b;
-      const ssize_t r = ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (r > 0) co_return;  // a request sent ahead: the client is there
-      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
-      *gone = true;
-      call.cancel();
-      co_return;
-    }
+    if (gone) throw client_left{};
   }
 
   entry& find(std::uint64_t id) {

@@ -70,10 +70,13 @@ class queue_referent final : public referent {
     } else if (m == "task_done") {
       a.expect(m, 0);
       q_.task_done();
-    } else if (m == "put" && (!block_arg(a, 1) || nonpositive(timeout_arg(a, 2)))) {
+    } else if (m == "put" && (!block_arg(a, 1) || nonpositive(timeout_arg(a, 2)) || !q_.full())) {
+      // A put that must not wait, or has room, is done here: the queue's
+      // own put() would not wait either, and a call that waits costs a task
+      // and a watch on its connection (manager_server.cpp).
       a.expect(m, 1, 3);
       q_.put_nowait(a.bytes(0));
-    } else if (m == "get" && (!block_arg(a, 0) || nonpositive(timeout_arg(a, 1)))) {
+    } else if (m == "get" && (!block_arg(a, 0) || nonpositive(timeout_arg(a, 1)) || !q_.empty())) {
       a.expect(m, 0, 2);
       out.set_raw(q_.get_nowait());
     } else {
@@ -125,7 +128,22 @@ class acquirer_referent final : public referent {
       p_.release();
     } else if (m == "locked") {
       out.set(p_.locked());
-    } else if (m == "acquire" && p_.locked() && (!block_arg(a, 0) || nonpositive(timeout_arg(a, 1)))) {
+    } else if (m == "acquire" && !p_.locked()) {
+      a.expect(m, 0, 2);
+      (void)timeout_arg(a, 1);  // checked all the same
+      // Free: taken here, as the primitive's own acquire would without
+      // waiting (a call that waits costs a task and a watch on its
+      // connection). A woken waiter that has not run yet goes first.
+      auto w = p_.acquire().operator co_await();
+      if (w.await_ready()) {
+        w.await_resume();
+        out.set(true);
+      } else if (!block_arg(a, 0) || nonpositive(timeout_arg(a, 1))) {
+        out.set(false);
+      } else {
+        return false;
+      }
+    } else if (m == "acquire" && (!block_arg(a, 0) || nonpositive(timeout_arg(a, 1)))) {
       a.expect(m, 0, 2);
       out.set(false);
     } else {
@@ -137,11 +155,9 @@ class acquirer_referent final : public referent {
   task<void> call_async(std::string m, const call_args& a, reply_writer& out, client_state&) override {
     if (m != "acquire") no_such_method(name_, m);
     a.expect(m, 0, 2);
-    // call() answered a non-blocking acquire of a locked one: this one
-    // either waits with its timeout or completes at once.
-    std::optional<double> t = timeout_arg(a, 1);
-    if (!p_.locked()) t.reset();
-    out.set(co_await within(t, acquire()));
+    // call() answered every acquire that does not wait: this one waits
+    // with its timeout.
+    out.set(co_await within(timeout_arg(a, 1), acquire()));
   }
 
  private:

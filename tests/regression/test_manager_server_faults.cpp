@@ -2,7 +2,8 @@
 // unknown operations and oversized frames, before and after the
 // handshake, get an error or a closed connection while every other client
 // goes on; a wrong key is refused; a server killed while a
-// client waits gives that client a clear error, never a hang.
+// client waits gives that client a clear error, never a hang; a call that
+// waits ends with its client and keeps its place against later calls.
 #include "multiprocessing_util.hpp"
 
 #include <corio/multiprocessing/listener.hpp>
@@ -136,6 +137,77 @@ TEST_F(mp_test, a_client_that_leaves_while_its_get_waits_takes_no_item) {
   until_waiting(probe, 0);
   q.put(5);
   EXPECT_EQ(q.get(false), 5);  // not handed to the client that left
+}
+
+TEST_F(mp_test, a_request_sent_ahead_while_a_get_waits_is_answered_after_the_get) {
+  auto m = mp::manager();
+  auto q = m.queue<int>();
+  auto probe = raw_connect(m);
+  auto c = raw_connect(m);
+  c.send_bytes(mp::detail::encode_request("call", q.id(), "get", true, std::optional<double>()));
+  until_waiting(probe, 1);
+  c.send_bytes(mp::detail::encode_request("call", q.id(), "qsize"));
+  q.put(7);
+  ASSERT_TRUE(c.poll(kBound));
+  EXPECT_EQ(mp::detail::decode_reply<int>(c.recv_bytes()), 7);
+  ASSERT_TRUE(c.poll(kBound));
+  EXPECT_EQ(mp::detail::decode_reply<std::size_t>(c.recv_bytes()), 0u);
+  until_waiting(probe, 0);
+}
+
+// A get or put that can complete at once is answered without waiting; one
+// that arrives after an item (or a slot) was promised to a waiting call
+// must still wait behind it.
+TEST_F(mp_test, an_item_put_for_a_waiting_get_is_not_taken_by_a_get_that_comes_after) {
+  auto m = mp::manager();
+  auto q = m.queue<int>();
+  auto probe = raw_connect(m);
+  auto c = raw_connect(m);
+  c.send_bytes(mp::detail::encode_request("call", q.id(), "get", true, std::optional<double>()));
+  until_waiting(probe, 1);
+  q.put(1);
+  EXPECT_THROW(q.get(true, 10ms), corio::queue_empty);
+  EXPECT_THROW(q.get(false), corio::queue_empty);
+  ASSERT_TRUE(c.poll(kBound));
+  EXPECT_EQ(mp::detail::decode_reply<int>(c.recv_bytes()), 1);
+  q.put(2);
+  EXPECT_EQ(q.get(true, kBound), 2);
+}
+
+TEST_F(mp_test, a_slot_freed_for_a_waiting_put_is_not_taken_by_a_put_that_comes_after) {
+  auto m = mp::manager();
+  auto q = m.queue<int>(1);
+  q.put(1);
+  auto probe = raw_connect(m);
+  auto c = raw_connect(m);
+  c.send_bytes(mp::detail::encode_request("call", q.id(), "put", 2, true, std::optional<double>()));
+  until_waiting(probe, 1);
+  EXPECT_EQ(q.get(), 1);
+  EXPECT_THROW(q.put(3, true, 10ms), corio::queue_full);
+  EXPECT_THROW(q.put(3, false), corio::queue_full);
+  ASSERT_TRUE(c.poll(kBound));
+  EXPECT_NO_THROW(mp::detail::decode_reply<void>(c.recv_bytes()));
+  EXPECT_EQ(q.get(), 2);
+  q.put(3);
+  EXPECT_EQ(q.qsize(), 1u);
+}
+
+TEST_F(mp_test, a_lock_released_to_a_waiting_acquire_is_not_taken_by_an_acquire_that_comes_after) {
+  auto m = mp::manager();
+  auto l = m.lock();
+  ASSERT_TRUE(l.acquire());
+  auto probe = raw_connect(m);
+  auto c = raw_connect(m);
+  c.send_bytes(mp::detail::encode_request("call", l.id(), "acquire", true, std::optional<double>()));
+  until_waiting(probe, 1);
+  l.release();
+  EXPECT_FALSE(l.acquire(false));
+  EXPECT_FALSE(l.acquire(true, 10ms));
+  ASSERT_TRUE(c.poll(kBound));
+  EXPECT_TRUE(mp::detail::decode_reply<bool>(c.recv_bytes()));
+  EXPECT_FALSE(l.acquire(false));  // c holds it
+  l.release();  // any client may release a managed Lock (MG-11)
+  EXPECT_TRUE(l.acquire(false));
 }
 
 CORIO_MP_TEST_MAIN()

@@ -60,6 +60,9 @@ struct proxy_ref {
   // What this process binds its connections to before connecting (none:
   // the system's choice).
   std::optional<multiprocessing::address> source;
+  // Which of the thread's cached connections serves it (address, key and
+  // source), made once rather than on every call.
+  std::string conn_key;
   // The process holding the reference: a forked child's copy uses its
   // parent's and never drops it.
   std::atomic<pid_t> owner;
