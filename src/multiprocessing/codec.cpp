@@ -174,6 +174,26 @@ exception_fields fields_of(const std::exception_ptr& e) {
     const std::type_info* ti = abi::__cxa_current_exception_type();
     f.type = ti ? demangle_raw(ti->name()) : std::string("unknown exception");
   }
+  // An exception that crossed once is rethrown here nested over its
+  // traceback (std::throw_with_nested: its dynamic type is
+  // std::_Nested_exception<E>). Crossing again it is an E, with the
+  // traceback of where it was raised first.
+  constexpr std::string_view wrapper = "std::_Nested_exception<";
+  if (f.type.size() > wrapper.size() && f.type.starts_with(wrapper) && f.type.back() == '>') {
+    f.type = f.type.substr(wrapper.size(), f.type.size() - wrapper.size() - 1);
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::nested_exception& n) {
+      try {
+        n.rethrow_nested();
+      } catch (const remote_traceback& tb) {
+        f.traceback = tb.what();
+        return f;
+      } catch (...) {
+      }
+    } catch (...) {
+    }
+  }
   f.traceback = "Traceback (in process " + std::to_string(::getpid()) + "):\n" + f.type +
                 (f.message.empty() ? std::string() : ": " + f.message) + "\n";
   return f;
