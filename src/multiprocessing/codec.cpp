@@ -7,6 +7,7 @@
 #include <corio/futures/executor.hpp>
 #include <corio/futures/thread_pool_executor.hpp>
 #include <corio/multiprocessing/errors.hpp>
+#include <corio/multiprocessing/pool.hpp>
 #include <corio/os_errors.hpp>
 
 #include <cxxabi.h>
@@ -269,6 +270,9 @@ const std::unordered_map<std::string, maker>& known_types() {
       {"corio::multiprocessing::authentication_error", nested_maker<authentication_error>()},
       {"corio::multiprocessing::eof_error", nested_maker<eof_error>()},
       {"corio::multiprocessing::codec_error", nested_maker<codec_error>()},
+      {"corio::multiprocessing::worker_lost_error", nested_maker<worker_lost_error>()},
+      {"corio::multiprocessing::broken_pool_error", nested_maker<broken_pool_error>()},
+      {"corio::multiprocessing::pool_terminated_error", nested_maker<pool_terminated_error>()},
       {"corio::multiprocessing::remote_traceback", msg_maker<remote_traceback>()},
       // Not std::exceptions: they keep their roots (a cancellation stays one).
       {"corio::cancelled_error", msg_maker<cancelled_error>()},

@@ -10,6 +10,7 @@
 #include <corio/exceptions.hpp>
 #include <corio/multiprocessing/codec.hpp>
 #include <corio/multiprocessing/errors.hpp>
+#include <corio/multiprocessing/pool.hpp>
 
 #include <gtest/gtest.h>
 
@@ -63,6 +64,15 @@ TEST(codec_exception_crossing_twice, corio_and_os_errors_keep_their_types) {
     EXPECT_EQ(x.error_number(), ENOENT);
   } catch (...) {
   }
+}
+
+TEST(codec_exception_crossing_twice, the_pools_errors_cross_as_themselves) {
+  const std::exception_ptr e = cross(cross(std::make_exception_ptr(mp::worker_lost_error("worker 12 was killed"))));
+  EXPECT_TRUE(corio_test::holds<mp::worker_lost_error>(e)) << corio_test::message_of(e);
+  EXPECT_EQ(corio_test::message_of(e), "worker 12 was killed");
+  EXPECT_TRUE(corio_test::holds<mp::broken_pool_error>(cross(std::make_exception_ptr(mp::broken_pool_error("x")))));
+  EXPECT_TRUE(
+      corio_test::holds<mp::pool_terminated_error>(cross(std::make_exception_ptr(mp::pool_terminated_error("x")))));
 }
 
 TEST(codec_exception_crossing_twice, an_unknown_type_keeps_its_name) {
