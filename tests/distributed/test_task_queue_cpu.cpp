@@ -4,10 +4,12 @@
 // loop runs other tasks while a CPU function computes; stop() waits for a
 // running CPU task; a run over its time limit has its process killed; a
 // pool process that dies fails its run, which is retried, and the pool goes
-// on. The pool processes are forked (the default start method).
+// on. The pool processes are forked (the default start method), and in one
+// test spawned.
 #include "error_util.hpp"
 #include "fork_util.hpp"
 #include "io/io_util.hpp"
+#include "multiprocessing_util.hpp"
 #include "redis_util.hpp"
 #include "subprocess_util.hpp"
 
@@ -136,6 +138,26 @@ TEST(task_queue_cpu, cpu_functions_run_in_pool_processes_and_their_results_come_
     // run() stopped the pool: its processes were reaped.
     EXPECT_NE(::kill(static_cast<pid_t>(worker_pid), 0), 0);
   }(server), 60s);
+}
+
+TEST(task_queue_cpu, cpu_functions_run_in_spawned_pool_processes_too) {
+  redis_server server;
+  run_io([](const redis_server& s) -> corio::task<void> {
+    cd::task_queue_options o = options_for(s);
+    o.cpu_context = corio::multiprocessing::get_context("spawn");
+    cd::worker w(o);
+    w.register_cpu_function("square", square);
+    w.register_cpu_function("throws", always_throws);
+    auto running = corio::create_task(w.run());
+    cd::submitter sub(o);
+    std::vector<corio::task<int>> squares;
+    for (int i = 0; i < 10; ++i) squares.push_back(sub.submit<int>("square", i));
+    for (int i = 0; i < 10; ++i) EXPECT_EQ(co_await squares[i], i * i);
+    const std::exception_ptr e = co_await error_of(sub.submit<int>("throws", 1));
+    EXPECT_TRUE(corio_test::holds<std::invalid_argument>(e)) << corio_test::message_of(e);
+    w.stop();
+    co_await running;
+  }(server), 90s);
 }
 
 TEST(task_queue_cpu, an_exception_of_a_cpu_function_is_retried_then_dead_lettered) {
@@ -293,3 +315,5 @@ TEST(task_queue_cpu, a_cpu_function_whose_process_always_dies_is_dead_lettered_w
 }
 
 }  // namespace
+
+CORIO_MP_TEST_MAIN()
