@@ -1,6 +1,7 @@
 // The task queue on Redis Streams: the worker and the queue's figures
 // (task_queue.hpp). The layout of the messages is docs/design.md's
 // "The task queue on Redis Streams".
+#include "cpu_pool.hpp"
 #include "stream_entry.hpp"
 
 #include <corio/exceptions.hpp>
@@ -31,7 +32,13 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
   task_queue_options opts;
   std::string consumer;
   std::string tasks_key, dead_key, group;
-  std::unordered_map<std::string, task_fn> functions;
+  // A function runs on the loop (fn), or in the CPU pool (cpu).
+  struct registered {
+    task_fn fn;
+    std::unique_ptr<cpu_function> cpu;
+  };
+  std::unordered_map<std::string, registered> functions;
+  std::unique_ptr<cpu_pool> pool;  // made at the first call of a CPU function
   std::unique_ptr<redis_client> cmd;
   std::unique_ptr<redis_client> taker;  // its XREADGROUP BLOCK holds the connection
   worker_stats st;
@@ -322,7 +329,11 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
     std::exception_ptr error;
     bool permanent = false;
     try {
-      result = co_await wait_for(it->second(*args), opts.time_limit);
+      if (it->second.cpu) {
+        result = co_await call_cpu(*it->second.cpu, *args, *tid, *fn);
+      } else {
+        result = co_await wait_for(it->second.fn(*args), opts.time_limit);
+      }
     } catch (const timeout_error&) {
       // A plain timeout_error, which crosses by its name (wait_for's carries
       // the cancellation nested in it).
@@ -355,6 +366,14 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
     }
     co_await dead_letter(e, message_of(error), error);
     co_await ack(e);
+  }
+
+  // The pool applies the time limit itself: waiting for a free process
+  // does not count.
+  task<std::string> call_cpu(const cpu_function& f, std::string_view args, const std::string& tid,
+                             const std::string& fn) {
+    if (!pool) pool = std::make_unique<cpu_pool>(opts.cpu_processes, opts.cpu_context);
+    return pool->call(f, args, opts.time_limit, "task " + tid + " (" + fn + ")");
   }
 
   task<void> requeue(std::vector<entry> entries) {
@@ -446,6 +465,7 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
       start_trim();
       co_await trimming;
     }
+    if (pool) co_await pool->close();  // no call runs now: its processes exit
     taker->close();
     cmd->close();
     running = false;
@@ -508,7 +528,12 @@ task<queue_stats> get_queue_stats(redis_client& redis, std::string name) {
 worker::worker(task_queue_options opts, std::string consumer)
     : impl_(std::make_shared<detail::worker_impl>(std::move(opts), std::move(consumer))) {}
 worker::~worker() = default;
-void worker::add_function(std::string name, detail::task_fn fn) { impl_->functions[std::move(name)] = std::move(fn); }
+void worker::add_function(std::string name, detail::task_fn fn) {
+  impl_->functions[std::move(name)] = {std::move(fn), nullptr};
+}
+void worker::add_cpu_function(std::string name, detail::cpu_function fn) {
+  impl_->functions[std::move(name)] = {nullptr, std::make_unique<detail::cpu_function>(std::move(fn))};
+}
 task<void> worker::run() { return impl_->run(); }
 void worker::stop() noexcept {
   impl_->stopping = true;

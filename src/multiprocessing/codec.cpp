@@ -7,6 +7,7 @@
 #include <corio/futures/executor.hpp>
 #include <corio/futures/thread_pool_executor.hpp>
 #include <corio/multiprocessing/errors.hpp>
+#include <corio/multiprocessing/pool.hpp>
 #include <corio/os_errors.hpp>
 
 #include <cxxabi.h>
@@ -174,6 +175,26 @@ exception_fields fields_of(const std::exception_ptr& e) {
     const std::type_info* ti = abi::__cxa_current_exception_type();
     f.type = ti ? demangle_raw(ti->name()) : std::string("unknown exception");
   }
+  // An exception that crossed once is rethrown here nested over its
+  // traceback (std::throw_with_nested: its dynamic type is
+  // std::_Nested_exception<E>). Crossing again it is an E, with the
+  // traceback of where it was raised first.
+  constexpr std::string_view wrapper = "std::_Nested_exception<";
+  if (f.type.size() > wrapper.size() && f.type.starts_with(wrapper) && f.type.back() == '>') {
+    f.type = f.type.substr(wrapper.size(), f.type.size() - wrapper.size() - 1);
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::nested_exception& n) {
+      try {
+        n.rethrow_nested();
+      } catch (const remote_traceback& tb) {
+        f.traceback = tb.what();
+        return f;
+      } catch (...) {
+      }
+    } catch (...) {
+    }
+  }
   f.traceback = "Traceback (in process " + std::to_string(::getpid()) + "):\n" + f.type +
                 (f.message.empty() ? std::string() : ": " + f.message) + "\n";
   return f;
@@ -249,6 +270,9 @@ const std::unordered_map<std::string, maker>& known_types() {
       {"corio::multiprocessing::authentication_error", nested_maker<authentication_error>()},
       {"corio::multiprocessing::eof_error", nested_maker<eof_error>()},
       {"corio::multiprocessing::codec_error", nested_maker<codec_error>()},
+      {"corio::multiprocessing::worker_lost_error", nested_maker<worker_lost_error>()},
+      {"corio::multiprocessing::broken_pool_error", nested_maker<broken_pool_error>()},
+      {"corio::multiprocessing::pool_terminated_error", nested_maker<pool_terminated_error>()},
       {"corio::multiprocessing::remote_traceback", msg_maker<remote_traceback>()},
       // Not std::exceptions: they keep their roots (a cancellation stays one).
       {"corio::cancelled_error", msg_maker<cancelled_error>()},

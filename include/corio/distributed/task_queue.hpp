@@ -9,6 +9,8 @@
 #include <corio/distributed/redis.hpp>
 #include <corio/locks.hpp>
 #include <corio/multiprocessing/codec.hpp>
+#include <corio/multiprocessing/context.hpp>
+#include <corio/multiprocessing/detail/pool_wire.hpp>
 #include <corio/tasks.hpp>
 
 #include <chrono>
@@ -16,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -44,8 +47,16 @@ struct task_queue_options {
   /// A run that takes longer is cancelled and counts as failed. Must stay
   /// below visibility_timeout.
   duration time_limit = std::chrono::seconds(20);
-  /// Tasks a worker runs at once on its loop.
+  /// Tasks a worker runs at once on its loop (CPU functions included:
+  /// those beyond cpu_processes wait for a pool process, which their time
+  /// limit does not count).
   std::size_t concurrency = 16;
+  /// Processes of the worker's pool for register_cpu_function's functions;
+  /// 0: multiprocessing::cpu_count(). Started as the functions need them.
+  std::size_t cpu_processes = 0;
+  /// The pool's start method; none: the default context's (fork unless set;
+  /// spawn and forkserver need freeze_support() first in main()).
+  std::optional<multiprocessing::context> cpu_context;
   /// How long one XREADGROUP waits for tasks before the worker looks at its
   /// stop flag again.
   duration read_block = std::chrono::milliseconds(500);
@@ -109,6 +120,40 @@ task_fn make_task_fn(F fn) {
       co_return multiprocessing::encode(std::apply(fn, std::move(args)));
     }
   };
+}
+
+// A function run in a pool process: its trampoline (which decodes the
+// msgpack array of arguments, calls and encodes the result) and the
+// function, both as offsets in their module, so that they cross to a
+// process of any start method.
+struct cpu_function {
+  multiprocessing::detail::pool_call call;
+};
+
+template <class F, class Tuple>
+struct cpu_trampoline;
+template <class F, class... A>
+struct cpu_trampoline<F, std::tuple<A...>> {
+  static constexpr multiprocessing::detail::pool_trampoline value =
+      &multiprocessing::detail::run_apply<F, false, A...>;
+};
+
+template <class F>
+cpu_function make_cpu_function(F fn) {
+  if constexpr (!multiprocessing::detail::function_like<const F&>) {
+    static_assert(sizeof(F) == 0,  // dependent: fails only here
+                  "worker::register_cpu_function: fn must be a function or a capture-less lambda (it is called in "
+                  "another process, where only code crosses)");
+    return {};
+  } else {
+    using P = decltype(+fn);
+    using traits = fn_traits<P>;
+    static_assert(!unwrap_task<typename traits::result>::is_task,
+                  "worker::register_cpu_function: fn must not be a coroutine (a pool process has no loop); "
+                  "register it with register_function");
+    return cpu_function{
+        multiprocessing::detail::make_pool_call(+fn, cpu_trampoline<P, typename traits::args>::value, true)};
+  }
 }
 
 struct submitter_impl;
@@ -210,9 +255,29 @@ class worker {
 
   /// Makes `fn` callable by name. Its arguments and result must have a
   /// codec (multiprocessing/codec.hpp); it may be a coroutine (task<R>).
+  /// It runs on the worker's loop: a function that computes for long
+  /// holds up every other task; register it with register_cpu_function.
   template <class F>
   void register_function(std::string name, F fn) {
     add_function(std::move(name), detail::make_task_fn(std::move(fn)));
+  }
+
+  /// Makes `fn` callable by name, run in a process of the worker's own
+  /// pool (Python: a Celery task on its prefork pool), so that CPU-bound
+  /// work does not hold up the loop. `fn` must be a function or a
+  /// capture-less lambda (it crosses as code, as a pool's function does:
+  /// multiprocessing/pool.hpp) and not a coroutine; its arguments and
+  /// result need a codec. The pool (cpu_processes processes, cpu_context's
+  /// start method) starts its processes as tasks need them and stops them
+  /// when run() returns. A run over time_limit gets SIGKILL, its process is
+  /// replaced and the run fails with timeout_error; a pool process that
+  /// dies fails its run with multiprocessing::worker_lost_error naming the
+  /// pid and the signal; both, and the function's own exception, are
+  /// retried and dead-lettered as for any function. The time limit counts
+  /// from the moment a pool process takes the run.
+  template <class F>
+  void register_cpu_function(std::string name, F fn) {
+    add_cpu_function(std::move(name), detail::make_cpu_function(std::move(fn)));
   }
 
   /// Takes and runs tasks until stop(); then waits for the tasks in flight
@@ -228,6 +293,7 @@ class worker {
 
  private:
   void add_function(std::string name, detail::task_fn fn);
+  void add_cpu_function(std::string name, detail::cpu_function fn);
   std::shared_ptr<detail::worker_impl> impl_;
 };
 
