@@ -296,6 +296,9 @@ task<void> connection::send_frame_async(std::string frame, bool framed) {
   const int fd = wfd_;
   std::size_t done = 0;
   std::exception_ptr deferred;  // a cancel that came after the first byte went
+  // TLS: OpenSSL took the bytes into a record it has begun to send, so the
+  // message must be finished even though no byte was reported sent yet.
+  bool committed = false;
   while (done < frame.size()) {
     ssize_t w = -EAGAIN;
     bool want_read = false;  // TLS: the write waits for the peer's bytes
@@ -306,6 +309,7 @@ task<void> connection::send_frame_async(std::string frame, bool framed) {
         continue;
       }
       want_read = r == detail::tls_want_read;
+      committed = true;
     } else if (socket_) {
       w = ::send(fd, frame.data() + done, frame.size() - done, MSG_DONTWAIT | MSG_NOSIGNAL);
       if (w < 0) w = -errno;
@@ -336,7 +340,7 @@ task<void> connection::send_frame_async(std::string frame, bool framed) {
         done += static_cast<std::size_t>(w);
       }
     } catch (const cancelled_error&) {
-      if (done == 0) throw;  // nothing went: the message is simply not sent
+      if (done == 0 && !committed) throw;  // nothing went: the message is simply not sent
       deferred = std::current_exception();
     }
   }
