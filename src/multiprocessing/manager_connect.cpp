@@ -61,6 +61,8 @@ void wrap_client(connection& c, const address& a, const client_tls& t) {
     throw;
   } catch (const ssl_error&) {
     throw;
+  } catch (const std::invalid_argument& e) {  // the context does not fit (check_hostname without a name)
+    throw std::invalid_argument("manager at " + a.to_string() + ": " + e.what());
   } catch (const authentication_error& e) {
     throw authentication_error("manager at " + a.to_string() + ": " + e.what());
   } catch (const eof_error&) {

@@ -76,6 +76,19 @@ TEST_F(mp_test, a_manager_over_tls_serves_blocking_and_awaitable_proxies_from_an
   EXPECT_EQ(m.number_of_objects(), 1u);
 }
 
+TEST_F(mp_test, messages_of_many_tls_records_cross_in_both_forms) {
+  auto m = started_tls_manager(tls_files::get().server);
+  auto d = m.dict<std::string, std::string>();
+  std::string big(3 * 1024 * 1024 + 17, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 26);
+  d.set("blocking", big);
+  corio::run([](mp::dict_proxy<std::string, std::string> p, std::string v) -> corio::task<> {
+    co_await p.set_async("awaitable", std::move(v));
+  }(d, big));
+  EXPECT_EQ(d.at("awaitable"), big);
+  EXPECT_EQ(corio::run(d.at_async("blocking")), big);
+}
+
 TEST_F(mp_test, a_client_with_the_wrong_key_is_refused_inside_tls_and_the_server_goes_on) {
   auto m = started_tls_manager(tls_files::get().server);
   int_dict d = m.dict<std::string, int>();
@@ -152,6 +165,20 @@ TEST_F(mp_test, a_proxy_of_a_tls_manager_decoded_without_a_client_context_raises
   EXPECT_NE(text.find("manager at " + m.address().to_string()), std::string::npos) << text;
   EXPECT_NE(text.find("register_manager_ssl"), std::string::npos) << text;
   EXPECT_FALSE(d.contains("never"));
+}
+
+TEST_F(mp_test, over_a_unix_path_tls_checks_the_server_hostname_it_is_given_and_needs_one) {
+  mp::sync_manager named(std::nullopt, kKey, tls_of(tls_files::get().server, "localhost"));
+  named.start();
+  auto d = named.dict<std::string, int>();
+  d.set("unix", 6);
+  EXPECT_EQ(corio::run(d.at_async("unix")), 6);
+  mp::sync_manager unnamed(std::nullopt, kKey, tls_of(tls_files::get().server));
+  unnamed.start();
+  const std::string what = what_of<std::invalid_argument>([&] { (void)unnamed.dict<std::string, int>(); });
+  EXPECT_NE(what.find("manager at " + unnamed.address().to_string()), std::string::npos) << what;
+  EXPECT_NE(what.find("server_hostname"), std::string::npos) << what;
+  unnamed.shutdown(std::chrono::milliseconds(100));
 }
 
 TEST_F(mp_test, a_server_context_needs_the_fork_start_method_and_a_client_context) {
