@@ -12,6 +12,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace mp = corio::multiprocessing;
 using corio_test::mp_test;
@@ -52,6 +54,16 @@ std::string what_of(F&& f) {
   return "(nothing raised)";
 }
 
+// "<kind><thread>-<i>" (built by appending: g++ 12 warns falsely about
+// a literal + std::string here).
+std::string key_of(char kind, int thread, int i) {
+  std::string k(1, kind);
+  k += std::to_string(thread);
+  k += '-';
+  k += std::to_string(i);
+  return k;
+}
+
 // In a child: one blocking call and one awaitable call through the proxy.
 void child_uses_both_forms(int_dict d) {
   d.set("blocking", 1);
@@ -87,6 +99,22 @@ TEST_F(mp_test, messages_of_many_tls_records_cross_in_both_forms) {
   }(d, big));
   EXPECT_EQ(d.at("awaitable"), big);
   EXPECT_EQ(corio::run(d.at_async("blocking")), big);
+}
+
+TEST_F(mp_test, threads_share_the_registered_client_context_each_on_its_own_connection) {
+  auto m = started_tls_manager(tls_files::get().server);
+  int_dict d = m.dict<std::string, int>();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([d, t] {
+      for (int i = 0; i < 20; ++i) d.set(key_of('b', t, i), i);
+      corio::run([](int_dict p, int n) -> corio::task<> {
+        for (int i = 0; i < 20; ++i) co_await p.set_async(key_of('a', n, i), i);
+      }(d, t));
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(d.size(), 120u);
 }
 
 TEST_F(mp_test, a_client_with_the_wrong_key_is_refused_inside_tls_and_the_server_goes_on) {
