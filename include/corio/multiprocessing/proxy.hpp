@@ -17,8 +17,9 @@
 // Copies of a proxy share one reference in the server; the last copy
 // dropped releases it, and the object dies with the last reference of all
 // processes (MG-14). A proxy crosses a process as a codec value (typeid,
-// address, id): the receiver takes a reference of its own and connects with
-// its own authkey. After the manager shut down, a call raises an os_error
+// address, id, and a flag when its manager is reached over TLS): the
+// receiver takes a reference of its own and connects with its own authkey
+// (and the client ssl_context it registered for the address). After the manager shut down, a call raises an os_error
 // or eof_error naming the manager's address (MG-04).
 #pragma once
 
