@@ -209,6 +209,27 @@ TEST_F(mp_test, over_a_unix_path_tls_checks_the_server_hostname_it_is_given_and_
   unnamed.shutdown(std::chrono::milliseconds(100));
 }
 
+TEST_F(mp_test, get_server_serves_over_tls_with_the_context_of_its_own_process) {
+  mp::sync_manager m(mp::address("127.0.0.1", 0), kKey, tls_of(tls_files::get().server));
+  auto srv = m.get_server();
+  // Served in a child, so that this process can stop it with a signal.
+  mp::process serving([&srv] { srv.serve_forever(); });
+  serving.start();
+  {
+    mp::sync_manager client(srv.address(), kKey, mp::manager_ssl{{}, corio_test::client_context(), {}});
+    client.connect();
+    auto d = client.dict<int, int>();
+    d.set(1, 2);
+    EXPECT_EQ(d.at(1), 2);
+    EXPECT_EQ(corio::run(d.at_async(1)), 2);
+    mp::base_manager named(mp::address("localhost", srv.address().port()), kKey,
+                           mp::manager_ssl{{}, corio_test::client_context(), {}});
+    named.connect();  // the certificate names "localhost" too
+  }  // the proxy is released while its server still serves (this process holds the listening socket)
+  serving.kill();
+  serving.join();
+}
+
 TEST_F(mp_test, a_server_context_needs_the_fork_start_method_and_a_client_context) {
   mp::sync_manager spawned(mp::address("127.0.0.1", 0), kKey, tls_of(tls_files::get().server));
   EXPECT_THROW(spawned.start(mp::get_context("spawn")), std::invalid_argument);
