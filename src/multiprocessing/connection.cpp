@@ -10,6 +10,8 @@
 // write without a wait could block).
 #include <corio/multiprocessing/connection.hpp>
 
+#include "connection_tls.hpp"
+
 #include <corio/detail/pipes.hpp>
 #include <corio/exceptions.hpp>
 #include <corio/os_errors.hpp>
@@ -139,6 +141,7 @@ connection::connection(connection&& o) noexcept
       socket_(o.socket_),
       bad_(o.bad_),
       eof_(o.eof_),
+      tls_(std::exchange(o.tls_, nullptr)),
       rbuf_(std::move(o.rbuf_)),
       rcap_(std::exchange(o.rcap_, 0)),
       rlen_(std::exchange(o.rlen_, 0)),
@@ -156,6 +159,7 @@ connection& connection::operator=(connection&& o) noexcept {
     socket_ = o.socket_;
     bad_ = o.bad_;
     eof_ = o.eof_;
+    tls_ = std::exchange(o.tls_, nullptr);
     rbuf_ = std::move(o.rbuf_);
     rcap_ = std::exchange(o.rcap_, 0);
     rlen_ = std::exchange(o.rlen_, 0);
@@ -169,6 +173,7 @@ connection& connection::operator=(connection&& o) noexcept {
 connection::~connection() { close(); }
 
 void connection::close() noexcept {
+  detail::connection_tls::destroy(std::exchange(tls_, nullptr));
   if (wfd_ >= 0 && wfd_ != fd_) ::close(wfd_);
   if (fd_ >= 0) ::close(fd_);
   fd_ = wfd_ = -1;
@@ -179,6 +184,7 @@ void connection::close() noexcept {
 
 int connection::detach() {
   if (wfd_ != fd_) throw std::invalid_argument("connection: a duplex pipe holds two fds and cannot be detached as one");
+  if (tls_) throw std::invalid_argument("connection: a connection in TLS cannot be detached (its TLS state is not in the fd)");
   const int fd = std::exchange(fd_, -1);
   wfd_ = -1;
   close();
@@ -212,6 +218,27 @@ void connection::check_writable(const char* what) const {
 
 // -- sending -------------------------------------------------------------------
 
+// Writes all of iov through TLS, blocking: header and payload in one record
+// when small (a record per piece would add its overhead twice).
+void connection::write_all_tls(const iovec* iov, int n) {
+  const auto all = [this](const char* p, std::size_t len) {
+    while (len > 0) {
+      const auto w = static_cast<std::size_t>(detail::connection_tls::write(*this, p, len, true));
+      p += w;
+      len -= w;
+    }
+  };
+  const std::size_t total = n == 1 ? iov[0].iov_len : iov[0].iov_len + iov[1].iov_len;
+  if (n == 1 || total > 16384) {
+    for (int i = 0; i < n; ++i) all(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+    return;
+  }
+  char buf[16384];
+  std::memcpy(buf, iov[0].iov_base, iov[0].iov_len);
+  std::memcpy(buf + iov[0].iov_len, iov[1].iov_base, iov[1].iov_len);
+  all(buf, total);
+}
+
 void connection::send_bytes(std::string_view buf, std::size_t offset, std::optional<std::size_t> size) {
   check_writable("send_bytes");
   if (offset > buf.size()) throw std::invalid_argument("send_bytes: buffer length < offset");
@@ -219,6 +246,10 @@ void connection::send_bytes(std::string_view buf, std::size_t offset, std::optio
   if (n > buf.size() - offset) throw std::invalid_argument("send_bytes: buffer length < offset + size");
   char h[12];
   iovec iov[2] = {{h, detail::frame_header(h, n)}, {const_cast<char*>(buf.data() + offset), n}};
+  if (tls_) {
+    write_all_tls(iov, n == 0 ? 1 : 2);
+    return;
+  }
   write_all(wfd_, socket_, iov, n == 0 ? 1 : 2);
 }
 
@@ -231,6 +262,10 @@ void connection::send_frame(std::string& frame) {
   }
   store_be32(frame.data(), static_cast<std::uint32_t>(n));
   iovec iov{frame.data(), frame.size()};
+  if (tls_) {
+    write_all_tls(&iov, 1);
+    return;
+  }
   write_all(wfd_, socket_, &iov, 1);
 }
 
@@ -261,9 +296,21 @@ task<void> connection::send_frame_async(std::string frame, bool framed) {
   const int fd = wfd_;
   std::size_t done = 0;
   std::exception_ptr deferred;  // a cancel that came after the first byte went
+  // TLS: OpenSSL took the bytes into a record it has begun to send, so the
+  // message must be finished even though no byte was reported sent yet.
+  bool committed = false;
   while (done < frame.size()) {
     ssize_t w = -EAGAIN;
-    if (socket_) {
+    bool want_read = false;  // TLS: the write waits for the peer's bytes
+    if (tls_) {
+      const long r = detail::connection_tls::write(*this, frame.data() + done, frame.size() - done, deferred != nullptr);
+      if (r > 0) {
+        done += static_cast<std::size_t>(r);
+        continue;
+      }
+      want_read = r == detail::tls_want_read;
+      committed = true;
+    } else if (socket_) {
       w = ::send(fd, frame.data() + done, frame.size() - done, MSG_DONTWAIT | MSG_NOSIGNAL);
       if (w < 0) w = -errno;
     } else {
@@ -281,6 +328,10 @@ task<void> connection::send_frame_async(std::string frame, bool framed) {
     }
     if (w != -EAGAIN) throw_os_error(static_cast<int>(-w), on_fd("send", fd));
     try {
+      if (want_read) {
+        co_await corio::wait_readable(fd);
+        continue;
+      }
       co_await corio::wait_writable(fd);
       if (!socket_) {
         w = corio::detail::write_nosignal(fd, frame.data() + done, std::min<std::size_t>(PIPE_BUF, frame.size() - done));
@@ -289,7 +340,7 @@ task<void> connection::send_frame_async(std::string frame, bool framed) {
         done += static_cast<std::size_t>(w);
       }
     } catch (const cancelled_error&) {
-      if (done == 0) throw;  // nothing went: the message is simply not sent
+      if (done == 0 && !committed) throw;  // nothing went: the message is simply not sent
       deferred = std::current_exception();
     }
   }
@@ -359,6 +410,12 @@ char* connection::make_room(std::size_t want) {
 
 bool connection::fill_blocking() {
   char* p = make_room(kChunk);
+  if (tls_) {
+    const long r = detail::connection_tls::read(*this, p, kChunk, true);
+    rlen_ += static_cast<std::size_t>(r);
+    if (r == 0) eof_ = true;
+    return r > 0;
+  }
   for (;;) {
     const ssize_t r = ::read(fd_, p, kChunk);
     if (r < 0 && errno == EINTR) continue;
@@ -371,6 +428,16 @@ bool connection::fill_blocking() {
 
 long connection::fill_nowait() {
   char* p = make_room(kChunk);
+  if (tls_) {
+    const long r = detail::connection_tls::read(*this, p, kChunk, false);
+    if (r < 0) {
+      tls_wants_write_ = r == detail::tls_want_write;
+      return -EAGAIN;
+    }
+    rlen_ += static_cast<std::size_t>(r);
+    if (r == 0) eof_ = true;
+    return r;
+  }
   for (;;) {
     const ssize_t r = socket_ ? ::recv(fd_, p, kChunk, MSG_DONTWAIT) : ::read(fd_, p, kChunk);
     if (r < 0 && errno == EINTR) continue;
@@ -408,6 +475,10 @@ task<void> connection::fill_message_async(std::optional<std::size_t> maxlength) 
     }
     if (socket_ && fill_nowait() != -EAGAIN) continue;
     // What was read so far stays in the buffer if this wait is cancelled.
+    if (tls_ && tls_wants_write_) {
+      co_await corio::wait_writable(fd);
+      continue;
+    }
     co_await corio::wait_readable(fd);
     if (!socket_) fill_nowait();
   }
@@ -437,7 +508,7 @@ std::size_t connection::recv_bytes_into(std::span<char> buf, std::size_t offset)
 
 bool connection::poll(std::optional<duration> timeout) {
   check_readable("poll");
-  if (rpos_ < rlen_ || eof_) return true;
+  if (rpos_ < rlen_ || eof_ || detail::connection_tls::pending(*this)) return true;
   pollfd p{fd_, POLLIN, 0};
   const std::optional<std::chrono::steady_clock::time_point> deadline =
       timeout ? std::optional(std::chrono::steady_clock::now() +
@@ -449,7 +520,7 @@ bool connection::poll(std::optional<duration> timeout) {
 
 task<bool> connection::poll_async(std::optional<duration> timeout) {
   check_readable("poll");
-  if (rpos_ < rlen_ || eof_) co_return true;
+  if (rpos_ < rlen_ || eof_ || detail::connection_tls::pending(*this)) co_return true;
   const int fd = fd_;
   if (!timeout) {
     co_await corio::wait_readable(fd);

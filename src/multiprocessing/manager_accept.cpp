@@ -1,5 +1,7 @@
 // The server's side of a manager's transport: the listening socket, and
-// what turns an accepted socket into a connection to serve.
+// what turns an accepted socket into a connection to serve (TLS first when
+// the server has a context, then the authkey handshake).
+#include "connection_tls.hpp"
 #include "manager_server.hpp"
 
 #include <corio/multiprocessing/authentication.hpp>
@@ -31,7 +33,8 @@ address fresh_unix_address() {
 }
 
 // A peer gets this long to prove it knows the key; until then the server
-// holds its socket and a handshake buffer of 256 bytes, nothing more.
+// holds its socket and a handshake buffer of 256 bytes (and, with TLS, the
+// OpenSSL state of one handshake), nothing more.
 constexpr std::chrono::seconds kHandshakeLimit{20};
 
 }  // namespace
@@ -50,10 +53,21 @@ socket manager_listen(const std::optional<address>& requested, address& bound) {
 
 // MG-15: the server challenges first, then answers the client's challenge
 // (Python's Listener.accept); nothing else is read before both succeed.
-task<connection> manager_authenticate(socket s, std::string authkey) {
+// With TLS, the authkey handshake runs inside the TLS channel, and both
+// count against the same limit.
+task<connection> manager_authenticate(socket s, std::string authkey, std::optional<ssl_context> tls) {
+  std::string peer = "a client";
+  if (tls) {
+    try {
+      peer = "the client at " + from_sockaddr(s.getpeername()).to_string();
+    } catch (const std::exception&) {
+    }
+  }
   connection c(s.detach(), true, true);
+  if (tls) connection_tls::wrap(c, *tls, true, {}, std::move(peer));
   co_await wait_for(
       [](connection& conn, std::string key) -> task<void> {
+        if (conn.uses_tls()) co_await connection_tls::handshake_async(conn);
         co_await deliver_challenge_async(conn, key);
         co_await answer_challenge_async(conn, key);
       }(c, std::move(authkey)),

@@ -114,8 +114,9 @@ struct entry {
 
 class server {
  public:
-  server(socket listener, address where, std::string authkey, const std::vector<registered_type>& types)
-      : listener_(std::move(listener)), address_(std::move(where)), authkey_(std::move(authkey)) {
+  server(socket listener, address where, std::string authkey, const std::vector<registered_type>& types,
+         std::optional<ssl_context> tls)
+      : listener_(std::move(listener)), address_(std::move(where)), authkey_(std::move(authkey)), tls_(std::move(tls)) {
     for (const registered_type& t : types) {
       resolved r;
       r.kind = t.kind;
@@ -153,7 +154,7 @@ class server {
     client_state c{next_client_++};
     connection conn;
     try {
-      conn = co_await manager_authenticate(std::move(s), authkey_);
+      conn = co_await manager_authenticate(std::move(s), authkey_, tls_);
     } catch (const std::exception&) {
       co_return;  // the handshake failed: nothing was read beyond it
     }
@@ -309,6 +310,7 @@ class server {
   socket listener_;
   address address_;
   std::string authkey_;
+  std::optional<ssl_context> tls_;  // the server's TLS context, if any
   struct resolved {
     std::string kind;
     referent_maker maker = nullptr;
@@ -336,10 +338,10 @@ struct serving {
   }
 };
 
-std::shared_ptr<serving> bind_server(server_config cfg) {
+std::shared_ptr<serving> bind_server(server_config cfg, std::optional<ssl_context> tls) {
   auto s = std::make_shared<serving>();
   socket l = manager_listen(cfg.address, s->bound);
-  s->srv.emplace(std::move(l), s->bound, std::move(cfg.authkey), cfg.types);
+  s->srv.emplace(std::move(l), s->bound, std::move(cfg.authkey), cfg.types, std::move(tls));
   return s;
 }
 
@@ -352,11 +354,15 @@ void serve(serving& s) {
 }
 
 void manager_server_main(server_config cfg, connection report) {
+  manager_server_main_tls(std::move(cfg), std::move(report), std::nullopt);
+}
+
+void manager_server_main_tls(server_config cfg, connection report, std::optional<ssl_context> tls) {
   // The server outlives a Ctrl-C in the terminal; its manager stops it (MG-01).
   ::signal(SIGINT, SIG_IGN);
   std::shared_ptr<serving> s;
   try {
-    s = bind_server(std::move(cfg));
+    s = bind_server(std::move(cfg), std::move(tls));
   } catch (...) {
     report.send(std::variant<std::exception_ptr, address>(std::current_exception()));
     return;

@@ -11,6 +11,7 @@
 #include <corio/multiprocessing/detail/pool_wire.hpp>
 #include <corio/multiprocessing/managers.hpp>
 #include <corio/socket.hpp>
+#include <corio/ssl.hpp>
 #include <corio/tasks.hpp>
 
 #include <cstdint>
@@ -34,8 +35,9 @@ std::unique_ptr<referent> make_queue(std::int64_t maxsize);
 // Binds and listens at `address` (none: a fresh AF_UNIX path); the real
 // address is in `bound`.
 socket manager_listen(const std::optional<address>& requested, address& bound);
-// Makes an accepted socket a connection, after the handshake with `authkey`.
-task<connection> manager_authenticate(socket s, std::string authkey);
+// Makes an accepted socket a connection, after the handshake with `authkey`
+// (inside TLS with `tls`, the server's context).
+task<connection> manager_authenticate(socket s, std::string authkey, std::optional<ssl_context> tls = std::nullopt);
 // Connects to a server and performs the handshake, blocking.
 // `source`, if given, is bound before connecting.
 connection manager_connect(const address& a, const std::string& authkey,
@@ -64,9 +66,12 @@ struct server_config {
   CORIO_CODEC(address, authkey, types)
 };
 void manager_server_main(server_config cfg, connection report);
+// The same serving over TLS with `tls` (the server's context, which crosses
+// to the server process only by fork: an OpenSSL context has no encoding).
+void manager_server_main_tls(server_config cfg, connection report, std::optional<ssl_context> tls);
 // The same in pieces, for get_server(): bound at once, served later.
 struct serving;
-std::shared_ptr<serving> bind_server(server_config cfg);
+std::shared_ptr<serving> bind_server(server_config cfg, std::optional<ssl_context> tls = std::nullopt);
 const address& bound_address(const serving& s) noexcept;
 void serve(serving& s);
 

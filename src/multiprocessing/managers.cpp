@@ -21,6 +21,11 @@ struct manager_state {
   std::unique_ptr<process> server;  // when this manager started the server
   std::vector<detail::registered_type> types;
   std::optional<multiprocessing::address> source;  // bind_client()
+  manager_ssl ssl;
+  // The client context becomes this process's for the manager's address.
+  void register_tls() const {
+    if (ssl.client && address) register_manager_ssl(*address, *ssl.client, ssl.server_hostname);
+  }
 };
 
 }  // namespace detail
@@ -30,6 +35,16 @@ base_manager::base_manager(std::optional<multiprocessing::address> address, std:
   s_->requested = address;
   s_->address = std::move(address);
   s_->authkey = authkey ? std::move(*authkey) : current_process().authkey();
+}
+
+base_manager::base_manager(std::optional<multiprocessing::address> address, std::optional<std::string> authkey,
+                           manager_ssl ssl)
+    : base_manager(std::move(address), std::move(authkey)) {
+  if (ssl.server && ssl.server->protocol() != ssl_protocol::tls_server)
+    throw std::invalid_argument("manager: manager_ssl::server must be a server context (ssl_protocol::tls_server)");
+  if (ssl.client && ssl.client->protocol() != ssl_protocol::tls_client)
+    throw std::invalid_argument("manager: manager_ssl::client must be a client context (ssl_protocol::tls_client)");
+  s_->ssl = std::move(ssl);
 }
 
 base_manager::base_manager(base_manager&&) noexcept = default;
@@ -68,8 +83,23 @@ void base_manager::start(const context& ctx) {
   if (s_->st == state::started) throw process_error("Already started server");
   if (s_->st == state::shutdown) throw process_error("Manager has shut down");
   auto [reader, writer] = pipe(false);
-  auto proc = std::make_unique<process>(&detail::manager_server_main,
-                                        detail::server_config{s_->requested, s_->authkey, s_->types}, std::move(writer));
+  std::unique_ptr<process> proc;
+  if (s_->ssl.server) {
+    const std::string where = s_->requested ? s_->requested->to_string() : std::string("a fresh address");
+    if (ctx.get_start_method() != "fork")
+      throw std::invalid_argument("manager at " + where + ": a server ssl_context reaches the server process by fork "
+                                  "only (an OpenSSL context has no encoding), not by " + ctx.get_start_method() +
+                                  "; serve it with get_server() in a process that builds its context");
+    if (!s_->ssl.client)
+      throw std::invalid_argument("manager at " + where + ": a server ssl_context needs manager_ssl::client too, "
+                                  "for the manager's own connections to its server");
+    proc = std::make_unique<process>(
+        [cfg = detail::server_config{s_->requested, s_->authkey, s_->types}, tls = *s_->ssl.server,
+         w = std::move(writer)]() mutable { detail::manager_server_main_tls(std::move(cfg), std::move(w), tls); });
+  } else {
+    proc = std::make_unique<process>(&detail::manager_server_main,
+                                     detail::server_config{s_->requested, s_->authkey, s_->types}, std::move(writer));
+  }
   ctx.start(*proc);
   using report = std::variant<std::exception_ptr, multiprocessing::address>;
   std::optional<report> r;
@@ -87,6 +117,7 @@ void base_manager::start(const context& ctx) {
   s_->address = std::get<1>(*r);
   s_->server = std::move(proc);
   s_->st = state::started;
+  s_->register_tls();
 }
 
 void base_manager::register_raw(std::string type_id, const char* kind, detail::any_fn maker, detail::any_fn factory,
@@ -116,7 +147,8 @@ manager_server base_manager::get_server() const {
   if (!s_) throw process_error("get_server: the manager was moved from");
   if (s_->st == state::started) throw process_error("Already started server");
   if (s_->st == state::shutdown) throw process_error("Manager has shut down");
-  return manager_server(detail::bind_server(detail::server_config{s_->requested, s_->authkey, s_->types}));
+  return manager_server(
+      detail::bind_server(detail::server_config{s_->requested, s_->authkey, s_->types}, s_->ssl.server));
 }
 
 void base_manager::bind_client(multiprocessing::address source) {
@@ -128,6 +160,7 @@ void base_manager::connect() {
   if (!s_) throw process_error("connect: the manager was moved from");
   if (s_->st == state::shutdown) throw process_error("Manager has shut down");
   if (!s_->address) throw std::invalid_argument("connect: the manager has no address");
+  s_->register_tls();
   detail::decode_reply<void>(
       detail::round_trip_raw(*s_->address, s_->authkey, detail::encode_request("ping", 0, ""), s_->source));
   s_->st = state::started;

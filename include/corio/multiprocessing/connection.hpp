@@ -16,6 +16,10 @@
 // message first, then raises cancelled_error, so the stream is never left
 // with half a message. A connection must not be moved or closed while one
 // of its awaitables is pending.
+//
+// A connection over a socket may be wrapped in TLS (a manager reached
+// across a network, managers.hpp): the framing is the same, and the bytes
+// go through OpenSSL instead of straight to the fd.
 #pragma once
 
 #include <corio/multiprocessing/codec.hpp>
@@ -33,9 +37,13 @@
 #include <variant>
 #include <vector>
 
+struct iovec;
+
 namespace corio::multiprocessing {
 
 namespace detail {
+struct tls_channel;
+struct connection_tls;
 /// The header of a message of n bytes as Python frames it, written to
 /// h[0, 12); its length (4, or 12 past 2^31 - 1 bytes).
 std::size_t frame_header(char* h, std::size_t n) noexcept;
@@ -70,12 +78,16 @@ class connection {
   int write_fileno() const;
   /// Python: closed, readable, writable.
   bool closed() const noexcept { return fd_ < 0; }
+  /// corio's addition: whether the connection is wrapped in TLS (a
+  /// manager's connection with an ssl_context, managers.hpp).
+  bool uses_tls() const noexcept { return tls_ != nullptr; }
   bool readable() const noexcept { return readable_; }
   bool writable() const noexcept { return writable_; }
   /// Python: close(). Twice is fine.
   void close() noexcept;
   /// Gives up the fd without closing it (Python: detach()).
-  /// std::invalid_argument for a duplex pipe, which holds two.
+  /// std::invalid_argument for a duplex pipe, which holds two, and for a
+  /// connection in TLS, whose state the fd alone does not carry.
   int detach();
 
   /// Python: send_bytes(buf, offset, size): `buf[offset, offset+size)` as
@@ -145,6 +157,7 @@ class connection {
   task<bool> poll_async(std::optional<duration> timeout = duration::zero());
 
  private:
+  friend struct detail::connection_tls;
   static constexpr std::size_t kHeader = 4;
   struct message_guard {
     connection* c;
@@ -153,6 +166,8 @@ class connection {
   void check_open() const;
   void check_readable(const char* what) const;
   void check_writable(const char* what) const;
+  // TLS: writes iov's bytes, blocking (connection_tls.hpp).
+  void write_all_tls(const ::iovec* iov, int n);
   // Sends frame[kHeader...] as one message; the first kHeader bytes are
   // free for the length.
   void send_frame(std::string& frame);
@@ -179,6 +194,8 @@ class connection {
   bool socket_ = false;  // a socket: send/recv flags work
   bool bad_ = false;     // a message over maxlength was refused: unreadable
   bool eof_ = false;
+  detail::tls_channel* tls_ = nullptr;  // owned; null without TLS
+  bool tls_wants_write_ = false;         // a TLS read waits for room to write
   // Bytes read and not yet consumed: rbuf_[rpos_, rlen_).
   std::unique_ptr<char[]> rbuf_;
   std::size_t rcap_ = 0;
@@ -191,11 +208,13 @@ class connection {
 /// A connection crosses a process as an argument of a process being
 /// started (Python: inheritance): with fork the child has its copy, with
 /// spawn and forkserver its fd is passed along. Anywhere else (in a
-/// message) it is a codec_error. The parent's copy goes with the process's
+/// message), or wrapped in TLS (its state lives in this process), it is a
+/// codec_error. The parent's copy goes with the process's
 /// target at start(), as Python's parent should close it (MP-27).
 template <>
 struct codec<connection> {
   static void encode(packer& p, const connection& c) {
+    if (c.uses_tls()) throw codec_error("a connection wrapped in TLS cannot cross a process: its TLS state lives in this one");
     const int fd = c.fileno(), wfd = c.write_fileno();
     p.pack_array(4);
     codec<std::size_t>::encode(p, detail::share_fd(fd, "a connection"));

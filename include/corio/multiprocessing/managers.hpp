@@ -17,6 +17,10 @@
 //
 // A manager goes from initial to started to shut down (MG-02); destroying a
 // manager that started its server shuts the server down (Python's `with`).
+//
+// A manager reached across a network can speak TLS (manager_ssl): the
+// server presents a certificate, clients verify it, and the authkey
+// handshake runs inside the TLS channel (departure 130).
 #pragma once
 
 #include <corio/multiprocessing/codec.hpp>
@@ -25,6 +29,7 @@
 #include <corio/multiprocessing/exposed.hpp>
 #include <corio/multiprocessing/proxy.hpp>
 #include <corio/multiprocessing/address.hpp>
+#include <corio/ssl.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -47,6 +52,37 @@ namespace detail {
 struct manager_state;
 struct serving;
 }  // namespace detail
+
+/// TLS for a manager reached across a network (corio's addition, departure
+/// 130; Python code would wrap the sockets in ssl itself). The authkey
+/// stays the authorization; TLS adds confidentiality and the server's
+/// identity.
+struct manager_ssl {
+  /// The server's context (ssl_protocol::tls_server, with load_cert_chain):
+  /// the server this manager starts, or get_server() builds, speaks only
+  /// TLS. It reaches a started server by fork only: start() with another
+  /// method raises std::invalid_argument.
+  std::optional<ssl_context> server{};
+  /// The clients' context (ssl_protocol::tls_client, with the CAs that
+  /// verify the server): this manager's connections, and those of every
+  /// proxy of its address in this process, use TLS with it (see
+  /// register_manager_ssl). Needed with `server` for start().
+  std::optional<ssl_context> client{};
+  /// The name the server's certificate must carry; empty: the address's
+  /// host (a name or an IP address).
+  std::string server_hostname{};
+};
+
+/// The client context this process uses for every connection to the
+/// manager at `address`: its manager's, its proxies', and those of proxies
+/// received from other processes (a proxy of a TLS manager says so when it
+/// crosses, and decoding one raises process_error naming the address while
+/// no context is registered for it). A forked child inherits the
+/// registrations. Replaces an earlier one; a manager with manager_ssl::client
+/// registers it when it starts or connects. std::invalid_argument for a
+/// server context. Python has no such thing (departure 130).
+void register_manager_ssl(const multiprocessing::address& address, ssl_context client,
+                          std::string server_hostname = {});
 
 /// Python: multiprocessing.managers.Server, as get_server() returns it:
 /// bound at once, served by serve_forever() in the calling thread.
@@ -79,6 +115,9 @@ class base_manager {
   /// current_process().authkey() (MG-16).
   explicit base_manager(std::optional<multiprocessing::address> address = std::nullopt,
                         std::optional<std::string> authkey = std::nullopt);
+  /// The same over TLS (manager_ssl). std::invalid_argument for a context
+  /// of the wrong side.
+  base_manager(std::optional<multiprocessing::address> address, std::optional<std::string> authkey, manager_ssl ssl);
   base_manager(base_manager&&) noexcept;
   base_manager& operator=(base_manager&&) noexcept;
   base_manager(const base_manager&) = delete;

@@ -17,8 +17,9 @@
 // Copies of a proxy share one reference in the server; the last copy
 // dropped releases it, and the object dies with the last reference of all
 // processes (MG-14). A proxy crosses a process as a codec value (typeid,
-// address, id): the receiver takes a reference of its own and connects with
-// its own authkey. After the manager shut down, a call raises an os_error
+// address, id, and a flag when its manager is reached over TLS): the
+// receiver takes a reference of its own and connects with its own authkey
+// (and the client ssl_context it registered for the address). After the manager shut down, a call raises an os_error
 // or eof_error naming the manager's address (MG-04).
 #pragma once
 
@@ -120,6 +121,10 @@ task<R> call_async(std::shared_ptr<const proxy_ref> r, std::string request) {
 
 // Takes a reference in the server for a proxy decoded here (MG-14).
 std::shared_ptr<const proxy_ref> adopt_token(token t);
+// Whether this process reaches the manager at `a` over TLS (a client
+// context is registered for it), and process_error naming `a` if not.
+bool manager_uses_tls(const multiprocessing::address& a);
+void check_manager_tls(const multiprocessing::address& a);
 
 struct from_ref {};
 
@@ -472,20 +477,29 @@ bool proxy_accepts(std::string_view t) {
 }
 }  // namespace detail
 
-/// A proxy crosses a process as [typeid, address, id] (MG-14); decoding it
-/// takes a reference in the server (connecting to it), and a typeid other
-/// than the proxy type's is a codec_error.
+/// A proxy crosses a process as [typeid, address, id] (MG-14), with `true`
+/// after them when this process reaches the manager over TLS; decoding it
+/// takes a reference in the server (connecting to it, over TLS with the
+/// context registered for the address: register_manager_ssl), and a typeid
+/// other than the proxy type's is a codec_error.
 template <class P>
   requires detail::proxy_type<P>
 struct codec<P> {
+  // [typeid, address, id], and `true` after them for a manager reached
+  // over TLS, whose receiver must have a client context for the address.
   static void encode(packer& p, const P& v) {
-    p.pack_array(3);
+    const bool tls = detail::manager_uses_tls(v.address());
+    p.pack_array(tls ? 4 : 3);
     codec<std::string>::encode(p, v.type_id());
     codec<multiprocessing::address>::encode(p, v.address());
     codec<std::uint64_t>::encode(p, v.id());
+    if (tls) codec<bool>::encode(p, true);
   }
   static P decode(const object& o) {
-    detail::check_array<P>(o, 3);
+    const bool tls = o.type == msgpack::type::ARRAY && o.via.array.size == 4;
+    detail::check_array<P>(o, tls ? 4 : 3);
+    if (tls && codec<bool>::decode(o.via.array.ptr[3]))
+      detail::check_manager_tls(codec<multiprocessing::address>::decode(o.via.array.ptr[1]));
     detail::token t{codec<std::string>::decode(o.via.array.ptr[0]), codec<multiprocessing::address>::decode(o.via.array.ptr[1]),
                     codec<std::uint64_t>::decode(o.via.array.ptr[2])};
     if (!detail::proxy_accepts<P>(t.type_id)) detail::mismatch<P>(o, "a proxy of another typeid");
