@@ -5,6 +5,7 @@
 #include <corio/timeouts.hpp>
 
 #include <chrono>
+#include <exception>
 #include <type_traits>
 #include <utility>
 
@@ -24,6 +25,19 @@ corio::task<T> bounded(corio::task<T> main) {
   } else {
     co_return co_await corio::wait_for(std::move(main), std::chrono::hours(24));
   }
+}
+
+/// Awaits `aw` and reports what came out of it: null for a normal return,
+/// else the exception (cancellations included). Lets a coroutine check what
+/// an await throws with EXPECT_* (ASSERT_* cannot be used in coroutines).
+template <class A>
+corio::task<std::exception_ptr> outcome(A aw) {
+  try {
+    co_await std::move(aw);
+  } catch (...) {
+    co_return std::current_exception();
+  }
+  co_return nullptr;
 }
 
 }  // namespace corio_test

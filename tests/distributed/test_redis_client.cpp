@@ -3,6 +3,7 @@
 // replies, and the faults: the server stopped mid-run and started again, a
 // server that stays away, the client closed with commands pending.
 #include "error_util.hpp"
+#include "loop_util.hpp"
 #include "io/io_util.hpp"
 #include "redis_util.hpp"
 
@@ -26,22 +27,13 @@ using corio::distributed::redis_error;
 using corio::distributed::redis_options;
 using corio::distributed::redis_reply;
 using corio_test::redis_server;
+using corio_test::outcome;
 using corio_test::run_io;
 
 redis_options options_for(const redis_server& s) {
   redis_options o;
   o.port = s.port();
   return o;
-}
-
-// What awaiting `f` raises (null if it gives a reply).
-corio::task<std::exception_ptr> error_of_reply(corio::future<redis_reply> f) {
-  try {
-    co_await f;
-  } catch (...) {
-    co_return std::current_exception();
-  } 
-  co_return nullptr;
 }
 
 TEST(redis_client, basic_commands_give_status_string_integer_nil_and_array_replies) {
@@ -162,7 +154,7 @@ TEST(redis_client, an_error_reply_raises_redis_error_naming_the_command_and_the_
   run_io([](const redis_server& s) -> corio::task<void> {
     redis_client c(options_for(s));
     co_await c.command("SET", "str", "x");
-    std::exception_ptr e = co_await error_of_reply(c.command("LPUSH", "str", "y"));
+    std::exception_ptr e = co_await outcome(c.command("LPUSH", "str", "y"));
     EXPECT_TRUE(corio_test::holds<redis_error>(e));
     if (::testing::Test::HasFailure()) co_return;
     try {
@@ -172,13 +164,13 @@ TEST(redis_client, an_error_reply_raises_redis_error_naming_the_command_and_the_
       EXPECT_NE(err.reply().find("WRONGTYPE"), std::string::npos) << err.reply();
       EXPECT_NE(std::string(err.what()).find("LPUSH"), std::string::npos) << err.what();
     }
-    e = co_await error_of_reply(c.command("NOSUCHCOMMAND", 1));
+    e = co_await outcome(c.command("NOSUCHCOMMAND", 1));
     EXPECT_NE(corio_test::message_of(e).find("NOSUCHCOMMAND"), std::string::npos) << corio_test::message_of(e);
     // An error inside EXEC's array raises for the whole command.
     co_await c.command("MULTI");
     co_await c.command("SET", "a", "1");
     co_await c.command("INCR", "str");
-    e = co_await error_of_reply(c.command("EXEC"));
+    e = co_await outcome(c.command("EXEC"));
     EXPECT_TRUE(corio_test::holds<redis_error>(e));
     EXPECT_EQ((co_await c.command("GET", "a")).as_string(), "1");
   }(server));
@@ -255,8 +247,8 @@ TEST(redis_client, closing_with_commands_pending_ends_them_cancelled) {
     auto blocked = c.command("BLPOP", "nothing", 0);
     auto behind = c.command("PING");
     c.close();
-    EXPECT_TRUE(corio_test::holds<corio::cancelled_error>(co_await error_of_reply(blocked)));
-    EXPECT_TRUE(corio_test::holds<corio::cancelled_error>(co_await error_of_reply(behind)));
+    EXPECT_TRUE(corio_test::holds<corio::cancelled_error>(co_await outcome(blocked)));
+    EXPECT_TRUE(corio_test::holds<corio::cancelled_error>(co_await outcome(behind)));
     EXPECT_FALSE(c.connected());
     c.close();  // idempotent
   }(server));
@@ -312,7 +304,7 @@ TEST(redis_client, server_stopped_and_started_again_fails_the_commands_in_flight
     co_await blocker.ping();
     auto in_flight = blocker.command("BLPOP", "nothing", 0);
     s.kill();
-    const std::exception_ptr e = co_await error_of_reply(in_flight);
+    const std::exception_ptr e = co_await outcome(in_flight);
     EXPECT_TRUE(corio_test::holds<broker_unavailable>(e));
     if (::testing::Test::HasFailure()) co_return;
     const std::string what = corio_test::message_of(e);
@@ -341,7 +333,7 @@ TEST(redis_client, a_server_that_stays_away_gives_broker_unavailable_in_bounded_
     o.backoff_max = 50ms;
     redis_client c(o);
     const auto start = std::chrono::steady_clock::now();
-    const std::exception_ptr e = co_await error_of_reply(c.command("PING"));
+    const std::exception_ptr e = co_await outcome(c.command("PING"));
     const auto waited = std::chrono::steady_clock::now() - start;
     EXPECT_TRUE(corio_test::holds<broker_unavailable>(e));
     if (::testing::Test::HasFailure()) co_return;
@@ -352,7 +344,7 @@ TEST(redis_client, a_server_that_stays_away_gives_broker_unavailable_in_bounded_
     EXPECT_NE(what.find("refused"), std::string::npos) << what;
     EXPECT_FALSE(c.connected());
     // The client keeps trying: a later command fails the same way.
-    EXPECT_TRUE(corio_test::holds<broker_unavailable>(co_await error_of_reply(c.command("PING"))));
+    EXPECT_TRUE(corio_test::holds<broker_unavailable>(co_await outcome(c.command("PING"))));
   }(server));
 }
 

@@ -4,6 +4,7 @@
 // left by a dead worker taken again after the visibility timeout, and a
 // Python program (redis-py and msgpack) submitting to a corio worker.
 #include "error_util.hpp"
+#include "loop_util.hpp"
 #include "io/io_util.hpp"
 #include "redis_util.hpp"
 
@@ -24,6 +25,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace cd = corio::distributed;
 using corio_test::redis_server;
+using corio_test::outcome;
 using corio_test::run_io;
 
 cd::task_queue_options options_for(const redis_server& s) {
@@ -34,15 +36,6 @@ cd::task_queue_options options_for(const redis_server& s) {
   o.time_limit = 2s;
   o.visibility_timeout = 3s;
   return o;
-}
-
-corio::task<std::exception_ptr> error_of(corio::task<int> t) {
-  try {
-    co_await std::move(t);
-  } catch (...) {
-    co_return std::current_exception();
-  }
-  co_return nullptr;
 }
 
 void register_square(cd::worker& w) {
@@ -90,7 +83,7 @@ TEST(task_queue, a_poison_task_is_retried_then_dead_lettered_while_the_others_fl
     auto bad = sub.submit<int>("poison", 1);
     std::vector<corio::task<int>> good;
     for (int i = 0; i < 50; ++i) good.push_back(sub.submit<int>("square", i));
-    const std::exception_ptr e = co_await error_of(std::move(bad));
+    const std::exception_ptr e = co_await outcome(std::move(bad));
     EXPECT_TRUE(corio_test::holds<std::invalid_argument>(e)) << corio_test::message_of(e);
     EXPECT_NE(corio_test::message_of(e).find("poison always throws"), std::string::npos);
     for (int i = 0; i < 50; ++i) EXPECT_EQ(co_await good[i], i * i);
@@ -137,10 +130,10 @@ TEST(task_queue, malformed_and_unknown_tasks_are_dead_lettered_and_the_worker_go
     auto wrong_args = sub.submit<int>("square", std::string("not an int"));
     auto fine = sub.submit<int>("square", 12);
     EXPECT_EQ(co_await fine, 144);
-    const std::exception_ptr e1 = co_await error_of(std::move(unknown));
+    const std::exception_ptr e1 = co_await outcome(std::move(unknown));
     EXPECT_TRUE(corio_test::holds<cd::task_failed>(e1)) << corio_test::message_of(e1);
     EXPECT_NE(corio_test::message_of(e1).find("no_such_function"), std::string::npos);
-    const std::exception_ptr e2 = co_await error_of(std::move(wrong_args));
+    const std::exception_ptr e2 = co_await outcome(std::move(wrong_args));
     EXPECT_TRUE(corio_test::holds<corio::multiprocessing::codec_error>(e2)) << corio_test::message_of(e2);
     EXPECT_TRUE(co_await corio_test::eventually([&] { return w.stats().dead_lettered == 4; }));
     EXPECT_EQ((co_await c.command("XLEN", "corio:dead")).as_integer(), 4);
@@ -163,7 +156,7 @@ TEST(task_queue, a_run_over_the_time_limit_fails_with_timeout_error) {
     });
     auto running = corio::create_task(w.run());
     cd::submitter sub(o);
-    const std::exception_ptr e = co_await error_of(sub.submit<int>("slow", 1));
+    const std::exception_ptr e = co_await outcome(sub.submit<int>("slow", 1));
     EXPECT_TRUE(corio_test::holds<corio::timeout_error>(e)) << corio_test::message_of(e);
     EXPECT_EQ(w.stats().failed_runs, 2u);
     w.stop();
@@ -236,7 +229,7 @@ TEST(task_queue, queue_stats_and_the_command_line_tool_show_waiting_in_flight_re
     w.register_function("poison", [](int) -> int { throw std::runtime_error("no"); });
     auto running = corio::create_task(w.run());
     cd::submitter sub(o);
-    EXPECT_TRUE(corio_test::holds<std::runtime_error>(co_await error_of(sub.submit<int>("poison", 1))));
+    EXPECT_TRUE(corio_test::holds<std::runtime_error>(co_await outcome(sub.submit<int>("poison", 1))));
     w.stop();
     co_await running;
     for (int i = 0; i < 3; ++i) (void)sub.submit_raw("nobody_runs_this", "\x90");  // no worker now

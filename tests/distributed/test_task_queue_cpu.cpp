@@ -7,6 +7,7 @@
 // on. The pool processes are forked (the default start method), and in one
 // test spawned.
 #include "error_util.hpp"
+#include "loop_util.hpp"
 #include "fork_util.hpp"
 #include "io/io_util.hpp"
 #include "multiprocessing_util.hpp"
@@ -35,6 +36,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace cd = corio::distributed;
 using corio_test::redis_server;
+using corio_test::outcome;
 using corio_test::run_io;
 using corio_test::temp_dir;
 
@@ -47,16 +49,6 @@ cd::task_queue_options options_for(const redis_server& s) {
   o.visibility_timeout = 30s;
   o.cpu_processes = 2;
   return o;
-}
-
-template <class T>
-corio::task<std::exception_ptr> error_of(corio::task<T> t) {
-  try {
-    co_await std::move(t);
-  } catch (...) {
-    co_return std::current_exception();
-  }
-  co_return nullptr;
 }
 
 bool exists(const std::string& path) {
@@ -153,7 +145,7 @@ TEST(task_queue_cpu, cpu_functions_run_in_spawned_pool_processes_too) {
     std::vector<corio::task<int>> squares;
     for (int i = 0; i < 10; ++i) squares.push_back(sub.submit<int>("square", i));
     for (int i = 0; i < 10; ++i) EXPECT_EQ(co_await squares[i], i * i);
-    const std::exception_ptr e = co_await error_of(sub.submit<int>("throws", 1));
+    const std::exception_ptr e = co_await outcome(sub.submit<int>("throws", 1));
     EXPECT_TRUE(corio_test::holds<std::invalid_argument>(e)) << corio_test::message_of(e);
     w.stop();
     co_await running;
@@ -171,7 +163,7 @@ TEST(task_queue_cpu, an_exception_of_a_cpu_function_is_retried_then_dead_lettere
     w.register_cpu_function("square", square);
     auto running = corio::create_task(w.run());
     cd::submitter sub(o);
-    const std::exception_ptr e = co_await error_of(sub.submit<int>("throws", 1));
+    const std::exception_ptr e = co_await outcome(sub.submit<int>("throws", 1));
     EXPECT_TRUE(corio_test::holds<std::invalid_argument>(e)) << corio_test::message_of(e);
     EXPECT_NE(corio_test::message_of(e).find("the CPU function refuses"), std::string::npos);
     EXPECT_TRUE(co_await corio_test::eventually([&] { return w.stats().retried == 2 && w.stats().dead_lettered == 1; }))
@@ -255,7 +247,7 @@ TEST(task_queue_cpu, a_cpu_function_over_its_time_limit_has_its_process_killed_a
     auto running = corio::create_task(w.run());
     cd::submitter sub(o);
     const std::string pid_file = d.path() + "/pid";
-    const std::exception_ptr e = co_await error_of(sub.submit<int>("never_ends", pid_file));
+    const std::exception_ptr e = co_await outcome(sub.submit<int>("never_ends", pid_file));
     EXPECT_TRUE(corio_test::holds<corio::timeout_error>(e)) << corio_test::message_of(e);
     EXPECT_NE(corio_test::message_of(e).find("time limit of 300 ms"), std::string::npos) << corio_test::message_of(e);
     EXPECT_EQ(w.stats().failed_runs, 1u);
@@ -301,7 +293,7 @@ TEST(task_queue_cpu, a_cpu_function_whose_process_always_dies_is_dead_lettered_w
     w.register_cpu_function("square", square);
     auto running = corio::create_task(w.run());
     cd::submitter sub(o);
-    const std::exception_ptr e = co_await error_of(sub.submit<int>("always_dies", 1));
+    const std::exception_ptr e = co_await outcome(sub.submit<int>("always_dies", 1));
     const std::string m = corio_test::message_of(e);
     EXPECT_TRUE(corio_test::holds<corio::multiprocessing::worker_lost_error>(e)) << m;
     EXPECT_NE(m.find("killed by signal 9 (SIGKILL)"), std::string::npos) << m;

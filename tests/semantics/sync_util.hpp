@@ -22,6 +22,7 @@
 namespace syt {
 
 using corio_test::bounded;
+using corio_test::outcome;
 using corio_test::yield_once;
 
 using namespace std::chrono_literals;
@@ -30,19 +31,6 @@ using namespace std::chrono_literals;
 template <class T>
 T run_bounded(corio::event_loop& loop, corio::task<T> main) {
   return loop.run_until_complete(bounded(std::move(main)));
-}
-
-/// Awaits `aw` and reports what came out of it: null for a normal return,
-/// else the exception (cancellations included). Lets a coroutine check what
-/// an await throws with EXPECT_* (ASSERT_* cannot be used in coroutines).
-template <class A>
-corio::task<std::exception_ptr> outcome(A aw) {
-  try {
-    co_await std::move(aw);
-  } catch (...) {
-    co_return std::current_exception();
-  }
-  co_return nullptr;
 }
 
 /// True if `e` holds an E (cbt::holds, for brevity).

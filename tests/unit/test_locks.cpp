@@ -23,6 +23,7 @@ using namespace std::chrono_literals;
 using corio_test::holds;
 
 using corio_test::bounded;
+using corio_test::outcome;
 using corio_test::yield_once;
 
 namespace {
@@ -149,17 +150,6 @@ TEST(Event, two_tasks_ping_pong) {
 // -- helpers for the primitives below ------------------------------------------------
 
 namespace {
-
-// What awaiting `aw` ended with: null for a normal return.
-template <class A>
-corio::task<std::exception_ptr> outcome(A aw) {
-  try {
-    co_await std::move(aw);
-  } catch (...) {
-    co_return std::current_exception();
-  }
-  co_return nullptr;
-}
 
 corio::task<> hold(corio::lock& lk, corio::duration d) {
   auto g = co_await lk.scoped();

@@ -27,22 +27,10 @@ using corio_test::counted;
 using corio_test::holds;
 
 using corio_test::bounded;
+using corio_test::outcome;
 using corio_test::yield_once;
 
 namespace {
-
-// Runs `main` inline in a task under a (virtual) day's deadline, so that a
-// lost wake-up fails the test with timeout_error instead of hanging it: on
-// virtual time the loop jumps to the deadline when nothing else can run.
-template <class A>
-corio::task<std::exception_ptr> outcome(A aw) {
-  try {
-    co_await std::move(aw);
-  } catch (...) {
-    co_return std::current_exception();
-  }
-  co_return nullptr;
-}
 
 template <class Q>
 corio::task<typename Q::value_type> get_one(Q& q) {
