@@ -83,6 +83,19 @@ long outcome(tls_channel& t, int r, std::size_t done, const char* op) {
   std::rethrow_exception(corio::detail::make_ssl_error(err, what, t.st.get()));
 }
 
+// One OpenSSL call on `t`, with its BIO told whether it may block, errno
+// and OpenSSL's error queue cleared before it; its outcome as above.
+template <class Call>
+long attempt(tls_channel& t, bool wait, const char* op, Call call) {
+  t.dontwait = !wait;
+  t.sys_errno = 0;
+  ERR_clear_error();
+  std::size_t done = 0;
+  const int r = call(done);
+  t.dontwait = false;
+  return outcome(t, r, done, op);
+}
+
 }  // namespace
 
 void connection_tls::wrap(connection& c, const ssl_context& ctx, bool server_side, const std::string& server_hostname,
@@ -142,34 +155,18 @@ void connection_tls::destroy(tls_channel* t) noexcept { delete t; }
 
 void connection_tls::handshake(connection& c) {
   tls_channel& t = *c.tls_;
-  t.dontwait = false;
-  for (;;) {
-    t.sys_errno = 0;
-    ERR_clear_error();
-    const long r = outcome(t, SSL_do_handshake(t.st->ssl), 0, "SSL handshake");
-    if (r == 0) {
-      if (SSL_is_init_finished(t.st->ssl)) return;
-      throw_os_error(ECONNRESET, "SSL handshake with " + t.peer + ": the peer closed the connection");
-    }
-    // Blocking: a want means an interrupted call, so it is simply retried.
+  // Blocking: a want means an interrupted call, so it is simply retried.
+  while (attempt(t, true, "SSL handshake", [&](std::size_t&) { return SSL_do_handshake(t.st->ssl); }) != 0) {
   }
+  if (!SSL_is_init_finished(t.st->ssl))
+    throw_os_error(ECONNRESET, "SSL handshake with " + t.peer + ": the peer closed the connection");
 }
 
 task<void> connection_tls::handshake_async(connection& c) {
   tls_channel& t = *c.tls_;
   const int fd = c.fd_;
   for (;;) {
-    t.dontwait = true;
-    t.sys_errno = 0;
-    ERR_clear_error();
-    long r;
-    try {
-      r = outcome(t, SSL_do_handshake(t.st->ssl), 0, "SSL handshake");
-    } catch (...) {
-      t.dontwait = false;
-      throw;
-    }
-    t.dontwait = false;
+    const long r = attempt(t, false, "SSL handshake", [&](std::size_t&) { return SSL_do_handshake(t.st->ssl); });
     if (r == tls_want_read) {
       co_await corio::wait_readable(fd);
     } else if (r == tls_want_write) {
@@ -185,13 +182,7 @@ task<void> connection_tls::handshake_async(connection& c) {
 long connection_tls::read(connection& c, char* p, std::size_t n, bool wait) {
   tls_channel& t = *c.tls_;
   for (;;) {
-    t.dontwait = !wait;
-    t.sys_errno = 0;
-    ERR_clear_error();
-    std::size_t got = 0;
-    const int r = SSL_read_ex(t.st->ssl, p, n, &got);
-    t.dontwait = false;
-    const long o = outcome(t, r, got, "SSL read");
+    const long o = attempt(t, wait, "SSL read", [&](std::size_t& got) { return SSL_read_ex(t.st->ssl, p, n, &got); });
     if (o >= 0 || !wait) return o;
   }
 }
@@ -199,13 +190,8 @@ long connection_tls::read(connection& c, char* p, std::size_t n, bool wait) {
 long connection_tls::write(connection& c, const char* p, std::size_t n, bool wait) {
   tls_channel& t = *c.tls_;
   for (;;) {
-    t.dontwait = !wait;
-    t.sys_errno = 0;
-    ERR_clear_error();
-    std::size_t wrote = 0;
-    const int r = SSL_write_ex(t.st->ssl, p, n, &wrote);
-    t.dontwait = false;
-    const long o = outcome(t, r, wrote, "SSL write");
+    const long o =
+        attempt(t, wait, "SSL write", [&](std::size_t& wrote) { return SSL_write_ex(t.st->ssl, p, n, &wrote); });
     if (o == 0) throw_os_error(EPIPE, "SSL write with " + t.peer + ": the peer closed the connection");
     if (o > 0 || !wait) return o;
   }
