@@ -58,13 +58,6 @@ bool exists(const std::string& path) {
 
 void touch(const std::string& path, const std::string& text = {}) { std::ofstream(path) << text; }
 
-// Polls (bounded, generous for a loaded machine) until pred() holds.
-template <class Pred>
-corio::task<bool> within_a_minute(Pred pred) {
-  for (int i = 0; i < 60000 && !pred(); ++i) co_await corio::sleep(1ms);
-  co_return pred();
-}
-
 // -- the CPU functions: they run in pool processes ---------------------------------
 
 int square(int x) { return x * x; }
@@ -191,7 +184,7 @@ TEST(task_queue_cpu, the_loop_runs_other_tasks_while_a_cpu_function_computes) {
     cd::submitter sub(options_for(s));
     const std::string started = d.path() + "/started", release = d.path() + "/release";
     auto blocked = corio::create_task(sub.submit<int>("gated", started, release));
-    EXPECT_TRUE(co_await within_a_minute([&] { return exists(started); }));
+    EXPECT_TRUE(co_await corio_test::eventually([&] { return exists(started); }, 60s));
     // The CPU function cannot return before `release` exists: the loop
     // function's result comes while it runs.
     EXPECT_EQ(co_await sub.submit<int>("add", 2, 3), 5);
@@ -219,7 +212,7 @@ TEST(task_queue_cpu, a_stopped_worker_waits_for_its_running_cpu_task_before_run_
     cd::submitter sub(options_for(s));
     const std::string started = d.path() + "/started", release = d.path() + "/release";
     auto blocked = corio::create_task(sub.submit<int>("gated", started, release));
-    EXPECT_TRUE(co_await within_a_minute([&] { return exists(started); }));
+    EXPECT_TRUE(co_await corio_test::eventually([&] { return exists(started); }, 60s));
     w.stop();
     // Bounded by the task's own wait for `release` (60 s).
     co_await corio::sleep(100ms);
@@ -255,7 +248,7 @@ TEST(task_queue_cpu, a_cpu_function_over_its_time_limit_has_its_process_killed_a
     std::ifstream(pid_file) >> pid;
     EXPECT_GT(pid, 0);
     // Killed and reaped (by a task of the pool's own, so after the reply).
-    EXPECT_TRUE(co_await within_a_minute([&] { return pid > 0 && ::kill(pid, 0) != 0; }));
+    EXPECT_TRUE(co_await corio_test::eventually([&] { return pid > 0 && ::kill(pid, 0) != 0; }, 60s));
     // The one process of the pool was replaced.
     EXPECT_EQ(co_await sub.submit<int>("square", 12), 144);
     w.stop();

@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -72,10 +73,11 @@ inline int open_fd_count() {
   return n;
 }
 
-// Waits (yielding to the loop) until pred holds, for at most 5 s.
+// Waits (yielding to the loop) until pred holds, for at most `limit` (more
+// on a loaded machine: it counts 1 ms sleeps).
 template <class Pred>
-corio::task<bool> eventually(Pred pred) {
-  for (int i = 0; i < 5000; ++i) {
+corio::task<bool> eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+  for (std::int64_t i = 0; i < limit.count(); ++i) {
     if (pred()) co_return true;
     co_await corio::sleep(std::chrono::milliseconds(1));
   }
