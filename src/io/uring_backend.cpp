@@ -93,6 +93,11 @@ class uring_backend final : public io_backend {
     prep(op);
     op->state = kInFlight;
     ++pending_;
+    if (op->fd >= 0) {
+      const auto fd = static_cast<std::size_t>(op->fd);
+      if (fd >= in_flight_.size()) in_flight_.resize(fd + 1, 0);
+      ++in_flight_[fd];
+    }
     return false;
   }
 
@@ -142,7 +147,18 @@ class uring_backend final : public io_backend {
     }
   }
 
-  void forget_fd(int) noexcept override {}
+  // An op in flight holds its file: closing the fd alone does not end it
+  // (an accept would wait on a closed listener for ever). Its ops are
+  // cancelled by fd, submitted before the caller closes the number.
+  void forget_fd(int fd) noexcept override {
+    if (origin_.forked() || !ring_ready_) return;
+    if (fd < 0 || static_cast<std::size_t>(fd) >= in_flight_.size() || in_flight_[static_cast<std::size_t>(fd)] == 0)
+      return;
+    io_uring_sqe* sqe = sqe_or_flush();
+    ::io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+    ::io_uring_sqe_set_data64(sqe, kIgnoreTag);
+    (void)::io_uring_submit(&ring_);
+  }
 
   void wait(loop_core&, std::int64_t timeout_ns) override {
     origin_.check("this event loop");
@@ -392,6 +408,7 @@ class uring_backend final : public io_backend {
   void forget(io_op* op) noexcept {
     op->state = 0;
     --pending_;
+    if (op->fd >= 0) --in_flight_[static_cast<std::size_t>(op->fd)];
   }
 
   io_uring ring_{};
@@ -401,6 +418,7 @@ class uring_backend final : public io_backend {
   bool wake_armed_ = false;
   std::vector<cqe_copy> stash_;
   io_op* dispatching_ = nullptr;  // the multishot op whose done is running
+  std::vector<std::uint32_t> in_flight_;  // ops in flight per fd number (forget_fd)
   bool abandoned_in_done_ = false;
   io_uring_buf_ring* br_ = nullptr;
   char* bufs_ = nullptr;

@@ -55,17 +55,47 @@ std::string make_temp_dir() {
 
 // -- listener ------------------------------------------------------------------
 
+struct listener::state {
+  corio::socket sock;
+  multiprocessing::address address{std::string()};
+  std::optional<std::string> authkey;
+  std::optional<multiprocessing::address> last_accepted;
+  std::string unlink_path;  // the AF_UNIX path to remove at close
+  std::string temp_dir;     // the private directory to remove at close
+
+  int fileno() const {
+    if (!sock) throw os_error(EBADF, "Listener: listener is closed");
+    return sock.fileno();
+  }
+
+  void close() noexcept {
+    sock.close();
+    if (!unlink_path.empty()) ::unlink(unlink_path.c_str());
+    if (!temp_dir.empty()) ::rmdir(temp_dir.c_str());
+    unlink_path.clear();
+    temp_dir.clear();
+  }
+
+  connection finish_accept(int fd, const socket_address& peer) {
+    connection c(fd, true, true);
+    last_accepted = from_sockaddr(peer);
+    return c;
+  }
+};
+
 listener::listener(std::optional<multiprocessing::address> addr, std::optional<multiprocessing::family> fam,
                    int backlog, std::optional<std::string> authkey)
-    : authkey_(std::move(authkey)) {
+    : st_(std::make_shared<state>()) {
+  state& st = *st_;
+  st.authkey = std::move(authkey);
   const multiprocessing::family f = fam ? *fam : addr ? addr->family() : family::af_unix;
   if (addr && addr->is_unix() != (f == family::af_unix))
     throw std::invalid_argument(std::string("Listener: family ") + to_string(f) + " does not fit the address " +
                                 addr->to_string());
   if (!addr) {
     if (f == family::af_unix) {
-      temp_dir_ = make_temp_dir();
-      addr = multiprocessing::address(temp_dir_ + "/listener.sock");
+      st.temp_dir = make_temp_dir();
+      addr = multiprocessing::address(st.temp_dir + "/listener.sock");
     } else {
       addr = multiprocessing::address(f == family::af_inet ? "127.0.0.1" : "::1", 0);
     }
@@ -75,37 +105,24 @@ listener::listener(std::optional<multiprocessing::address> addr, std::optional<m
     if (sa.family() != af_of(f))
       throw std::invalid_argument(std::string("Listener: family ") + to_string(f) + " does not fit the address " +
                                   addr->to_string());
-    sock_ = corio::socket(sa.family(), SOCK_STREAM);
+    st.sock = corio::socket(sa.family(), SOCK_STREAM);
     // As Python's SocketListener: a new listener can bind the port of one
     // that just closed.
-    if (f != family::af_unix) sock_.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
-    if (::bind(sock_.fileno(), sa.data(), sa.size()) < 0) throw_errno("Listener: bind to " + addr->to_string());
-    if (f == family::af_unix && !addr->is_abstract()) unlink_path_ = addr->path();
-    if (::listen(sock_.fileno(), backlog) < 0) throw_errno("Listener: listen on " + addr->to_string());
-    address_ = f == family::af_unix ? *addr : from_sockaddr(sock_.getsockname());
+    if (f != family::af_unix) st.sock.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1);
+    if (::bind(st.sock.fileno(), sa.data(), sa.size()) < 0) throw_errno("Listener: bind to " + addr->to_string());
+    if (f == family::af_unix && !addr->is_abstract()) st.unlink_path = addr->path();
+    if (::listen(st.sock.fileno(), backlog) < 0) throw_errno("Listener: listen on " + addr->to_string());
+    st.address = f == family::af_unix ? *addr : from_sockaddr(st.sock.getsockname());
   } catch (...) {
-    close();
+    st.close();
     throw;
   }
 }
 
-listener::listener(listener&& o) noexcept
-    : sock_(std::move(o.sock_)),
-      address_(std::move(o.address_)),
-      authkey_(std::move(o.authkey_)),
-      last_accepted_(std::move(o.last_accepted_)),
-      unlink_path_(std::exchange(o.unlink_path_, {})),
-      temp_dir_(std::exchange(o.temp_dir_, {})) {}
-
 listener& listener::operator=(listener&& o) noexcept {
   if (this != &o) {
     close();
-    sock_ = std::move(o.sock_);
-    address_ = std::move(o.address_);
-    authkey_ = std::move(o.authkey_);
-    last_accepted_ = std::move(o.last_accepted_);
-    unlink_path_ = std::exchange(o.unlink_path_, {});
-    temp_dir_ = std::exchange(o.temp_dir_, {});
+    st_ = std::move(o.st_);
   }
   return *this;
 }
@@ -113,26 +130,29 @@ listener& listener::operator=(listener&& o) noexcept {
 listener::~listener() { close(); }
 
 void listener::close() noexcept {
-  sock_.close();
-  if (!unlink_path_.empty()) ::unlink(unlink_path_.c_str());
-  if (!temp_dir_.empty()) ::rmdir(temp_dir_.c_str());
-  unlink_path_.clear();
-  temp_dir_.clear();
+  if (st_) st_->close();
+}
+
+bool listener::closed() const noexcept { return !st_ || !st_->sock; }
+
+const multiprocessing::address& listener::address() const noexcept {
+  static const multiprocessing::address none{std::string()};
+  return st_ ? st_->address : none;
+}
+
+const std::optional<multiprocessing::address>& listener::last_accepted() const noexcept {
+  static const std::optional<multiprocessing::address> none;
+  return st_ ? st_->last_accepted : none;
 }
 
 int listener::fileno() const {
-  if (!sock_) throw os_error(EBADF, "Listener: listener is closed");
-  return sock_.fileno();
-}
-
-connection listener::finish_accept(int fd, const socket_address& peer) {
-  connection c(fd, true, true);
-  last_accepted_ = from_sockaddr(peer);
-  return c;
+  if (!st_) throw os_error(EBADF, "Listener: listener is closed");
+  return st_->fileno();
 }
 
 connection listener::accept() {
   const int lfd = fileno();
+  state& st = *st_;
   for (;;) {
     socket_address peer;
     ::socklen_t len = socket_address::capacity();
@@ -140,31 +160,38 @@ connection listener::accept() {
     const int fd = ::accept4(lfd, peer.data(), &len, SOCK_CLOEXEC);
     if (fd >= 0) {
       peer.set_size(len);
-      connection c = finish_accept(fd, peer);
-      if (authkey_) {
-        deliver_challenge(c, *authkey_);
-        answer_challenge(c, *authkey_);
+      connection c = st.finish_accept(fd, peer);
+      if (st.authkey) {
+        deliver_challenge(c, *st.authkey);
+        answer_challenge(c, *st.authkey);
       }
       return c;
     }
     const int err = errno;
     if (err == EINTR || err == ECONNABORTED) continue;
-    if (err != EAGAIN && err != EWOULDBLOCK) throw_os_error(err, "Listener: accept on " + address_.to_string());
+    if (err != EAGAIN && err != EWOULDBLOCK) throw_os_error(err, "Listener: accept on " + st.address.to_string());
     pollfd p{lfd, POLLIN, 0};
-    if (::poll(&p, 1, -1) < 0 && errno != EINTR) throw_errno("Listener: poll on " + address_.to_string());
+    if (::poll(&p, 1, -1) < 0 && errno != EINTR) throw_errno("Listener: poll on " + st.address.to_string());
   }
 }
 
 task<connection> listener::accept_async() {
   fileno();
-  auto [s, peer] = co_await corio::sock_accept(sock_);
-  const int fd = s.detach();
+  const std::shared_ptr<state> st = st_;  // the listener may move while this waits
+  std::optional<std::pair<corio::socket, socket_address>> got;
+  try {
+    got.emplace(co_await corio::sock_accept(st->sock));
+  } catch (const os_error&) {
+    if (!st->sock) throw os_error(EBADF, "Listener at " + st->address.to_string() + ": closed while accepting");
+    throw;
+  }
+  const int fd = got->first.detach();
   set_blocking(fd);
-  connection c = finish_accept(fd, peer);
-  if (authkey_) {
+  connection c = st->finish_accept(fd, got->second);
+  if (st->authkey) {
     // A cancel here drops `c`, closing the half-authenticated connection.
-    co_await deliver_challenge_async(c, *authkey_);
-    co_await answer_challenge_async(c, *authkey_);
+    co_await deliver_challenge_async(c, *st->authkey);
+    co_await answer_challenge_async(c, *st->authkey);
   }
   co_return c;
 }

@@ -16,6 +16,7 @@
 #include <corio/socket.hpp>
 #include <corio/tasks.hpp>
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -35,7 +36,7 @@ class listener {
   explicit listener(std::optional<multiprocessing::address> address = std::nullopt,
                     std::optional<multiprocessing::family> family = std::nullopt, int backlog = 1,
                     std::optional<std::string> authkey = std::nullopt);
-  listener(listener&& o) noexcept;
+  listener(listener&& o) noexcept = default;
   listener& operator=(listener&& o) noexcept;
   listener(const listener&) = delete;
   listener& operator=(const listener&) = delete;
@@ -49,28 +50,26 @@ class listener {
   /// accept() in a running loop, the handshake included: a server that must
   /// go on accepting while one peer is slow to answer accepts without a key
   /// and runs deliver_challenge_async and answer_challenge_async in a task
-  /// per connection. The listener must not be moved or closed meanwhile.
+  /// per connection. The listener may be moved meanwhile; closing it (or
+  /// destroying it) ends the wait with an os_error naming the listener.
   task<connection> accept_async();
   /// Python: close(). Twice is fine.
   void close() noexcept;
-  bool closed() const noexcept { return !sock_; }
-  /// Python: address: where it listens (the port the system chose for 0).
-  const multiprocessing::address& address() const noexcept { return address_; }
+  bool closed() const noexcept;
+  /// Python: address: where it listens (the port the system chose for 0);
+  /// an empty path once moved from.
+  const multiprocessing::address& address() const noexcept;
   /// Python: last_accepted: the peer of the last accepted connection (an
   /// empty path for an unnamed AF_UNIX peer); none before the first.
-  const std::optional<multiprocessing::address>& last_accepted() const noexcept { return last_accepted_; }
+  const std::optional<multiprocessing::address>& last_accepted() const noexcept;
   /// The listening socket's fd, to wait on for a pending connection.
   int fileno() const;
 
  private:
-  connection finish_accept(int fd, const socket_address& peer);
-
-  corio::socket sock_;
-  multiprocessing::address address_{std::string()};
-  std::optional<std::string> authkey_;
-  std::optional<multiprocessing::address> last_accepted_;
-  std::string unlink_path_;  // the AF_UNIX path to remove at close
-  std::string temp_dir_;     // the private directory to remove at close
+  // Held by pointer so that an accept_async in flight keeps what it uses
+  // when the listener moves.
+  struct state;
+  std::shared_ptr<state> st_;
 };
 
 /// Python: multiprocessing.connection.Client(address, family=None,
