@@ -5,6 +5,7 @@
 #include <corio/detail/fork.hpp>
 #include <corio/multiprocessing/process.hpp>
 #include <corio/os_errors.hpp>
+#include <corio/ssl.hpp>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -72,6 +73,8 @@ thread_conns& conns() {
     throw;
   } catch (const eof_error&) {
     throw eof_error("manager at " + where + ": the connection closed (the manager shut down, or its server died)");
+  } catch (const ssl_error&) {
+    throw;  // keeps its TLS type; it names the peer already
   } catch (const os_error& e) {
     std::rethrow_exception(make_os_error(e.error_number(), "manager at " + where));
   }
