@@ -251,6 +251,10 @@ submitter::~submitter() { close(); }
 future<std::string> submitter::submit_raw(std::string fn, std::string args) {
   return impl_->submit(std::move(fn), std::move(args));
 }
+std::string submitter::next_task_id() const {
+  char buf[64];
+  return std::string(impl_->task_id(impl_->next, buf));
+}
 const std::string& submitter::reply_stream() const noexcept { return impl_->reply_key; }
 std::size_t submitter::pending() const noexcept { return impl_->waiting.size(); }
 void submitter::close() noexcept { impl_->close(); }

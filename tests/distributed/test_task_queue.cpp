@@ -21,6 +21,7 @@
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -193,13 +194,6 @@ TEST(task_queue, a_task_taken_by_a_worker_that_died_runs_on_another_after_the_vi
   }(server));
 }
 
-// The id of a submitter's n-th task (counted from 0): "<submitter id>-<n>",
-// the submitter id being the end of its reply stream's name.
-std::string task_id_of(const cd::submitter& sub, int n) {
-  const std::string& reply = sub.reply_stream();
-  return reply.substr(reply.rfind(':') + 1) + "-" + std::to_string(n);
-}
-
 TEST(task_queue, results_are_stored_by_task_id_with_a_time_to_live) {
   redis_server server;
   run_io([](const redis_server& s) -> corio::task<void> {
@@ -209,20 +203,21 @@ TEST(task_queue, results_are_stored_by_task_id_with_a_time_to_live) {
     register_square(w);
     auto running = corio::create_task(w.run());
     cd::submitter sub(o);
+    const std::string id = sub.next_task_id();
     EXPECT_EQ(co_await sub.submit<int>("square", 5), 25);
     cd::redis_client c(o.redis);
     // One hash per time bucket (a quarter of result_ttl), field the task id.
     const cd::redis_reply keys = co_await c.command("KEYS", "corio:results:*");
     EXPECT_EQ(keys.as_array().size(), 1u);
     if (keys.as_array().size() == 1) {
-      const cd::redis_reply stored = co_await c.command("HGET", keys[0].str, task_id_of(sub, 0));
+      const cd::redis_reply stored = co_await c.command("HGET", keys[0].str, id);
       EXPECT_EQ(corio::multiprocessing::decode<int>(stored.as_string()), 25);
       // Kept result_ttl after the bucket's end: at most 1.25 result_ttl.
       const long long ttl = (co_await c.command("PTTL", keys[0].str)).as_integer();
       EXPECT_GT(ttl, 0);
       EXPECT_LE(ttl, 75000);
     }
-    EXPECT_EQ(co_await cd::get_result<int>(c, o, task_id_of(sub, 0)), std::optional<int>(25));
+    EXPECT_EQ(co_await cd::get_result<int>(c, o, id), std::optional<int>(25));
     EXPECT_EQ(co_await cd::get_result_raw(c, o, "no-such-task"), std::nullopt);
     EXPECT_GT((co_await c.command("PTTL", sub.reply_stream())).as_integer(), 0);
     w.stop();
@@ -239,8 +234,12 @@ TEST(task_queue, results_of_one_batch_for_two_submitters_each_reach_their_own_an
     cd::submitter b(o);
     std::vector<corio::task<int>> from_a;
     std::vector<corio::task<int>> from_b;
+    std::vector<std::string> ids_a;
+    std::vector<std::string> ids_b;
     for (int i = 0; i < 20; ++i) {
+      ids_a.push_back(a.next_task_id());
       from_a.push_back(a.submit<int>("square", i));
+      ids_b.push_back(b.next_task_id());
       from_b.push_back(b.submit<int>("square", 100 + i));
     }
     cd::redis_client c(o.redis);
@@ -259,7 +258,7 @@ TEST(task_queue, results_of_one_batch_for_two_submitters_each_reach_their_own_an
     }
     // Each reply stream holds its own submitter's results only, several to
     // an entry ("ok:<task id>" -> result), and every one of them.
-    for (cd::submitter* sub : {&a, &b}) {
+    for (auto [sub, ids] : {std::pair(&a, &ids_a), std::pair(&b, &ids_b)}) {
       const cd::redis_reply entries = co_await c.command("XRANGE", sub->reply_stream(), "-", "+");
       std::size_t results = 0;
       std::size_t widest = 0;
@@ -267,8 +266,8 @@ TEST(task_queue, results_of_one_batch_for_two_submitters_each_reach_their_own_an
         const auto& kv = e[1].as_array();
         widest = std::max(widest, kv.size() / 2);
         for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
-          const std::string prefix = "ok:" + task_id_of(*sub, 0).substr(0, task_id_of(*sub, 0).size() - 1);
-          EXPECT_EQ(kv[i].str.rfind(prefix, 0), 0u) << kv[i].str;
+          EXPECT_EQ(kv[i].str.rfind("ok:", 0), 0u) << kv[i].str;
+          EXPECT_NE(std::find(ids->begin(), ids->end(), kv[i].str.substr(3)), ids->end()) << kv[i].str;
           ++results;
         }
       }
@@ -277,8 +276,8 @@ TEST(task_queue, results_of_one_batch_for_two_submitters_each_reach_their_own_an
     }
     // Once the submitters have their results, every result is readable by id.
     for (int i = 0; i < 20; ++i) {
-      EXPECT_EQ(co_await cd::get_result<int>(c, o, task_id_of(a, i)), std::optional<int>(i * i));
-      EXPECT_EQ(co_await cd::get_result<int>(c, o, task_id_of(b, i)), std::optional<int>((100 + i) * (100 + i)));
+      EXPECT_EQ(co_await cd::get_result<int>(c, o, ids_a[i]), std::optional<int>(i * i));
+      EXPECT_EQ(co_await cd::get_result<int>(c, o, ids_b[i]), std::optional<int>((100 + i) * (100 + i)));
     }
     w.stop();
     co_await running;
@@ -292,12 +291,14 @@ TEST(task_queue, a_reply_entry_and_a_result_key_of_the_earlier_layout_are_still_
   run_io([](const redis_server& s) -> corio::task<void> {
     cd::task_queue_options o = options_for(s);
     cd::submitter sub(o);
+    const std::string ok_id = sub.next_task_id();
     auto ok = sub.submit<int>("square", 6);  // no worker runs: answered by hand below
+    const std::string failed_id = sub.next_task_id();
     auto failed = sub.submit<int>("square", 7);
     cd::redis_client c(o.redis);
-    co_await c.command("XADD", sub.reply_stream(), "*", "id", task_id_of(sub, 0), "status", "ok", "result",
+    co_await c.command("XADD", sub.reply_stream(), "*", "id", ok_id, "status", "ok", "result",
                        corio::multiprocessing::encode(36));
-    co_await c.command("XADD", sub.reply_stream(), "*", "id", task_id_of(sub, 1), "status", "failed", "result",
+    co_await c.command("XADD", sub.reply_stream(), "*", "id", failed_id, "status", "failed", "result",
                        corio::multiprocessing::encode(std::string("gone")));
     EXPECT_EQ(co_await ok, 36);
     const std::exception_ptr e = co_await outcome(std::move(failed));

@@ -201,6 +201,9 @@ class submitter {
   /// the future gives the encoded result.
   future<std::string> submit_raw(std::string fn, std::string args);
 
+  /// The id that the next submit() gives its task (Python: the `task_id`
+  /// one passes to Celery's `send_task`): what get_result looks up.
+  std::string next_task_id() const;
   /// The stream this submitter's results come on.
   const std::string& reply_stream() const noexcept;
   /// Tasks submitted whose result has not come yet.
