@@ -58,9 +58,10 @@ inline result_bucket result_bucket_of(duration ttl, std::chrono::system_clock::t
 struct entry {
   std::string id;
   std::vector<std::pair<std::string, std::string>> fields;
+  // A repeated field: the last counts.
   const std::string* get(std::string_view k) const {
-    for (const auto& [f, v] : fields) {
-      if (f == k) return &v;
+    for (auto it = fields.rbegin(); it != fields.rend(); ++it) {
+      if (it->first == k) return &it->second;
     }
     return nullptr;
   }
@@ -82,13 +83,10 @@ inline std::vector<entry> parse_entries(redis_reply&& list) {
     if (e.elements.size() == 2 && e.elements[1].type == redis_reply::kind::array) {
       auto& kv = e.elements[1].elements;
       en.fields.reserve(kv.size() / 2);
-      for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
-        if (const std::string* seen = en.get(kv[i].str)) {  // a repeated field: the last counts
-          *const_cast<std::string*>(seen) = std::move(kv[i + 1].str);
-          continue;
-        }
+      // Kept as they come, repeats included (get() takes the last): a
+      // reply entry carries a field per result, hundreds of them.
+      for (std::size_t i = 0; i + 1 < kv.size(); i += 2)
         en.fields.emplace_back(std::move(kv[i].str), std::move(kv[i + 1].str));
-      }
     }
     out.push_back(std::move(en));
   }

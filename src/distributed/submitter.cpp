@@ -65,16 +65,16 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
       auto s = weak.lock();
       if (!s || s->closed) co_return;
       if (r.is_nil()) continue;
-      for (const entry& e : stream_entries(r)) {
+      for (entry& e : stream_entries(r)) {
         last = e.id;
         if (const std::string* tid = e.get("id")) {
           // One result per entry (fields id, status, result): how workers
           // answered before results were batched, still read.
-          s->deliver(*tid, e.get("status"), e.get("result"));
+          s->deliver(*tid, e.get("status"), const_cast<std::string*>(e.get("result")));
           continue;
         }
         // One entry per batch: each result is a field "<status>:<task id>".
-        for (const auto& [field, value] : e.fields) {
+        for (auto& [field, value] : e.fields) {
           const std::size_t colon = field.find(':');
           if (colon == std::string::npos) continue;
           const std::string status = field.substr(0, colon);
@@ -84,9 +84,9 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
     }
   }
 
-  // Hands one result to its future: a duplicate (at-least-once) or a task
-  // of another submitter is dropped.
-  void deliver(std::string_view tid, const std::string* status, const std::string* result) {
+  // Hands one result (moved out) to its future: a duplicate (at-least-once)
+  // or a task of another submitter is dropped.
+  void deliver(std::string_view tid, const std::string* status, std::string* result) {
     const std::optional<std::uint64_t> n = number_of(tid);
     if (!n) return;
     auto it = waiting.find(*n);
@@ -95,7 +95,7 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
     waiting.erase(it);
     if (fut.done()) return;
     if (status && *status == "ok" && result) {
-      fut.set_result(*result);
+      fut.set_result(std::move(*result));
       return;
     }
     std::exception_ptr err;

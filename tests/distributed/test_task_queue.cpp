@@ -284,6 +284,29 @@ TEST(task_queue, results_of_one_batch_for_two_submitters_each_reach_their_own_an
   }(server));
 }
 
+TEST(task_queue, a_field_repeated_in_a_task_entry_counts_with_its_last_value) {
+  redis_server server;
+  run_io([](const redis_server& s) -> corio::task<void> {
+    cd::task_queue_options o = options_for(s);
+    cd::worker w(o);
+    register_square(w);
+    auto running = corio::create_task(w.run());
+    cd::redis_client c(o.redis);
+    co_await c.command("XADD", "corio:tasks", "*", "id", "t1", "fn", "square", "args",
+                       corio::multiprocessing::encode(std::tuple<int>(2)), "reply", "corio:replies:t", "args",
+                       corio::multiprocessing::encode(std::tuple<int>(3)));
+    const cd::redis_reply r = co_await c.command("XREAD", "BLOCK", 10000, "STREAMS", "corio:replies:t", "0");
+    const auto& kv = r[0][1][0][1].as_array();
+    EXPECT_EQ(kv.size(), 2u);
+    if (kv.size() == 2) {
+      EXPECT_EQ(kv[0].str, "ok:t1");
+      EXPECT_EQ(corio::multiprocessing::decode<int>(kv[1].str), 9);
+    }
+    w.stop();
+    co_await running;
+  }(server));
+}
+
 // Entries and keys as workers wrote them before results were batched: one
 // reply entry per result (id, status, result) and one key per result.
 TEST(task_queue, a_reply_entry_and_a_result_key_of_the_earlier_layout_are_still_read) {
