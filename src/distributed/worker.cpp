@@ -125,8 +125,8 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
   // once finishes together): the stored ones as one HSET into the hash of
   // the current time bucket, and one reply entry per reply stream carrying
   // all of its results, each as the field "<status>:<task id>". Per task,
-  // Redis then stores two strings in a hash and two in a stream entry
-  // instead of running a SET with its expiry and an XADD of six.
+  // Redis then stores two strings in a hash and two in a stream entry,
+  // where it ran a SET with an expiry and an XADD of three fields.
   struct reply_batch : batch_state {
     struct item {
       std::string field;  // "<status>:<task id>"
