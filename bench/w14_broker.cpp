@@ -5,9 +5,10 @@
 // process and redis-server start are not timed. Every result must come back
 // exactly once with the right value.
 //
-//   w14_broker [N=100000] [--aof] [--result-key on|off]
+//   w14_broker [N=100000] [--aof] [--result-key on|off] [--commandstats]
 //     --aof: --appendonly yes --appendfsync everysec
 //     --result-key: task_queue_options::store_results of the workers (default: on, the default)
+//     --commandstats: Redis's INFO commandstats after the run, on stderr
 #include "bench_util.hpp"
 #include "proc_stat.hpp"
 
@@ -95,9 +96,12 @@ corio::task<timed> master(std::uint16_t port, long long n) {
 int main(int argc, char** argv) {
   long long n = 100000;
   bool aof = false;
+  bool commandstats = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--aof") == 0) {
       aof = true;
+    } else if (std::strcmp(argv[i], "--commandstats") == 0) {
+      commandstats = true;
     } else if (std::strcmp(argv[i], "--result-key") == 0 && i + 1 < argc &&
                (std::strcmp(argv[i + 1], "on") == 0 || std::strcmp(argv[i + 1], "off") == 0)) {
       store_results = std::strcmp(argv[++i], "on") == 0;
@@ -105,7 +109,7 @@ int main(int argc, char** argv) {
       char* end = nullptr;
       n = std::strtoll(argv[i], &end, 10);
       if (*end || n < 1) {
-        std::fprintf(stderr, "usage: %s [N] [--aof] [--result-key on|off]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s [N] [--aof] [--result-key on|off] [--commandstats]\n", argv[0]);
         return 2;
       }
     }
@@ -141,6 +145,13 @@ int main(int argc, char** argv) {
     int status = 0;
     ::waitpid(w, &status, 0);
     clean = clean && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+  if (commandstats) {
+    const std::string stats = corio::run([](std::uint16_t p) -> corio::task<std::string> {
+      cd::redis_client c(options_for(p).redis);
+      co_return (co_await c.command("INFO", "commandstats")).as_string();
+    }(server.port()));
+    std::fputs(stats.c_str(), stderr);
   }
   server.stop();
   bench::check(clean, "the workers stopped cleanly on SIGTERM");

@@ -31,14 +31,37 @@ inline long long ms_of(duration d) {
   return std::max<long long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
 }
 
+// Stored results (store_results) go to one hash per time bucket, a
+// quarter of result_ttl wide, <name>:results:<bucket>, field the task id:
+// per result Redis then stores two strings in a hash rather than a key and
+// its expiry (docs/design.md). A bucket's hash expires result_ttl after the
+// bucket's end, so each result lives between result_ttl and 1.25 times it.
+inline constexpr long long kResultBucketsPerTtl = 4;
+
+inline long long result_bucket_width_ms(duration ttl) { return std::max(1LL, ms_of(ttl) / kResultBucketsPerTtl); }
+
+struct result_bucket {
+  long long number;         // the clock's milliseconds since the epoch / the width
+  long long expires_in_ms;  // from `now` to result_ttl after the bucket's end
+};
+
+inline result_bucket result_bucket_of(duration ttl, std::chrono::system_clock::time_point now) {
+  const long long width = result_bucket_width_ms(ttl);
+  const long long t =
+      std::max<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+  const long long number = t / width;
+  return {number, (number + 1) * width + ms_of(ttl) - t};
+}
+
 // The fields of one stream entry ([id, [f1, v1, f2, v2, ...]]): a handful,
 // so a flat list searched in order, with no allocation beyond the strings.
 struct entry {
   std::string id;
   std::vector<std::pair<std::string, std::string>> fields;
+  // A repeated field: the last counts.
   const std::string* get(std::string_view k) const {
-    for (const auto& [f, v] : fields) {
-      if (f == k) return &v;
+    for (auto it = fields.rbegin(); it != fields.rend(); ++it) {
+      if (it->first == k) return &it->second;
     }
     return nullptr;
   }
@@ -60,13 +83,10 @@ inline std::vector<entry> parse_entries(redis_reply&& list) {
     if (e.elements.size() == 2 && e.elements[1].type == redis_reply::kind::array) {
       auto& kv = e.elements[1].elements;
       en.fields.reserve(kv.size() / 2);
-      for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
-        if (const std::string* seen = en.get(kv[i].str)) {  // a repeated field: the last counts
-          *const_cast<std::string*>(seen) = std::move(kv[i + 1].str);
-          continue;
-        }
+      // Kept as they come, repeats included (get() takes the last): a
+      // reply entry carries a field per result, hundreds of them.
+      for (std::size_t i = 0; i + 1 < kv.size(); i += 2)
         en.fields.emplace_back(std::move(kv[i].str), std::move(kv[i + 1].str));
-      }
     }
     out.push_back(std::move(en));
   }

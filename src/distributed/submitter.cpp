@@ -65,36 +65,51 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
       auto s = weak.lock();
       if (!s || s->closed) co_return;
       if (r.is_nil()) continue;
-      for (const entry& e : stream_entries(r)) {
+      for (entry& e : stream_entries(r)) {
         last = e.id;
-        const std::string* tid = e.get("id");
-        if (!tid) continue;
-        const std::optional<std::uint64_t> n = s->number_of(*tid);
-        if (!n) continue;  // not ours
-        auto it = s->waiting.find(*n);
-        if (it == s->waiting.end()) continue;  // a duplicate (at-least-once), or not ours
-        future<std::string> fut = std::move(it->second);
-        s->waiting.erase(it);
-        if (fut.done()) continue;
-        const std::string* status = e.get("status");
-        const std::string* result = e.get("result");
-        if (status && *status == "ok" && result) {
-          fut.set_result(*result);
+        if (const std::string* tid = e.get("id")) {
+          // One result per entry (fields id, status, result): how workers
+          // answered before results were batched, still read.
+          s->deliver(*tid, e.get("status"), const_cast<std::string*>(e.get("result")));
           continue;
         }
-        std::exception_ptr err;
-        try {
-          if (status && *status == "error" && result) {
-            err = mp::decode<std::exception_ptr>(*result);
-          } else if (result) {
-            err = std::make_exception_ptr(task_failed("task " + *tid + ": " + mp::decode<std::string>(*result)));
-          }
-        } catch (const std::exception&) {
+        // One entry per batch: each result is a field "<status>:<task id>".
+        for (auto& [field, value] : e.fields) {
+          const std::size_t colon = field.find(':');
+          if (colon == std::string::npos) continue;
+          const std::string status = field.substr(0, colon);
+          s->deliver(std::string_view(field).substr(colon + 1), &status, &value);
         }
-        if (!err) err = std::make_exception_ptr(task_failed("task " + *tid + " failed (its reply does not decode)"));
-        fut.set_exception(err);
       }
     }
+  }
+
+  // Hands one result (moved out) to its future: a duplicate (at-least-once)
+  // or a task of another submitter is dropped.
+  void deliver(std::string_view tid, const std::string* status, std::string* result) {
+    const std::optional<std::uint64_t> n = number_of(tid);
+    if (!n) return;
+    auto it = waiting.find(*n);
+    if (it == waiting.end()) return;
+    future<std::string> fut = std::move(it->second);
+    waiting.erase(it);
+    if (fut.done()) return;
+    if (status && *status == "ok" && result) {
+      fut.set_result(std::move(*result));
+      return;
+    }
+    std::exception_ptr err;
+    try {
+      if (status && *status == "error" && result) {
+        err = mp::decode<std::exception_ptr>(*result);
+      } else if (result) {
+        err = std::make_exception_ptr(task_failed("task " + std::string(tid) + ": " + mp::decode<std::string>(*result)));
+      }
+    } catch (const std::exception&) {
+    }
+    if (!err)
+      err = std::make_exception_ptr(task_failed("task " + std::string(tid) + " failed (its reply does not decode)"));
+    fut.set_exception(err);
   }
 
   // The n of a task id of this submitter's.
@@ -204,12 +219,41 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
 
 }  // namespace detail
 
+task<std::optional<std::string>> get_result_raw(redis_client& redis, const task_queue_options& opts,
+                                                std::string task_id) {
+  // Newest bucket first: one ahead and one behind the span a result lives
+  // (result_ttl and a bucket), for clocks that differ between hosts; then
+  // the key one result had before results were kept in buckets.
+  const detail::result_bucket now = detail::result_bucket_of(opts.result_ttl, std::chrono::system_clock::now());
+  constexpr long long kAhead = 1, kBehind = detail::kResultBucketsPerTtl + 1;
+  std::vector<future<redis_reply>> fs;
+  for (long long k = now.number + kAhead; k >= now.number - kBehind; --k)
+    fs.push_back(redis.command("HGET", opts.name + ":results:" + std::to_string(k), task_id));
+  fs.push_back(redis.command("GET", opts.name + ":result:" + task_id));
+  std::optional<std::string> found;
+  std::exception_ptr first;
+  for (auto& f : fs) {  // every reply awaited, then the first failure raised
+    try {
+      redis_reply r = co_await f;
+      if (!found && !r.is_nil()) found = std::move(r.str);
+    } catch (const std::exception&) {
+      if (!first) first = std::current_exception();
+    }
+  }
+  if (first) std::rethrow_exception(first);
+  co_return found;
+}
+
 submitter::submitter(task_queue_options opts) : impl_(std::make_shared<detail::submitter_impl>(std::move(opts))) {
   impl_->reading = get_running_loop().create_task(detail::submitter_impl::read_replies(impl_));
 }
 submitter::~submitter() { close(); }
 future<std::string> submitter::submit_raw(std::string fn, std::string args) {
   return impl_->submit(std::move(fn), std::move(args));
+}
+std::string submitter::next_task_id() const {
+  char buf[64];
+  return std::string(impl_->task_id(impl_->next, buf));
 }
 const std::string& submitter::reply_stream() const noexcept { return impl_->reply_key; }
 std::size_t submitter::pending() const noexcept { return impl_->waiting.size(); }

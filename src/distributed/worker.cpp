@@ -75,42 +75,138 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
     if (first) std::rethrow_exception(first);
   }
 
-  std::string result_key;  // <name>:result:<id> of the last result stored, its buffer kept
-
   // The entry's reply stream; none when the field is absent or empty.
   static const std::string* reply_of(const entry& e) {
     const std::string* reply = e.get("reply");
     return reply && !reply->empty() ? reply : nullptr;
   }
 
-  // The result key and the reply entry (one of each per task, so no list
-  // of futures): both awaited, then the first failure raised.
-  task<void> send_reply(const entry& e, const std::string& status, const std::string& payload) {
+  // What the tasks of a batch wait on: set when Redis has answered every
+  // command of the batch, with `failure` if one failed. An event queues its
+  // waiters in constant time, where a future appends each listener to a
+  // list it walks.
+  struct batch_state {
+    event done;
+    std::exception_ptr failure;
+  };
+
+  // Sets b once the last of fs is answered (a connection answers in order:
+  // then all are), with the first failure.
+  static void settle_when_answered(std::shared_ptr<batch_state> b,
+                                   std::shared_ptr<std::vector<future<redis_reply>>> fs) {
+    fs->back().add_done_callback([b, fs](future<redis_reply>&) {
+      std::exception_ptr first;
+      bool cancelled = false;
+      for (auto& f : *fs) {
+        if (f.cancelled()) {
+          cancelled = true;
+        } else if (std::exception_ptr e = f.exception(); e && !first) {
+          first = e;
+        }
+      }
+      if (b->done.is_set()) return;
+      if (first) {
+        b->failure = first;
+      } else if (cancelled) {
+        // As awaiting the commands themselves would raise.
+        b->failure = std::make_exception_ptr(cancelled_error("redis client closed"));
+      }
+      b->done.set();
+    });
+  }
+
+  static void fail_batch(batch_state& b, std::vector<future<redis_reply>>& fs) {
+    b.failure = std::current_exception();
+    b.done.set();
+    for (auto& f : fs) f.add_done_callback([](future<redis_reply>& r) { (void)r.exception(); });
+  }
+
+  // The results of one loop turn go out together (a batch of tasks read at
+  // once finishes together): the stored ones as one HSET into the hash of
+  // the current time bucket, and one reply entry per reply stream carrying
+  // all of its results, each as the field "<status>:<task id>". Per task,
+  // Redis then stores two strings in a hash and two in a stream entry,
+  // where it ran a SET with an expiry and an XADD of three fields.
+  struct reply_batch : batch_state {
+    struct item {
+      std::string field;  // "<status>:<task id>"
+      std::size_t tid_at;  // where the task id starts in `field`
+      std::string payload;
+      std::size_t stream;  // index in `streams`, or npos: no reply stream
+      bool store;
+    };
+    std::vector<std::string> streams;
+    std::vector<item> items;
+    bool any_stored = false;
+  };
+  std::shared_ptr<reply_batch> replying;
+  std::string bucket_key;  // <name>:results:<bucket>, its buffer kept
+
+  // The stored result and the reply entry of one task, sent with the
+  // others of its loop turn; waits until Redis has taken them.
+  task<void> send_reply(const entry& e, std::string_view status, std::string payload) {
     const std::string* tid = e.get("id");
     const std::string* reply = reply_of(e);
-    future<redis_reply> stored;
-    future<redis_reply> replied;
-    if (tid && status == "ok" && opts.store_results) {
-      result_key.assign(opts.name).append(":result:").append(*tid);
-      stored = cmd->command("SET", result_key, payload, "PX", ms_of(opts.result_ttl));
+    const bool store = tid && status == "ok" && opts.store_results;
+    if (!tid || (!store && !reply)) co_return;
+    if (!replying) {
+      replying = std::make_shared<reply_batch>();
+      get_running_loop().call_soon([weak = weak_from_this()] {
+        if (auto self = weak.lock()) self->flush_replies();
+      });
     }
-    if (tid && reply) {
-      // The reply stream's PEXPIRE and its trim go with the acknowledgement
-      // (ack()), once per batch: an XADD's own MAXLEN costs Redis three
-      // arguments per task.
-      replied = cmd->command("XADD", *reply, "*", "id", *tid, "status", status, "result", payload);
+    const std::shared_ptr<reply_batch> b = replying;
+    std::size_t stream = std::string::npos;
+    if (reply) {
+      auto it = std::find(b->streams.begin(), b->streams.end(), *reply);
+      stream = static_cast<std::size_t>(it - b->streams.begin());
+      if (it == b->streams.end()) b->streams.push_back(*reply);
     }
-    std::exception_ptr first;
-    future<redis_reply>* both[] = {&stored, &replied};
-    for (future<redis_reply>* f : both) {
-      if (!*f) continue;
-      try {
-        co_await *f;
-      } catch (const std::exception&) {
-        if (!first) first = std::current_exception();
+    std::string field;
+    field.reserve(status.size() + 1 + tid->size());
+    field.append(status).append(1, ':').append(*tid);
+    b->items.push_back({std::move(field), status.size() + 1, std::move(payload), stream, store});
+    b->any_stored = b->any_stored || store;
+    co_await b->done.wait();
+    if (b->failure) std::rethrow_exception(b->failure);
+  }
+
+  void flush_replies() {
+    std::shared_ptr<reply_batch> b = std::move(replying);
+    replying.reset();
+    if (!b) return;
+    auto fs = std::make_shared<std::vector<future<redis_reply>>>();
+    try {
+      std::vector<std::string_view> argv;
+      argv.reserve(3 + 2 * b->items.size());
+      if (b->any_stored) {
+        const result_bucket rb = result_bucket_of(opts.result_ttl, std::chrono::system_clock::now());
+        bucket_key.assign(opts.name).append(":results:").append(std::to_string(rb.number));
+        argv = {"HSET", bucket_key};
+        for (const auto& it : b->items) {
+          if (!it.store) continue;
+          argv.push_back(std::string_view(it.field).substr(it.tid_at));
+          argv.push_back(it.payload);
+        }
+        fs->push_back(cmd->command_argv(argv));
+        fs->push_back(cmd->command("PEXPIRE", bucket_key, rb.expires_in_ms));
       }
+      for (std::size_t s = 0; s < b->streams.size(); ++s) {
+        // The reply stream's PEXPIRE and its trim go with the acknowledgement
+        // (ack()): an XADD's own MAXLEN costs Redis three arguments more.
+        argv = {"XADD", b->streams[s], "*"};
+        for (const auto& it : b->items) {
+          if (it.stream != s) continue;
+          argv.push_back(it.field);
+          argv.push_back(it.payload);
+        }
+        fs->push_back(cmd->command_argv(argv));
+      }
+    } catch (const std::exception&) {
+      fail_batch(*b, *fs);
+      return;
     }
-    if (first) std::rethrow_exception(first);
+    settle_when_answered(b, fs);
   }
 
   // The acknowledgements asked for in one loop iteration go out together
@@ -118,14 +214,9 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
   // XTRIM MAXLEN per reply stream answered, then one XACK for all. Redis
   // runs the commands of a connection in order, and each task asks only
   // once its result is stored, so a result is still stored before its ack.
-  struct ack_batch {
+  struct ack_batch : batch_state {
     std::vector<std::string> ids;
     std::vector<std::string> reply_keys;
-    // Set when Redis has answered, with `failure` if it failed. Every task
-    // of the batch waits on it: an event queues its waiters in constant
-    // time, where a future appends each listener to a list it walks.
-    event done;
-    std::exception_ptr failure;
   };
   std::shared_ptr<ack_batch> acks;
   static constexpr int kReplyStreamLength = 100000;  // about: whole nodes go
@@ -164,33 +255,12 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
       for (const std::string& id : b->ids) argv.push_back(id);
       fs->push_back(cmd->command_argv(argv));
     } catch (const std::exception&) {
-      b->failure = std::current_exception();
-      b->done.set();
-      for (auto& f : *fs) f.add_done_callback([](future<redis_reply>& r) { (void)r.exception(); });
+      fail_batch(*b, *fs);
       return;
     }
     acked_since_trim += b->ids.size();
     if (acked_since_trim >= kTrimEvery) start_trim();
-    // Replies come in order: when the last is in, all are.
-    fs->back().add_done_callback([b, fs](future<redis_reply>&) {
-      std::exception_ptr first;
-      bool cancelled = false;
-      for (auto& f : *fs) {
-        if (f.cancelled()) {
-          cancelled = true;
-        } else if (std::exception_ptr e = f.exception(); e && !first) {
-          first = e;
-        }
-      }
-      if (b->done.is_set()) return;
-      if (first) {
-        b->failure = first;
-      } else if (cancelled) {
-        // As awaiting the commands themselves would raise.
-        b->failure = std::make_exception_ptr(cancelled_error("redis client closed"));
-      }
-      b->done.set();
-    });
+    settle_when_answered(b, fs);
   }
 
   // The stream keeps what waits or runs, and what was acknowledged since
@@ -353,7 +423,7 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
       error = std::current_exception();
     }
     if (!error) {
-      co_await send_reply(e, "ok", result);
+      co_await send_reply(e, "ok", std::move(result));
       co_await ack(e);
       ++st.done;
       co_return;

@@ -15,10 +15,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -200,19 +203,132 @@ TEST(task_queue, results_are_stored_by_task_id_with_a_time_to_live) {
     register_square(w);
     auto running = corio::create_task(w.run());
     cd::submitter sub(o);
+    const std::string id = sub.next_task_id();
     EXPECT_EQ(co_await sub.submit<int>("square", 5), 25);
     cd::redis_client c(o.redis);
-    const cd::redis_reply keys = co_await c.command("KEYS", "corio:result:*");
+    // One hash per time bucket (a quarter of result_ttl), field the task id.
+    const cd::redis_reply keys = co_await c.command("KEYS", "corio:results:*");
     EXPECT_EQ(keys.as_array().size(), 1u);
     if (keys.as_array().size() == 1) {
-      EXPECT_EQ(corio::multiprocessing::decode<int>((co_await c.command("GET", keys[0].str)).as_string()), 25);
+      const cd::redis_reply stored = co_await c.command("HGET", keys[0].str, id);
+      EXPECT_EQ(corio::multiprocessing::decode<int>(stored.as_string()), 25);
+      // Kept result_ttl after the bucket's end: at most 1.25 result_ttl.
       const long long ttl = (co_await c.command("PTTL", keys[0].str)).as_integer();
       EXPECT_GT(ttl, 0);
-      EXPECT_LE(ttl, 60000);
+      EXPECT_LE(ttl, 75000);
     }
+    EXPECT_EQ(co_await cd::get_result<int>(c, o, id), std::optional<int>(25));
+    EXPECT_EQ(co_await cd::get_result_raw(c, o, "no-such-task"), std::nullopt);
     EXPECT_GT((co_await c.command("PTTL", sub.reply_stream())).as_integer(), 0);
     w.stop();
     co_await running;
+  }(server));
+}
+
+TEST(task_queue, results_of_one_batch_for_two_submitters_each_reach_their_own_and_are_readable_by_id) {
+  redis_server server;
+  run_io([](const redis_server& s) -> corio::task<void> {
+    cd::task_queue_options o = options_for(s);
+    o.concurrency = 64;
+    cd::submitter a(o);
+    cd::submitter b(o);
+    std::vector<corio::task<int>> from_a;
+    std::vector<corio::task<int>> from_b;
+    std::vector<std::string> ids_a;
+    std::vector<std::string> ids_b;
+    for (int i = 0; i < 20; ++i) {
+      ids_a.push_back(a.next_task_id());
+      from_a.push_back(a.submit<int>("square", i));
+      ids_b.push_back(b.next_task_id());
+      from_b.push_back(b.submit<int>("square", 100 + i));
+    }
+    cd::redis_client c(o.redis);
+    // All 40 wait before the worker starts, so that its first read takes
+    // them together.
+    long long added = 0;
+    for (int i = 0; i < 1000 && (added = (co_await c.command("XLEN", "corio:tasks")).as_integer()) < 40; ++i)
+      co_await corio::sleep(10ms);
+    EXPECT_EQ(added, 40);
+    cd::worker w(o);
+    register_square(w);
+    auto running = corio::create_task(w.run());
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_EQ(co_await from_a[i], i * i);
+      EXPECT_EQ(co_await from_b[i], (100 + i) * (100 + i));
+    }
+    // Each reply stream holds its own submitter's results only, several to
+    // an entry ("ok:<task id>" -> result), and every one of them.
+    for (auto [sub, ids] : {std::pair(&a, &ids_a), std::pair(&b, &ids_b)}) {
+      const cd::redis_reply entries = co_await c.command("XRANGE", sub->reply_stream(), "-", "+");
+      std::size_t results = 0;
+      std::size_t widest = 0;
+      for (const cd::redis_reply& e : entries.as_array()) {
+        const auto& kv = e[1].as_array();
+        widest = std::max(widest, kv.size() / 2);
+        for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+          EXPECT_EQ(kv[i].str.rfind("ok:", 0), 0u) << kv[i].str;
+          EXPECT_NE(std::find(ids->begin(), ids->end(), kv[i].str.substr(3)), ids->end()) << kv[i].str;
+          ++results;
+        }
+      }
+      EXPECT_EQ(results, 20u);
+      EXPECT_GT(widest, 1u);
+    }
+    // Once the submitters have their results, every result is readable by id.
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_EQ(co_await cd::get_result<int>(c, o, ids_a[i]), std::optional<int>(i * i));
+      EXPECT_EQ(co_await cd::get_result<int>(c, o, ids_b[i]), std::optional<int>((100 + i) * (100 + i)));
+    }
+    w.stop();
+    co_await running;
+  }(server));
+}
+
+TEST(task_queue, a_field_repeated_in_a_task_entry_counts_with_its_last_value) {
+  redis_server server;
+  run_io([](const redis_server& s) -> corio::task<void> {
+    cd::task_queue_options o = options_for(s);
+    cd::worker w(o);
+    register_square(w);
+    auto running = corio::create_task(w.run());
+    cd::redis_client c(o.redis);
+    co_await c.command("XADD", "corio:tasks", "*", "id", "t1", "fn", "square", "args",
+                       corio::multiprocessing::encode(std::tuple<int>(2)), "reply", "corio:replies:t", "args",
+                       corio::multiprocessing::encode(std::tuple<int>(3)));
+    const cd::redis_reply r = co_await c.command("XREAD", "BLOCK", 10000, "STREAMS", "corio:replies:t", "0");
+    const auto& kv = r[0][1][0][1].as_array();
+    EXPECT_EQ(kv.size(), 2u);
+    if (kv.size() == 2) {
+      EXPECT_EQ(kv[0].str, "ok:t1");
+      EXPECT_EQ(corio::multiprocessing::decode<int>(kv[1].str), 9);
+    }
+    w.stop();
+    co_await running;
+  }(server));
+}
+
+// Entries and keys as workers wrote them before results were batched: one
+// reply entry per result (id, status, result) and one key per result.
+TEST(task_queue, a_reply_entry_and_a_result_key_of_the_earlier_layout_are_still_read) {
+  redis_server server;
+  run_io([](const redis_server& s) -> corio::task<void> {
+    cd::task_queue_options o = options_for(s);
+    cd::submitter sub(o);
+    const std::string ok_id = sub.next_task_id();
+    auto ok = sub.submit<int>("square", 6);  // no worker runs: answered by hand below
+    const std::string failed_id = sub.next_task_id();
+    auto failed = sub.submit<int>("square", 7);
+    cd::redis_client c(o.redis);
+    co_await c.command("XADD", sub.reply_stream(), "*", "id", ok_id, "status", "ok", "result",
+                       corio::multiprocessing::encode(36));
+    co_await c.command("XADD", sub.reply_stream(), "*", "id", failed_id, "status", "failed", "result",
+                       corio::multiprocessing::encode(std::string("gone")));
+    EXPECT_EQ(co_await ok, 36);
+    const std::exception_ptr e = co_await outcome(std::move(failed));
+    EXPECT_TRUE(corio_test::holds<cd::task_failed>(e));
+    EXPECT_NE(corio_test::message_of(e).find("gone"), std::string::npos) << corio_test::message_of(e);
+    co_await c.command("SET", "corio:result:old-1", corio::multiprocessing::encode(49), "PX", 60000);
+    EXPECT_EQ(co_await cd::get_result<int>(c, o, "old-1"), std::optional<int>(49));
   }(server));
 }
 
@@ -243,8 +359,11 @@ TEST(task_queue, without_stored_results_no_result_key_is_written_and_results_sti
     EXPECT_EQ(co_await first, 9);
     for (int i = 0; i < 50; ++i) EXPECT_EQ(co_await results[i], i * i);
     EXPECT_TRUE(co_await corio_test::eventually([&] { return w.stats().done == 51; }));
-    EXPECT_EQ((co_await c.command("KEYS", "corio:result:*")).as_array().size(), 0u);
-    EXPECT_EQ((co_await c.command("XLEN", sub.reply_stream())).as_integer(), 51);
+    EXPECT_EQ((co_await c.command("KEYS", "corio:result*")).as_array().size(), 0u);
+    std::size_t replied = 0;  // results in the reply stream: several to an entry
+    const cd::redis_reply entries = co_await c.command("XRANGE", sub.reply_stream(), "-", "+");
+    for (const cd::redis_reply& e : entries.as_array()) replied += e[1].as_array().size() / 2;
+    EXPECT_EQ(replied, 51u);
     EXPECT_GT((co_await c.command("PTTL", sub.reply_stream())).as_integer(), 0);
     w.stop();
     co_await running;
@@ -398,7 +517,7 @@ TEST(task_queue, acknowledged_tasks_are_trimmed_from_the_stream_and_waiting_ones
 // A Python program submits with redis-py and msgpack, as docs/design.md
 // describes the layout, and reads the result from its reply stream.
 constexpr const char* python_submitter = R"PY(
-import sys, msgpack, redis
+import sys, time, msgpack, redis
 r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]))
 r.xadd("corio:tasks", {"id": "py-1", "fn": "square", "args": msgpack.packb([7]),
                        "reply": "corio:replies:py", "attempt": 1})
@@ -409,10 +528,18 @@ while len(got) < 2:
     for _, entries in r.xread({"corio:replies:py": last}, block=10000) or []:
         for eid, f in entries:
             last = eid
-            got[f[b"id"].decode()] = (f[b"status"].decode(), msgpack.unpackb(f[b"result"]))
+            for field, value in f.items():  # "<status>:<task id>": the result
+                status, _, tid = field.decode().partition(":")
+                got[tid] = (status, msgpack.unpackb(value))
 assert got["py-1"] == ("ok", 49), got
 status, err = got["py-2"]
 assert status == "error" and err["type"] == "std::runtime_error" and err["message"] == "why", got
+# The stored result by task id: in the hash of its time bucket (a quarter of
+# result_ttl, 1 h by default), newest bucket first.
+width = 3600000 // 4
+now = int(time.time() * 1000) // width
+stored = [r.hget("corio:results:%d" % b, "py-1") for b in range(now + 1, now - 6, -1)]
+assert msgpack.unpackb(next(v for v in stored if v is not None)) == 49, stored
 print("python ok")
 )PY";
 

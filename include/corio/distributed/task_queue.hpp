@@ -33,15 +33,16 @@ struct task_queue_options {
   redis_options redis;
   /// Prefix of every key: <name>:tasks (the stream of tasks, consumer group
   /// <name>:workers), <name>:dead (the dead-letter stream),
-  /// <name>:result:<task id> (with store_results), <name>:replies:<submitter id>.
+  /// <name>:results:<time bucket> (with store_results), <name>:replies:<submitter id>.
   std::string name = "corio";
-  /// How long results (and reply streams nobody reads) are kept.
+  /// How long results (and reply streams nobody reads) are kept; a stored
+  /// result is kept up to a quarter longer (its time bucket's width).
   duration result_ttl = std::chrono::hours(1);
   /// Python: Celery's result backend (`ignore_result=False`). A worker
-  /// stores each successful result under <name>:result:<task id> for
-  /// result_ttl, where any program can fetch it by task id. Off, results
-  /// reach their submitter only on its reply stream (which it deletes when
-  /// it closes): one command per task less for Redis.
+  /// stores each successful result for result_ttl, under its task id in the
+  /// hash of the time bucket it was stored in, where any program can fetch
+  /// it by task id (get_result). Off, results reach their submitter only on
+  /// its reply stream (which it deletes when it closes).
   bool store_results = true;
   /// A task taken by a worker that has not acknowledged it this long is
   /// taken again by another (XAUTOCLAIM): the worker died or stalled.
@@ -200,6 +201,9 @@ class submitter {
   /// the future gives the encoded result.
   future<std::string> submit_raw(std::string fn, std::string args);
 
+  /// The id that the next submit() gives its task (Python: the `task_id`
+  /// one passes to Celery's `send_task`): what get_result looks up.
+  std::string next_task_id() const;
   /// The stream this submitter's results come on.
   const std::string& reply_stream() const noexcept;
   /// Tasks submitted whose result has not come yet.
@@ -221,6 +225,24 @@ class submitter {
 
   std::shared_ptr<detail::submitter_impl> impl_;
 };
+
+/// Python: Celery's `AsyncResult(task_id).result` on its result backend,
+/// without waiting: the encoded result a worker stored for `task_id`
+/// (store_results), or none if there is none (not finished, failed,
+/// expired, or not stored). `opts` must carry the workers' name and
+/// result_ttl: they say which hashes hold it. Raises what the commands
+/// raise (redis_error, broker_unavailable).
+task<std::optional<std::string>> get_result_raw(redis_client& redis, const task_queue_options& opts,
+                                                std::string task_id);
+
+/// As get_result_raw, decoded as R (multiprocessing::codec_error if it is
+/// not an R).
+template <class R>
+task<std::optional<R>> get_result(redis_client& redis, const task_queue_options& opts, std::string task_id) {
+  std::optional<std::string> raw = co_await get_result_raw(redis, opts, std::move(task_id));
+  if (!raw) co_return std::nullopt;
+  co_return multiprocessing::decode<R>(*raw);
+}
 
 /// What a worker has done, and the queue as it sees it.
 struct worker_stats {
