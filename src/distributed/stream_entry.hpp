@@ -65,6 +65,7 @@ struct entry {
     }
     return nullptr;
   }
+  std::string* get(std::string_view k) { return const_cast<std::string*>(std::as_const(*this).get(k)); }
 };
 
 // Entries of a stream reply, its strings moved out; an entry whose shape is

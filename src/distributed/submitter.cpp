@@ -70,7 +70,7 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
         if (const std::string* tid = e.get("id")) {
           // One result per entry (fields id, status, result): how workers
           // answered before results were batched, still read.
-          s->deliver(*tid, e.get("status"), const_cast<std::string*>(e.get("result")));
+          s->deliver(*tid, e.get("status"), e.get("result"));
           continue;
         }
         // One entry per batch: each result is a field "<status>:<task id>".
