@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <exception>
 #include <list>
+#include <stdexcept>
 #include <variant>
 
 namespace corio::multiprocessing::detail {
@@ -360,14 +361,24 @@ void manager_server_main(server_config cfg, connection report) {
 void manager_server_main_tls(server_config cfg, connection report, std::optional<ssl_context> tls) {
   // The server outlives a Ctrl-C in the terminal; its manager stops it (MG-01).
   ::signal(SIGINT, SIG_IGN);
+  if (cfg.ssl_factory) {
+    try {
+      tls = reinterpret_cast<ssl_context_factory::function>(resolve_code(*cfg.ssl_factory))();
+      if (tls->protocol() != ssl_protocol::tls_server)
+        throw std::invalid_argument("it returned a client context, not a server one (ssl_protocol::tls_server)");
+    } catch (...) {
+      report.send(start_report(ssl_factory_failed{std::current_exception()}));
+      return;
+    }
+  }
   std::shared_ptr<serving> s;
   try {
     s = bind_server(std::move(cfg), std::move(tls));
   } catch (...) {
-    report.send(std::variant<std::exception_ptr, address>(std::current_exception()));
+    report.send(start_report(std::current_exception()));
     return;
   }
-  report.send(std::variant<std::exception_ptr, address>(s->bound));
+  report.send(start_report(s->bound));
   report.close();
   serve(*s);
 }

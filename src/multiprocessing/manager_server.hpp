@@ -19,6 +19,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <variant>
+#include <vector>
 
 namespace corio::multiprocessing::detail {
 
@@ -63,8 +65,18 @@ struct server_config {
   std::optional<multiprocessing::address> address;
   std::string authkey;
   std::vector<registered_type> types;
-  CORIO_CODEC(address, authkey, types)
+  // manager_ssl::server_factory, called in the server process before it binds.
+  std::optional<code_ref> ssl_factory;
+  CORIO_CODEC(address, authkey, types, ssl_factory)
 };
+// What the server process reports, once: the address it bound, the
+// exception that stopped it, or the exception of its ssl_factory (kept
+// apart so that start() can say which step failed).
+struct ssl_factory_failed {
+  std::exception_ptr error;
+  CORIO_CODEC(error)
+};
+using start_report = std::variant<std::exception_ptr, address, ssl_factory_failed>;
 void manager_server_main(server_config cfg, connection report);
 // The same serving over TLS with `tls` (the server's context, which crosses
 // to the server process only by fork: an OpenSSL context has no encoding).

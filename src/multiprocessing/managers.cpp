@@ -44,6 +44,8 @@ base_manager::base_manager(std::optional<multiprocessing::address> address, std:
     throw std::invalid_argument("manager: manager_ssl::server must be a server context (ssl_protocol::tls_server)");
   if (ssl.client && ssl.client->protocol() != ssl_protocol::tls_client)
     throw std::invalid_argument("manager: manager_ssl::client must be a client context (ssl_protocol::tls_client)");
+  if (ssl.server && ssl.server_factory)
+    throw std::invalid_argument("manager: manager_ssl::server and manager_ssl::server_factory both given; give one");
   s_->ssl = std::move(ssl);
 }
 
@@ -83,28 +85,32 @@ void base_manager::start(const context& ctx) {
   if (s_->st == state::started) throw process_error("Already started server");
   if (s_->st == state::shutdown) throw process_error("Manager has shut down");
   auto [reader, writer] = pipe(false);
-  std::unique_ptr<process> proc;
-  if (s_->ssl.server) {
-    const std::string where = s_->requested ? s_->requested->to_string() : std::string("a fresh address");
-    if (ctx.get_start_method() != "fork")
-      throw std::invalid_argument("manager at " + where + ": a server ssl_context reaches the server process by fork "
-                                  "only (an OpenSSL context has no encoding), not by " + ctx.get_start_method() +
-                                  "; serve it with get_server() in a process that builds its context");
+  const std::string where = s_->requested ? s_->requested->to_string() : std::string("a fresh address");
+  detail::server_config cfg{s_->requested, s_->authkey, s_->types, std::nullopt};
+  if (s_->ssl.server || s_->ssl.server_factory) {
     if (!s_->ssl.client)
       throw std::invalid_argument("manager at " + where + ": a server ssl_context needs manager_ssl::client too, "
                                   "for the manager's own connections to its server");
-    proc = std::make_unique<process>(
-        [cfg = detail::server_config{s_->requested, s_->authkey, s_->types}, tls = *s_->ssl.server,
-         w = std::move(writer)]() mutable { detail::manager_server_main_tls(std::move(cfg), std::move(w), tls); });
+    if (s_->ssl.server && ctx.get_start_method() != "fork")
+      throw std::invalid_argument("manager at " + where + ": a server ssl_context reaches the server process by fork "
+                                  "only (an OpenSSL context has no encoding), not by " + ctx.get_start_method() +
+                                  "; give manager_ssl::server_factory, a function that builds it in the server process");
+    if (s_->ssl.server_factory)
+      cfg.ssl_factory = detail::locate_code(reinterpret_cast<detail::any_fn>(s_->ssl.server_factory.get()),
+                                            "manager_ssl::server_factory");
+  }
+  std::unique_ptr<process> proc;
+  if (s_->ssl.server) {
+    proc = std::make_unique<process>([cfg = std::move(cfg), tls = *s_->ssl.server, w = std::move(writer)]() mutable {
+      detail::manager_server_main_tls(std::move(cfg), std::move(w), tls);
+    });
   } else {
-    proc = std::make_unique<process>(&detail::manager_server_main,
-                                     detail::server_config{s_->requested, s_->authkey, s_->types}, std::move(writer));
+    proc = std::make_unique<process>(&detail::manager_server_main, std::move(cfg), std::move(writer));
   }
   ctx.start(*proc);
-  using report = std::variant<std::exception_ptr, multiprocessing::address>;
-  std::optional<report> r;
+  std::optional<detail::start_report> r;
   try {
-    r = reader.recv<report>();
+    r = reader.recv<detail::start_report>();
   } catch (const eof_error&) {
     proc->join();
     throw process_error("manager: the server process exited with code " + std::to_string(proc->exitcode().value_or(0)) +
@@ -113,6 +119,19 @@ void base_manager::start(const context& ctx) {
   if (r->index() == 0) {
     proc->join();
     std::rethrow_exception(std::get<0>(*r));
+  }
+  if (r->index() == 2) {
+    proc->join();
+    // The factory's own exception stays reachable (std::rethrow_if_nested).
+    try {
+      std::rethrow_exception(std::get<2>(*r).error);
+    } catch (const std::exception& e) {
+      std::throw_with_nested(process_error("manager at " + where +
+                                           ": manager_ssl::server_factory failed in the server process: " + e.what()));
+    } catch (...) {
+      std::throw_with_nested(process_error("manager at " + where +
+                                           ": manager_ssl::server_factory failed in the server process"));
+    }
   }
   s_->address = std::get<1>(*r);
   s_->server = std::move(proc);
@@ -147,8 +166,15 @@ manager_server base_manager::get_server() const {
   if (!s_) throw process_error("get_server: the manager was moved from");
   if (s_->st == state::started) throw process_error("Already started server");
   if (s_->st == state::shutdown) throw process_error("Manager has shut down");
+  std::optional<ssl_context> tls = s_->ssl.server;
+  if (s_->ssl.server_factory) {
+    tls = s_->ssl.server_factory.get()();
+    if (tls->protocol() != ssl_protocol::tls_server)
+      throw std::invalid_argument("get_server: manager_ssl::server_factory returned a client context, not a server "
+                                  "one (ssl_protocol::tls_server)");
+  }
   return manager_server(
-      detail::bind_server(detail::server_config{s_->requested, s_->authkey, s_->types}, s_->ssl.server));
+      detail::bind_server(detail::server_config{s_->requested, s_->authkey, s_->types, std::nullopt}, std::move(tls)));
 }
 
 void base_manager::bind_client(multiprocessing::address source) {

@@ -11,6 +11,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <exception>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -72,6 +76,82 @@ void child_uses_both_forms(int_dict d) {
 
 // In a spawned child: the proxy is decoded before this runs.
 void child_gets_a_proxy(int_dict d) { d.set("never", 1); }
+
+// Server context factories (manager_ssl::server_factory). A spawned server
+// is a fresh copy of this program, whose own tls_files would come from
+// another CA: the test exports the path of the certificate its clients
+// trust before it starts the manager, and the factory reads it.
+constexpr const char* kServerPemVar = "CORIO_TEST_MANAGER_SERVER_PEM";
+
+void export_server_pem() { ::setenv(kServerPemVar, tls_files::get().server_combined.c_str(), 1); }
+
+corio::ssl_context server_context_from_the_environment() {
+  const char* pem = std::getenv(kServerPemVar);
+  if (pem == nullptr) throw std::runtime_error(std::string(kServerPemVar) + " is not set");
+  corio::ssl_context ctx = corio::create_default_context(corio::ssl_purpose::client_auth);
+  ctx.load_cert_chain(pem);
+  return ctx;
+}
+
+const std::string kMissingPem = "/nonexistent-corio-dir/manager-server.pem";
+
+corio::ssl_context server_context_from_a_missing_file() {
+  corio::ssl_context ctx = corio::create_default_context(corio::ssl_purpose::client_auth);
+  ctx.load_cert_chain(kMissingPem);
+  return ctx;
+}
+
+corio::ssl_context server_context_that_throws() { throw std::runtime_error("the certificate store is locked"); }
+
+corio::ssl_context a_client_context_by_mistake() { return corio_test::client_context(); }
+
+mp::manager_ssl tls_by_factory(mp::ssl_context_factory factory, std::string server_hostname = {}) {
+  mp::manager_ssl s;
+  s.client = corio_test::client_context();
+  s.server_hostname = std::move(server_hostname);
+  s.server_factory = factory;
+  return s;
+}
+
+// Starts a manager whose server builds its context with
+// server_context_from_the_environment, by `method`, and uses it over TLS
+// from this process and from a child.
+void serves_over_tls_with_a_factory_started_by(const char* method) {
+  export_server_pem();
+  mp::sync_manager m(mp::address("127.0.0.1", 0), kKey, tls_by_factory(&server_context_from_the_environment));
+  m.start(mp::get_context(method));
+  int_dict d = m.dict<std::string, int>();
+  mp::process p(&child_uses_both_forms, d);
+  p.start();
+  p.join();
+  ASSERT_EQ(p.exitcode(), 0);
+  EXPECT_EQ(d.at("blocking"), 1);
+  EXPECT_EQ(corio::run(d.at_async("awaitable")), 2);
+  m.shutdown();
+  EXPECT_EQ(m.get_state(), mp::base_manager::state::shutdown);
+}
+
+// What start() raised, and the exception nested in it.
+struct start_failure {
+  std::string what;
+  std::exception_ptr nested;
+};
+
+start_failure start_failure_of(mp::base_manager& m, const char* method) {
+  start_failure f;
+  try {
+    m.start(mp::get_context(method));
+    f.what = "(nothing raised)";
+  } catch (const mp::process_error& e) {
+    f.what = e.what();
+    try {
+      std::rethrow_if_nested(e);
+    } catch (...) {
+      f.nested = std::current_exception();
+    }
+  }
+  return f;
+}
 
 }  // namespace
 
@@ -232,14 +312,102 @@ TEST_F(mp_test, get_server_serves_over_tls_with_the_context_of_its_own_process) 
 
 TEST_F(mp_test, a_server_context_needs_the_fork_start_method_and_a_client_context) {
   mp::sync_manager spawned(mp::address("127.0.0.1", 0), kKey, tls_of(tls_files::get().server));
-  EXPECT_THROW(spawned.start(mp::get_context("spawn")), std::invalid_argument);
+  const std::string what = what_of<std::invalid_argument>([&] { spawned.start(mp::get_context("spawn")); });
+  EXPECT_NE(what.find("manager at 127.0.0.1:0"), std::string::npos) << what;
+  EXPECT_NE(what.find("by spawn"), std::string::npos) << what;
+  EXPECT_NE(what.find("server_factory"), std::string::npos) << what;
+  EXPECT_EQ(spawned.get_state(), mp::base_manager::state::initial);
   mp::manager_ssl server_only;
   server_only.server = corio_test::server_context();
   mp::sync_manager lone(mp::address("127.0.0.1", 0), kKey, server_only);
   EXPECT_THROW(lone.start(), std::invalid_argument);
+  mp::manager_ssl factory_only;
+  factory_only.server_factory = &server_context_from_the_environment;
+  mp::sync_manager lone_factory(mp::address("127.0.0.1", 0), kKey, factory_only);
+  EXPECT_THROW(lone_factory.start(mp::get_context("spawn")), std::invalid_argument);
   mp::manager_ssl swapped;
   swapped.server = corio_test::client_context();
   EXPECT_THROW(mp::sync_manager(mp::address("127.0.0.1", 0), kKey, swapped), std::invalid_argument);
+  mp::manager_ssl both = tls_of(tls_files::get().server);
+  both.server_factory = &server_context_from_the_environment;
+  EXPECT_THROW(mp::sync_manager(mp::address("127.0.0.1", 0), kKey, both), std::invalid_argument);
+}
+
+TEST_F(mp_test, a_tls_server_started_by_spawn_builds_its_context_with_the_factory) {
+  serves_over_tls_with_a_factory_started_by("spawn");
+}
+
+TEST_F(mp_test, a_tls_server_started_by_forkserver_builds_its_context_with_the_factory) {
+  serves_over_tls_with_a_factory_started_by("forkserver");
+}
+
+TEST_F(mp_test, a_tls_server_started_by_fork_builds_its_context_with_the_factory_too) {
+  serves_over_tls_with_a_factory_started_by("fork");
+}
+
+TEST_F(mp_test, a_capture_less_lambda_is_a_factory_too) {
+  export_server_pem();
+  mp::sync_manager m(std::nullopt, kKey,
+                     tls_by_factory([] { return server_context_from_the_environment(); }, "localhost"));
+  m.start(mp::get_context("spawn"));
+  auto d = m.dict<std::string, int>();
+  d.set("unix", 7);
+  EXPECT_EQ(d.at("unix"), 7);
+}
+
+TEST_F(mp_test, a_factory_that_throws_fails_start_naming_the_address_and_the_factory) {
+  mp::sync_manager m(mp::address("127.0.0.1", 0), kKey, tls_by_factory(&server_context_that_throws));
+  const start_failure f = start_failure_of(m, "spawn");
+  EXPECT_NE(f.what.find("manager at 127.0.0.1:0"), std::string::npos) << f.what;
+  EXPECT_NE(f.what.find("manager_ssl::server_factory failed in the server process"), std::string::npos) << f.what;
+  EXPECT_NE(f.what.find("the certificate store is locked"), std::string::npos) << f.what;
+  EXPECT_THROW(std::rethrow_exception(f.nested), std::runtime_error);
+  EXPECT_EQ(m.get_state(), mp::base_manager::state::initial);
+  EXPECT_FALSE(m.server_pid().has_value());
+}
+
+TEST_F(mp_test, a_factory_with_a_wrong_certificate_path_fails_start_with_the_os_error_nested) {
+  mp::sync_manager m(mp::address("127.0.0.1", 0), kKey, tls_by_factory(&server_context_from_a_missing_file));
+  const start_failure f = start_failure_of(m, "forkserver");
+  EXPECT_NE(f.what.find("manager at 127.0.0.1:0"), std::string::npos) << f.what;
+  EXPECT_NE(f.what.find("manager_ssl::server_factory"), std::string::npos) << f.what;
+  EXPECT_NE(f.what.find(kMissingPem), std::string::npos) << f.what;
+  try {
+    std::rethrow_exception(f.nested);
+  } catch (const corio::file_not_found_error& e) {
+    EXPECT_EQ(e.code().value(), ENOENT);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "nested: " << e.what();
+  }
+  // The manager can start once the factory can.
+  EXPECT_EQ(m.get_state(), mp::base_manager::state::initial);
+}
+
+TEST_F(mp_test, a_factory_that_returns_a_client_context_fails_start) {
+  mp::sync_manager m(mp::address("127.0.0.1", 0), kKey, tls_by_factory(&a_client_context_by_mistake));
+  const start_failure f = start_failure_of(m, "spawn");
+  EXPECT_NE(f.what.find("manager_ssl::server_factory"), std::string::npos) << f.what;
+  EXPECT_NE(f.what.find("client context"), std::string::npos) << f.what;
+  EXPECT_THROW(std::rethrow_exception(f.nested), std::invalid_argument);
+}
+
+TEST_F(mp_test, get_server_calls_the_factory_in_its_own_process) {
+  export_server_pem();
+  mp::sync_manager m(mp::address("127.0.0.1", 0), kKey, tls_by_factory(&server_context_from_the_environment));
+  auto srv = m.get_server();
+  mp::process serving([&srv] { srv.serve_forever(); });
+  serving.start();
+  {
+    mp::sync_manager client(srv.address(), kKey, mp::manager_ssl{{}, corio_test::client_context(), {}});
+    client.connect();
+    auto d = client.dict<int, int>();
+    d.set(1, 2);
+    EXPECT_EQ(d.at(1), 2);
+  }
+  serving.kill();
+  serving.join();
+  mp::sync_manager wrong(mp::address("127.0.0.1", 0), kKey, tls_by_factory(&server_context_that_throws));
+  EXPECT_THROW((void)wrong.get_server(), std::runtime_error);
 }
 
 CORIO_MP_TEST_MAIN()

@@ -53,6 +53,43 @@ struct manager_state;
 struct serving;
 }  // namespace detail
 
+/// A function that builds a manager server's ssl_context in the server
+/// process (manager_ssl::server_factory). It crosses to a server started
+/// with spawn or forkserver as code, the way a process's target does, so it
+/// is a function or a capture-less lambda taking nothing and returning an
+/// ssl_context; anything else does not compile. Python has no such thing
+/// (departure 130).
+class ssl_context_factory {
+ public:
+  using function = ssl_context (*)();
+  constexpr ssl_context_factory() noexcept = default;
+  constexpr ssl_context_factory(std::nullptr_t) noexcept {}
+  template <class F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, ssl_context_factory>)
+  ssl_context_factory(const F& f) noexcept : fn_(checked(f)) {}
+  /// The function (null: none).
+  function get() const noexcept { return fn_; }
+  explicit operator bool() const noexcept { return fn_ != nullptr; }
+
+ private:
+  template <class F>
+  static function checked(const F& f) noexcept {
+    if constexpr (!detail::function_like<const F&>) {
+      static_assert(detail::function_like<const F&>,
+                    "manager_ssl::server_factory: must be a function or a capture-less lambda (it crosses to the "
+                    "server process as code)");
+      return nullptr;
+    } else if constexpr (!std::is_convertible_v<decltype(+f), function>) {
+      static_assert(std::is_convertible_v<decltype(+f), function>,
+                    "manager_ssl::server_factory: must take no argument and return an ssl_context");
+      return nullptr;
+    } else {
+      return +f;
+    }
+  }
+  function fn_ = nullptr;
+};
+
 /// TLS for a manager reached across a network (corio's addition, departure
 /// 130; Python code would wrap the sockets in ssl itself). The authkey
 /// stays the authorization; TLS adds confidentiality and the server's
@@ -60,8 +97,9 @@ struct serving;
 struct manager_ssl {
   /// The server's context (ssl_protocol::tls_server, with load_cert_chain):
   /// the server this manager starts, or get_server() builds, speaks only
-  /// TLS. It reaches a started server by fork only: start() with another
-  /// method raises std::invalid_argument.
+  /// TLS. An OpenSSL context has no encoding: it reaches a started server
+  /// by fork only, and start() with another method raises
+  /// std::invalid_argument (use server_factory).
   std::optional<ssl_context> server{};
   /// The clients' context (ssl_protocol::tls_client, with the CAs that
   /// verify the server): this manager's connections, and those of every
@@ -71,6 +109,11 @@ struct manager_ssl {
   /// The name the server's certificate must carry; empty: the address's
   /// host (a name or an IP address).
   std::string server_hostname{};
+  /// Instead of `server`: the function that builds the server's context in
+  /// the server process, with any start method. start() raises
+  /// process_error naming the address when it throws there (the exception
+  /// nested); get_server() calls it in the calling process.
+  ssl_context_factory server_factory{};
 };
 
 /// The client context this process uses for every connection to the
