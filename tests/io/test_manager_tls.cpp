@@ -2,6 +2,7 @@
 // presents a certificate from the tests' throwaway CA, clients that verify
 // it, the authkey handshake inside the channel, and the clear errors of a
 // peer on the other side of a mismatch. Run once per backend.
+#include "error_util.hpp"
 #include "io/tls_util.hpp"
 #include "multiprocessing_util.hpp"
 
@@ -21,6 +22,7 @@
 
 namespace mp = corio::multiprocessing;
 using corio_test::mp_test;
+using corio_test::what_of;
 using corio_test::tls_files;
 
 namespace {
@@ -47,16 +49,6 @@ mp::sync_manager started_tls_manager(const corio::testing::issued_cert& cert, st
 
 // The same server reached by a name this process has no context for.
 mp::address by_name(const mp::base_manager& m) { return mp::address("localhost", m.address().port()); }
-
-template <class E, class F>
-std::string what_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "(nothing raised)";
-}
 
 // "<kind><thread>-<i>" (built by appending: g++ 12 warns falsely about
 // a literal + std::string here).
