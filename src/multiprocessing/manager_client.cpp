@@ -11,7 +11,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <corio/futures.hpp>
+
 #include <atomic>
+#include <deque>
 #include <unordered_map>
 #include <vector>
 
@@ -39,6 +42,29 @@ struct cached_conn {
 
 constexpr std::size_t kIdlePerAddress = 16;
 
+// One lane's pipelined connection (call_lane): calls append their requests,
+// one writer task sends them in order, one reader task hands the replies
+// out in the same order (the server answers a connection's requests in
+// order). Both tasks end when there is nothing left to do.
+struct pipe_conn {
+  explicit pipe_conn(address a) : where(std::move(a)) {}
+  address where;
+  std::string authkey;
+  std::optional<address> source;
+  std::uint64_t epoch = 0;
+  event_loop* loop = nullptr;
+  connection c;
+  bool connected = false;
+  bool broken = false;  // failed: no call goes on it any more
+  bool writing = false;
+  bool reading = false;
+  // Requests not sent yet, and the calls sent and not answered yet. A
+  // call's future is done before its turn when the call was cancelled.
+  std::deque<std::pair<std::string, future<std::string>>> queued;
+  std::deque<future<std::string>> sent;
+  std::optional<task<void>> writer, reader;
+};
+
 struct thread_conns {
   pid_t pid = 0;
   // Blocking calls: one connection per address (MG-05).
@@ -46,6 +72,8 @@ struct thread_conns {
   // Awaitable calls: idle connections per address; a call takes one (or
   // opens one) so that concurrent calls on the loop never share one.
   std::unordered_map<std::string, std::vector<cached_conn>> idle;
+  // Awaitable calls on the quick and waits lanes: by connection key and lane.
+  std::unordered_map<std::string, std::shared_ptr<pipe_conn>> pipes;
   ~thread_conns();
 };
 
@@ -62,6 +90,7 @@ thread_conns& conns() {
   if (tl.pid != pid) {
     tl.sync.clear();
     tl.idle.clear();
+    tl.pipes.clear();
     tl.pid = pid;
   }
   return tl;
@@ -167,7 +196,11 @@ std::string round_trip_raw(const address& a, const std::string& authkey, const s
   return round_trip_at(connection_key(a, authkey, source), a, authkey, request, source);
 }
 
-task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::string request) {
+namespace {
+
+// A call with a connection to itself (call_lane::own): an idle one of the
+// thread's, or a new one.
+task<std::string> round_trip_own(std::shared_ptr<const proxy_ref> r, std::string request) {
   const std::string where = r->tok.address.to_string();
   const std::string& key = r->conn_key;
   connection c;
@@ -208,6 +241,143 @@ task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::stri
   auto& pool = conns().idle[key];
   if (pool.size() < kIdlePerAddress) pool.push_back(cached_conn{std::move(c), ep});
   co_return rep;
+}
+
+// The error that ends a pipe, naming the manager's address.
+std::exception_ptr named(std::exception_ptr e, const std::string& where) {
+  try {
+    try {
+      std::rethrow_exception(e);
+    } catch (const eof_error&) {
+      rethrow_for(where);
+    } catch (const os_error&) {
+      rethrow_for(where);
+    }
+  } catch (...) {
+    return std::current_exception();
+  }
+  return e;  // not reached
+}
+
+// Every call pending on `p` fails with `e`; later calls take a new connection.
+void fail_all(pipe_conn& p, const std::exception_ptr& e, bool from_writer) {
+  p.broken = true;
+  if (!tl_gone) {
+    auto& pipes = tl.pipes;
+    for (auto it = pipes.begin(); it != pipes.end(); ++it)
+      if (it->second.get() == &p) {
+        pipes.erase(it);
+        break;
+      }
+  }
+  for (auto& q : p.queued)
+    if (!q.second.done()) q.second.set_exception(e);
+  p.queued.clear();
+  for (auto& f : p.sent)
+    if (!f.done()) f.set_exception(e);
+  p.sent.clear();
+  // The other task may wait on the connection forever (a reader with no
+  // reply coming): it stops too.
+  if (from_writer && p.reading && p.reader) p.reader->cancel();
+  if (!from_writer && p.writing && p.writer) p.writer->cancel();
+}
+
+task<void> pipe_reader(std::shared_ptr<pipe_conn> p) {
+  std::exception_ptr err;
+  try {
+    while (!p->sent.empty() && !p->broken) {
+      std::string rep = co_await p->c.recv_bytes_async();
+      if (p->sent.empty()) break;  // failed meanwhile
+      future<std::string> f = std::move(p->sent.front());
+      p->sent.pop_front();
+      // A call cancelled after its request went out: its reply is read and
+      // dropped, and the stream stays in step.
+      if (!f.done()) f.set_result(std::move(rep));
+    }
+  } catch (const cancelled_error&) {
+    p->reading = false;
+    if (p->broken) co_return;  // stopped by the writer's failure
+    fail_all(*p, std::current_exception(), false);
+    throw;
+  } catch (...) {
+    err = std::current_exception();
+  }
+  p->reading = false;
+  if (err && !p->broken) fail_all(*p, named(err, p->where.to_string()), false);
+}
+
+task<void> pipe_writer(std::shared_ptr<pipe_conn> p) {
+  std::exception_ptr err;
+  try {
+    if (!p->connected) {
+      p->c = no_delay(co_await manager_connect_async(p->where, p->authkey, p->source));
+      p->connected = true;
+    }
+    while (!p->queued.empty() && !p->broken) {
+      auto [request, f] = std::move(p->queued.front());
+      p->queued.pop_front();
+      if (f.done()) continue;  // cancelled before it was sent: dropped
+      p->sent.push_back(f);
+      if (!p->reading) {
+        p->reading = true;
+        p->reader = p->loop->create_task(pipe_reader(p));
+      }
+      co_await p->c.send_bytes_async(std::move(request));
+    }
+  } catch (const cancelled_error&) {
+    p->writing = false;
+    if (p->broken) co_return;  // stopped by the reader's failure
+    fail_all(*p, std::current_exception(), true);
+    throw;
+  } catch (...) {
+    err = std::current_exception();
+  }
+  p->writing = false;
+  if (err && !p->broken) fail_all(*p, named(err, p->where.to_string()), true);
+}
+
+}  // namespace
+
+call_lane lane_of(std::string_view m) noexcept {
+  if (m == "get" || m == "join") return call_lane::waits;
+  if (m == "acquire" || m == "release" || m == "wait" || m == "wait_for" || m == "notify" || m == "notify_all" ||
+      m == "__enter__" || m == "__exit__")
+    return call_lane::own;
+  return call_lane::quick;
+}
+
+task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::string request, call_lane lane) {
+  if (lane == call_lane::own) co_return co_await round_trip_own(std::move(r), std::move(request));
+  event_loop& loop = get_running_loop();
+  auto& pipes = conns().pipes;
+  std::string key = r->conn_key;
+  key += lane == call_lane::waits ? 'w' : 'q';
+  std::shared_ptr<pipe_conn> p;
+  if (const auto it = pipes.find(key); it != pipes.end()) {
+    p = it->second;
+    const bool busy = p->writing || p->reading;
+    if (p->broken || p->epoch != g_epoch.load() || (p->loop != &loop && busy)) {
+      pipes.erase(it);
+      p.reset();
+    } else {
+      p->loop = &loop;  // an idle connection serves the thread's next loop too
+    }
+  }
+  if (!p) {
+    p = std::make_shared<pipe_conn>(r->tok.address);
+    p->authkey = r->authkey;
+    p->source = r->source;
+    p->epoch = g_epoch.load();
+    p->loop = &loop;
+    pipes.emplace(std::move(key), p);
+  }
+  future<std::string> f = loop.create_future<std::string>();
+  p->queued.emplace_back(std::move(request), f);
+  if (!p->writing) {
+    p->writing = true;
+    p->writer = loop.create_task(pipe_writer(p));
+  }
+  co_return co_await std::move(f);
 }
 
 std::shared_ptr<const proxy_ref> adopt_token(token t) {
