@@ -356,7 +356,10 @@ task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::stri
   if (const auto it = pipes.find(key); it != pipes.end()) {
     p = it->second;
     const bool busy = p->writing || p->reading;
-    if (p->broken || p->epoch != g_epoch.load() || (p->loop != &loop && busy)) {
+    // A task that ended without its flag cleared was cancelled before it
+    // started (its loop closed): the connection may be out of step.
+    const bool dead = (p->writing && p->writer->done()) || (p->reading && p->reader->done());
+    if (p->broken || dead || p->epoch != g_epoch.load() || (p->loop != &loop && busy)) {
       pipes.erase(it);
       p.reset();
     } else {

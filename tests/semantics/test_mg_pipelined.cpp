@@ -8,6 +8,7 @@
 
 #include <corio/multiprocessing/managers.hpp>
 #include <corio/runners.hpp>
+#include <corio/timeouts.hpp>
 
 #include <gtest/gtest.h>
 
@@ -164,6 +165,25 @@ TEST_F(mp_test, a_lost_connection_fails_every_call_pending_on_it_naming_the_addr
     }
   }(q, probe, *m.server_pid(), where));
   m.shutdown();  // reaps the dead server
+}
+
+TEST_F(mp_test, calls_left_pending_when_a_loop_ends_do_not_hold_up_the_next_loop) {
+  auto m = tcp_manager();
+  m.start();
+  auto q = m.queue<int>();
+  corio::run([](mp::queue_proxy<int> qp) -> corio::task<void> {
+    // Left running: the loop's end cancels the call and the connection's
+    // tasks, some before they started.
+    (void)corio::create_task(qp.put_async(1));
+    co_return;
+  }(q));
+  const std::size_t size = corio::run([](mp::queue_proxy<int> qp) -> corio::task<std::size_t> {
+    co_await corio::wait_for(qp.put_async(2), 60s);
+    co_return co_await corio::wait_for(qp.qsize_async(), 60s);
+  }(q));
+  EXPECT_GE(size, 1u);
+  EXPECT_LE(size, 2u);  // the first put may or may not have reached the server
+  m.shutdown();
 }
 
 CORIO_MP_TEST_MAIN()
