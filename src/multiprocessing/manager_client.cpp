@@ -62,7 +62,24 @@ struct pipe_conn {
   // call's future is done before its turn when the call was cancelled.
   std::deque<std::pair<std::string, future<std::string>>> queued;
   std::deque<future<std::string>> sent;
-  std::optional<task<void>> writer, reader;
+};
+
+// A writer's or reader's hold on its pipe. The pipe holds no handle of its
+// tasks (a task's frame holds the pipe: no cycle). A task destroyed before
+// its body finished (cancelled before it started, as its loop closed)
+// leaves its flag set and the stream perhaps out of step: the pipe is
+// broken, and the next call opens a new connection.
+struct pipe_hold {
+  std::shared_ptr<pipe_conn> p;
+  bool finished = false;
+  explicit pipe_hold(std::shared_ptr<pipe_conn> q) noexcept : p(std::move(q)) {}
+  pipe_hold(pipe_hold&& o) noexcept : p(std::move(o.p)), finished(o.finished) {}
+  pipe_hold(const pipe_hold&) = delete;
+  pipe_hold& operator=(const pipe_hold&) = delete;
+  pipe_hold& operator=(pipe_hold&&) = delete;
+  ~pipe_hold() {
+    if (p && !finished) p->broken = true;
+  }
 };
 
 struct thread_conns {
@@ -260,7 +277,7 @@ std::exception_ptr named(std::exception_ptr e, const std::string& where) {
 }
 
 // Every call pending on `p` fails with `e`; later calls take a new connection.
-void fail_all(pipe_conn& p, const std::exception_ptr& e, bool from_writer) {
+void fail_all(pipe_conn& p, const std::exception_ptr& e) {
   p.broken = true;
   if (!tl_gone) {
     auto& pipes = tl.pipes;
@@ -277,12 +294,13 @@ void fail_all(pipe_conn& p, const std::exception_ptr& e, bool from_writer) {
     if (!f.done()) f.set_exception(e);
   p.sent.clear();
   // The other task may wait on the connection forever (a reader with no
-  // reply coming): it stops too.
-  if (from_writer && p.reading && p.reader) p.reader->cancel();
-  if (!from_writer && p.writing && p.writer) p.writer->cancel();
+  // reply coming): shutting the socket down ends its wait (the fd stays
+  // open while an awaitable of the connection is pending).
+  if (p.connected && !p.c.closed()) (void)::shutdown(p.c.fileno(), SHUT_RDWR);
 }
 
-task<void> pipe_reader(std::shared_ptr<pipe_conn> p) {
+task<void> pipe_reader(pipe_hold hold) {
+  const std::shared_ptr<pipe_conn> p = hold.p;
   std::exception_ptr err;
   try {
     while (!p->sent.empty() && !p->broken) {
@@ -296,22 +314,27 @@ task<void> pipe_reader(std::shared_ptr<pipe_conn> p) {
     }
   } catch (const cancelled_error&) {
     p->reading = false;
-    if (p->broken) co_return;  // stopped by the writer's failure
-    fail_all(*p, std::current_exception(), false);
+    hold.finished = true;
+    if (!p->broken) fail_all(*p, std::current_exception());
     throw;
   } catch (...) {
     err = std::current_exception();
   }
   p->reading = false;
-  if (err && !p->broken) fail_all(*p, named(err, p->where.to_string()), false);
+  hold.finished = true;
+  if (err && !p->broken) fail_all(*p, named(err, p->where.to_string()));
 }
 
-task<void> pipe_writer(std::shared_ptr<pipe_conn> p) {
+task<void> pipe_writer(pipe_hold hold) {
+  const std::shared_ptr<pipe_conn> p = hold.p;
   std::exception_ptr err;
+  bool connecting = false;
   try {
     if (!p->connected) {
+      connecting = true;
       p->c = no_delay(co_await manager_connect_async(p->where, p->authkey, p->source));
       p->connected = true;
+      connecting = false;
     }
     while (!p->queued.empty() && !p->broken) {
       auto [request, f] = std::move(p->queued.front());
@@ -320,20 +343,23 @@ task<void> pipe_writer(std::shared_ptr<pipe_conn> p) {
       p->sent.push_back(f);
       if (!p->reading) {
         p->reading = true;
-        p->reader = p->loop->create_task(pipe_reader(p));
+        (void)p->loop->create_task(pipe_reader(pipe_hold(p)));
       }
       co_await p->c.send_bytes_async(std::move(request));
     }
   } catch (const cancelled_error&) {
     p->writing = false;
-    if (p->broken) co_return;  // stopped by the reader's failure
-    fail_all(*p, std::current_exception(), true);
+    hold.finished = true;
+    if (!p->broken) fail_all(*p, std::current_exception());
     throw;
   } catch (...) {
     err = std::current_exception();
   }
   p->writing = false;
-  if (err && !p->broken) fail_all(*p, named(err, p->where.to_string()), true);
+  hold.finished = true;
+  // The errors of connecting name the manager already, in their own types
+  // (TLS, authentication).
+  if (err && !p->broken) fail_all(*p, connecting ? err : named(err, p->where.to_string()));
 }
 
 }  // namespace
@@ -356,10 +382,7 @@ task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::stri
   if (const auto it = pipes.find(key); it != pipes.end()) {
     p = it->second;
     const bool busy = p->writing || p->reading;
-    // A task that ended without its flag cleared was cancelled before it
-    // started (its loop closed): the connection may be out of step.
-    const bool dead = (p->writing && p->writer->done()) || (p->reading && p->reader->done());
-    if (p->broken || dead || p->epoch != g_epoch.load() || (p->loop != &loop && busy)) {
+    if (p->broken || p->epoch != g_epoch.load() || (p->loop != &loop && busy)) {
       pipes.erase(it);
       p.reset();
     } else {
@@ -378,7 +401,7 @@ task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::stri
   p->queued.emplace_back(std::move(request), f);
   if (!p->writing) {
     p->writing = true;
-    p->writer = loop.create_task(pipe_writer(p));
+    (void)loop.create_task(pipe_writer(pipe_hold(p)));
   }
   co_return co_await std::move(f);
 }
