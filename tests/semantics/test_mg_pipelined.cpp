@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -183,6 +184,25 @@ TEST_F(mp_test, calls_left_pending_when_a_loop_ends_do_not_hold_up_the_next_loop
   }(q));
   EXPECT_GE(size, 1u);
   EXPECT_LE(size, 2u);  // the first put may or may not have reached the server
+  m.shutdown();
+}
+
+TEST_F(mp_test, loops_on_two_threads_pipeline_on_connections_of_their_own) {
+  auto m = tcp_manager();
+  m.start();
+  auto d = m.dict<int, int>();
+  auto fill = [d](int base) {
+    corio::run([](mp::dict_proxy<int, int> dp, int from) -> corio::task<void> {
+      std::vector<corio::task<void>> sets;
+      for (int i = 0; i < kCalls; ++i) sets.push_back(corio::create_task(dp.set_async(from + i, from + i)));
+      for (auto& t : sets) co_await t;
+      for (int i = 0; i < kCalls; ++i) EXPECT_EQ(co_await dp.at_async(from + i), from + i);
+    }(d, base));
+  };
+  std::thread other(fill, kCalls);
+  fill(0);
+  other.join();
+  EXPECT_EQ(d.size(), static_cast<std::size_t>(2 * kCalls));
   m.shutdown();
 }
 
