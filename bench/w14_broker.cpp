@@ -5,7 +5,9 @@
 // process and redis-server start are not timed. Every result must come back
 // exactly once with the right value.
 //
-//   w14_broker [N=100000] [--aof]      (--aof: --appendonly yes --appendfsync everysec)
+//   w14_broker [N=100000] [--aof] [--result-key on|off]
+//     --aof: --appendonly yes --appendfsync everysec
+//     --result-key: task_queue_options::store_results of the workers (default: on, the default)
 #include "bench_util.hpp"
 #include "proc_stat.hpp"
 
@@ -26,6 +28,7 @@ using namespace std::chrono_literals;
 namespace cd = corio::distributed;
 
 constexpr int kWorkers = 2;
+bool store_results = cd::task_queue_options{}.store_results;  // set by main() before the fork
 
 cd::task_queue_options options_for(std::uint16_t port) {
   cd::task_queue_options o;
@@ -34,6 +37,7 @@ cd::task_queue_options options_for(std::uint16_t port) {
   o.concurrency = 256;  // tasks in flight per worker: enough to fill batches of reads and writes
   o.read_block = 100ms;
   o.time_limit = 10s;  // below the visibility timeout (30 s), as the worker requires
+  o.store_results = store_results;
   return o;
 }
 
@@ -94,11 +98,14 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--aof") == 0) {
       aof = true;
+    } else if (std::strcmp(argv[i], "--result-key") == 0 && i + 1 < argc &&
+               (std::strcmp(argv[i + 1], "on") == 0 || std::strcmp(argv[i + 1], "off") == 0)) {
+      store_results = std::strcmp(argv[++i], "on") == 0;
     } else {
       char* end = nullptr;
       n = std::strtoll(argv[i], &end, 10);
       if (*end || n < 1) {
-        std::fprintf(stderr, "usage: %s [N] [--aof]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s [N] [--aof] [--result-key on|off]\n", argv[0]);
         return 2;
       }
     }
@@ -143,6 +150,7 @@ int main(int argc, char** argv) {
       .str("pin", "none")
       .num("workers", std::int64_t{kWorkers})
       .str("durability", aof ? "aof_everysec" : "none")
+      .str("result_key", store_results ? "on" : "off")
       .num("tasks_per_s", double(n) / t.wall_s)
       .num("wall_s", t.wall_s)
       .num("master_cpu_s", t.master_cpu_s)

@@ -142,8 +142,9 @@ struct submitter_impl : std::enable_shared_from_this<submitter_impl> {
   void add(submission sm) {
     ++sm.tries;
     char buf[64];
-    future<redis_reply> added = cmd.command("XADD", tasks_key, "*", "id", task_id(sm.n, buf), "fn", sm.fn, "args",
-                                            sm.args, "reply", reply_key, "attempt", 1);
+    // No `attempt` field: absent means the first run (docs/design.md).
+    future<redis_reply> added =
+        cmd.command("XADD", tasks_key, "*", "id", task_id(sm.n, buf), "fn", sm.fn, "args", sm.args, "reply", reply_key);
     if (!adding) {
       adding = std::make_shared<added_batch>();
       get_running_loop().call_soon([weak = weak_from_this()] {

@@ -77,14 +77,20 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
 
   std::string result_key;  // <name>:result:<id> of the last result stored, its buffer kept
 
+  // The entry's reply stream; none when the field is absent or empty.
+  static const std::string* reply_of(const entry& e) {
+    const std::string* reply = e.get("reply");
+    return reply && !reply->empty() ? reply : nullptr;
+  }
+
   // The result key and the reply entry (one of each per task, so no list
   // of futures): both awaited, then the first failure raised.
   task<void> send_reply(const entry& e, const std::string& status, const std::string& payload) {
     const std::string* tid = e.get("id");
-    const std::string* reply = e.get("reply");
+    const std::string* reply = reply_of(e);
     future<redis_reply> stored;
     future<redis_reply> replied;
-    if (tid && status == "ok") {
+    if (tid && status == "ok" && opts.store_results) {
       result_key.assign(opts.name).append(":result:").append(*tid);
       stored = cmd->command("SET", result_key, payload, "PX", ms_of(opts.result_ttl));
     }
@@ -136,7 +142,7 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
       });
     }
     acks->ids.push_back(e.id);
-    const std::string* reply = replied ? e.get("reply") : nullptr;
+    const std::string* reply = replied ? reply_of(e) : nullptr;
     if (reply && std::find(acks->reply_keys.begin(), acks->reply_keys.end(), *reply) == acks->reply_keys.end())
       acks->reply_keys.push_back(*reply);
     const std::shared_ptr<ack_batch> b = acks;
@@ -356,8 +362,12 @@ struct worker_impl : std::enable_shared_from_this<worker_impl> {
     if (!permanent && attempt < opts.max_attempts) {
       co_await sleep(opts.retry_backoff * (1LL << std::min(attempt - 1, 20)));
       std::vector<future<redis_reply>> fs;
-      fs.push_back(cmd->command("XADD", tasks_key, "*", "id", *tid, "fn", *fn, "args", *args, "reply",
-                                e.get("reply") ? *e.get("reply") : std::string(), "attempt", attempt + 1));
+      if (const std::string* reply = reply_of(e)) {
+        fs.push_back(cmd->command("XADD", tasks_key, "*", "id", *tid, "fn", *fn, "args", *args, "reply", *reply,
+                                  "attempt", attempt + 1));
+      } else {  // no reply stream: none to carry
+        fs.push_back(cmd->command("XADD", tasks_key, "*", "id", *tid, "fn", *fn, "args", *args, "attempt", attempt + 1));
+      }
       co_await await_all(std::move(fs));
       ++st.retried;  // before the ack: the next run may already be under way
       count("retried");

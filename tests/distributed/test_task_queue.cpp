@@ -18,6 +18,7 @@
 #include <chrono>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -215,6 +216,65 @@ TEST(task_queue, results_are_stored_by_task_id_with_a_time_to_live) {
   }(server));
 }
 
+// The fields of a stream entry ([id, [f1, v1, ...]]) by name.
+std::vector<std::string> field_names(const cd::redis_reply& entry) {
+  std::vector<std::string> names;
+  const auto& kv = entry[1].as_array();
+  for (std::size_t i = 0; i < kv.size(); i += 2) names.push_back(kv[i].str);
+  return names;
+}
+
+TEST(task_queue, without_stored_results_no_result_key_is_written_and_results_still_come_back) {
+  redis_server server;
+  run_io([](const redis_server& s) -> corio::task<void> {
+    cd::task_queue_options o = options_for(s);
+    o.store_results = false;
+    cd::redis_client c(o.redis);
+    cd::submitter sub(o);
+    auto first = sub.submit<int>("square", 3);
+    // A first run's entry carries no `attempt` (absent means 1).
+    const cd::redis_reply added = co_await c.command("XREAD", "BLOCK", 10000, "STREAMS", "corio:tasks", "0");
+    EXPECT_EQ(field_names(added[0][1][0]), (std::vector<std::string>{"id", "fn", "args", "reply"}));
+    cd::worker w(o);
+    register_square(w);
+    auto running = corio::create_task(w.run());
+    std::vector<corio::task<int>> results;
+    for (int i = 0; i < 50; ++i) results.push_back(sub.submit<int>("square", i));
+    EXPECT_EQ(co_await first, 9);
+    for (int i = 0; i < 50; ++i) EXPECT_EQ(co_await results[i], i * i);
+    EXPECT_TRUE(co_await corio_test::eventually([&] { return w.stats().done == 51; }));
+    EXPECT_EQ((co_await c.command("KEYS", "corio:result:*")).as_array().size(), 0u);
+    EXPECT_EQ((co_await c.command("XLEN", sub.reply_stream())).as_integer(), 51);
+    EXPECT_GT((co_await c.command("PTTL", sub.reply_stream())).as_integer(), 0);
+    w.stop();
+    co_await running;
+  }(server));
+}
+
+TEST(task_queue, a_task_with_an_empty_reply_field_is_answered_nowhere_and_retried_without_one) {
+  redis_server server;
+  run_io([](const redis_server& s) -> corio::task<void> {
+    cd::task_queue_options o = options_for(s);
+    o.max_attempts = 2;
+    cd::worker w(o);
+    w.register_function("fails", [](int) -> int { throw std::runtime_error("always"); });
+    auto running = corio::create_task(w.run());
+    cd::redis_client c(o.redis);
+    co_await c.command("XADD", "corio:tasks", "*", "id", "t1", "fn", "fails", "args",
+                       corio::multiprocessing::encode(std::tuple<int>(1)), "reply", "");
+    EXPECT_TRUE(co_await corio_test::eventually([&] { return w.stats().dead_lettered == 1; }));
+    // No stream under the empty key was written to.
+    EXPECT_EQ((co_await c.command("EXISTS", "")).as_integer(), 0);
+    const cd::redis_reply dead = co_await c.command("XRANGE", "corio:dead", "-", "+");
+    EXPECT_EQ(dead.as_array().size(), 1u);
+    if (dead.as_array().size() == 1) {
+      EXPECT_EQ(field_names(dead[0]), (std::vector<std::string>{"entry", "error", "id", "fn", "args", "attempt"}));
+    }
+    w.stop();
+    co_await running;
+  }(server));
+}
+
 TEST(task_queue, queue_stats_and_the_command_line_tool_show_waiting_in_flight_retried_and_dead) {
   redis_server server;
   run_io([](const redis_server& s) -> corio::task<void> {
@@ -343,7 +403,7 @@ r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]))
 r.xadd("corio:tasks", {"id": "py-1", "fn": "square", "args": msgpack.packb([7]),
                        "reply": "corio:replies:py", "attempt": 1})
 r.xadd("corio:tasks", {"id": "py-2", "fn": "fails", "args": msgpack.packb(["why"]),
-                       "reply": "corio:replies:py", "attempt": 1})
+                       "reply": "corio:replies:py"})  # no attempt: the first run
 got, last = {}, "0"
 while len(got) < 2:
     for _, entries in r.xread({"corio:replies:py": last}, block=10000) or []:

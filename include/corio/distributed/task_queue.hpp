@@ -33,10 +33,16 @@ struct task_queue_options {
   redis_options redis;
   /// Prefix of every key: <name>:tasks (the stream of tasks, consumer group
   /// <name>:workers), <name>:dead (the dead-letter stream),
-  /// <name>:result:<task id>, <name>:replies:<submitter id>.
+  /// <name>:result:<task id> (with store_results), <name>:replies:<submitter id>.
   std::string name = "corio";
   /// How long results (and reply streams nobody reads) are kept.
   duration result_ttl = std::chrono::hours(1);
+  /// Python: Celery's result backend (`ignore_result=False`). A worker
+  /// stores each successful result under <name>:result:<task id> for
+  /// result_ttl, where any program can fetch it by task id. Off, results
+  /// reach their submitter only on its reply stream (which it deletes when
+  /// it closes): one command per task less for Redis.
+  bool store_results = true;
   /// A task taken by a worker that has not acknowledged it this long is
   /// taken again by another (XAUTOCLAIM): the worker died or stalled.
   duration visibility_timeout = std::chrono::seconds(30);
@@ -241,10 +247,11 @@ task<queue_stats> get_queue_stats(redis_client& redis, std::string name = "corio
 
 /// A worker process's part (Python: a Celery or RQ worker): takes tasks of
 /// the consumer group (XREADGROUP), runs up to `concurrency` of them at once
-/// on its loop, stores each result and sends it to the submitter's reply
-/// stream, then acknowledges the task (XACK). Delivery is at least once: a
-/// task whose worker dies before the XACK runs again on another after the
-/// visibility timeout, so functions should be idempotent per task id.
+/// on its loop, stores each result (store_results) and sends it to the
+/// submitter's reply stream, then acknowledges the task (XACK). Delivery is
+/// at least once: a task whose worker dies before the XACK runs again on
+/// another after the visibility timeout, so functions should be idempotent
+/// per task id.
 class worker {
  public:
   /// `consumer`: this worker's name in the group (default: host-pid).
