@@ -42,6 +42,29 @@ struct cached_conn {
 
 constexpr std::size_t kIdlePerAddress = 16;
 
+// A request waiting to go out on a pipe: a call's (with the future its
+// reply completes, and the call's number on the pipe), or a cancel or an
+// unget, which have no reply.
+struct pipe_request {
+  std::string bytes;
+  future<std::string> f;
+  std::uint64_t call = 0;
+  bool no_reply = false;
+};
+// A call sent and not answered yet. `seq` numbers the requests sent on the
+// connection (the server numbers them alike; a cancel names one by it).
+// A call cancelled after it went out stays here until its reply comes,
+// marked `orphan`; for a get (`gets`, of object `id`), an item that reply
+// carries (the get took it before the cancel reached the server) goes back.
+struct pipe_sent {
+  future<std::string> f;
+  std::uint64_t call = 0;
+  std::uint64_t seq = 0;
+  bool orphan = false;
+  bool gets = false;
+  std::uint64_t id = 0;  // the object called
+};
+
 // One lane's pipelined connection (call_lane): calls append their requests,
 // one writer task sends them in order, one reader task hands the replies
 // out in the same order (the server answers a connection's requests in
@@ -60,8 +83,14 @@ struct pipe_conn {
   bool reading = false;
   // Requests not sent yet, and the calls sent and not answered yet. A
   // call's future is done before its turn when the call was cancelled.
-  std::deque<std::pair<std::string, future<std::string>>> queued;
-  std::deque<future<std::string>> sent;
+  std::deque<pipe_request> queued;
+  std::deque<pipe_sent> sent;
+  std::uint64_t next_call = 0;
+  std::uint64_t next_seq = 0;
+  // Cancelled gets whose replies have not come: until they have, no call
+  // goes out, so that an item such a reply gives back reaches the queue
+  // before the gets sent after the cancel (cancels and ungets still go).
+  std::size_t held = 0;
 };
 
 // A writer's or reader's hold on its pipe. The pipe holds no handle of its
@@ -288,16 +317,47 @@ void fail_all(pipe_conn& p, const std::exception_ptr& e) {
       }
   }
   for (auto& q : p.queued)
-    if (!q.second.done()) q.second.set_exception(e);
+    if (!q.no_reply && !q.f.done()) q.f.set_exception(e);
   p.queued.clear();
-  for (auto& f : p.sent)
-    if (!f.done()) f.set_exception(e);
+  for (auto& s : p.sent)
+    if (!s.f.done()) s.f.set_exception(e);
   p.sent.clear();
   // The other task may wait on the connection forever (a reader with no
   // reply coming): shutting the socket down ends its wait (the fd stays
   // open while an awaitable of the connection is pending).
   if (p.connected && !p.c.closed()) (void)::shutdown(p.c.fileno(), SHUT_RDWR);
 }
+
+// A reply's payload when it is ["ok", payload], else empty.
+std::string_view ok_payload(std::string_view rep) noexcept {
+  constexpr std::string_view ok = "\x92\xa2ok";
+  if (rep.size() <= ok.size() || rep.substr(0, ok.size()) != ok) return {};
+  return rep.substr(ok.size());
+}
+
+// Gives back an item a cancelled get took (the reply `rep` carries it):
+// `unget` puts it back at the head of the queue (manager_server.cpp). It
+// goes out next on the get's own connection, so the gets sent after it
+// there come after it; the server applies it even while a get waits. An
+// object with no unget (a dict's get is on the same lane) ignores it.
+void give_back(pipe_conn& p, std::uint64_t id, std::string_view rep) {
+  const std::string_view item = ok_payload(rep);
+  if (item.empty() || p.broken) return;
+  std::string request;
+  {
+    codec_writer w(request);
+    packer pk(w);
+    pk.pack_array(4);
+    codec<std::string_view>::encode(pk, "unget");
+    codec<std::uint64_t>::encode(pk, id);
+    codec<std::string_view>::encode(pk, "");
+    pk.pack_array(1);
+  }
+  request += item;
+  p.queued.push_front(pipe_request{std::move(request), {}, 0, true});
+}
+
+void start_writer(const std::shared_ptr<pipe_conn>& p);
 
 task<void> pipe_reader(pipe_hold hold) {
   const std::shared_ptr<pipe_conn> p = hold.p;
@@ -306,11 +366,18 @@ task<void> pipe_reader(pipe_hold hold) {
     while (!p->sent.empty() && !p->broken) {
       std::string rep = co_await p->c.recv_bytes_async();
       if (p->sent.empty()) break;  // failed meanwhile
-      future<std::string> f = std::move(p->sent.front());
+      pipe_sent s = std::move(p->sent.front());
       p->sent.pop_front();
-      // A call cancelled after its request went out: its reply is read and
-      // dropped, and the stream stays in step.
-      if (!f.done()) f.set_result(std::move(rep));
+      // A call cancelled after its request went out: its reply is read, so
+      // the stream stays in step, and an item a get took goes back.
+      if (s.orphan) {
+        if (s.gets) {
+          --p->held;
+          give_back(*p, s.id, rep);
+          start_writer(p);
+        }
+      } else if (!s.f.done())
+        s.f.set_result(std::move(rep));
     }
   } catch (const cancelled_error&) {
     p->reading = false;
@@ -336,16 +403,22 @@ task<void> pipe_writer(pipe_hold hold) {
       p->connected = true;
       connecting = false;
     }
-    while (!p->queued.empty() && !p->broken) {
-      auto [request, f] = std::move(p->queued.front());
-      p->queued.pop_front();
-      if (f.done()) continue;  // cancelled before it was sent: dropped
-      p->sent.push_back(f);
-      if (!p->reading) {
-        p->reading = true;
-        (void)p->loop->create_task(pipe_reader(pipe_hold(p)));
+    while (!p->broken) {
+      auto at = p->queued.begin();
+      if (p->held > 0)
+        while (at != p->queued.end() && !at->no_reply) ++at;
+      if (at == p->queued.end()) break;
+      pipe_request q = std::move(*at);
+      p->queued.erase(at);
+      if (!q.no_reply) {
+        if (q.f.done()) continue;  // cancelled before it was sent: dropped
+        p->sent.push_back(pipe_sent{std::move(q.f), q.call, p->next_seq++, false, false, 0});
+        if (!p->reading) {
+          p->reading = true;
+          (void)p->loop->create_task(pipe_reader(pipe_hold(p)));
+        }
       }
-      co_await p->c.send_bytes_async(std::move(request));
+      co_await p->c.send_bytes_async(std::move(q.bytes));
     }
   } catch (const cancelled_error&) {
     p->writing = false;
@@ -360,6 +433,52 @@ task<void> pipe_writer(pipe_hold hold) {
   // The errors of connecting name the manager already, in their own types
   // (TLS, authentication).
   if (err && !p->broken) fail_all(*p, connecting ? err : named(err, p->where.to_string()));
+}
+
+void start_writer(const std::shared_ptr<pipe_conn>& p) {
+  if (!p->writing) {
+    p->writing = true;
+    (void)p->loop->create_task(pipe_writer(pipe_hold(p)));
+  }
+}
+
+// Whether `request` calls a method named get (["call", id, "get", ...]).
+bool calls_get(std::string_view request) noexcept {
+  constexpr std::string_view call = "\x94\xa4" "call";
+  if (request.size() < call.size() + 5 || request.substr(0, call.size()) != call) return false;
+  std::size_t i = call.size();
+  const auto b = static_cast<unsigned char>(request[i]);
+  i += b < 0x80 ? 1 : b == 0xcc ? 2 : b == 0xcd ? 3 : b == 0xce ? 5 : b == 0xcf ? 9 : request.size();
+  return request.size() >= i + 4 && request.substr(i, 4) == "\xa3get";
+}
+
+// A call on the waits lane cancelled while it waited for its reply. Sent
+// already: a cancel goes right behind it, so that the server ends the call
+// (a get waiting for an item takes none), and its slot stays for the reply;
+// if the server's get took an item before the cancel came, the reply
+// carries it and it goes back (pipe_reader). Answered already (the reply
+// came as the cancel did): an item goes back now. Not sent yet: the writer
+// drops it.
+void cancelled_waiting(const std::shared_ptr<pipe_conn>& p, std::uint64_t call, const future<std::string>& f,
+                       std::uint64_t id, bool gets) {
+  if (p->broken) return;
+  if (f.done() && !f.cancelled()) {
+    if (gets && !f.exception()) {
+      give_back(*p, id, f.result());
+      start_writer(p);
+    }
+    return;
+  }
+  for (pipe_sent& s : p->sent) {
+    if (s.call != call) continue;
+    s.orphan = true;
+    s.gets = gets;
+    s.id = id;
+    if (gets) ++p->held;
+    p->queued.push_back(pipe_request{encode_request("cancel", s.seq, ""), {}, 0, true});
+    start_writer(p);
+    return;
+  }
 }
 
 }  // namespace
@@ -398,12 +517,17 @@ task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::stri
     pipes.emplace(std::move(key), p);
   }
   future<std::string> f = loop.create_future<std::string>();
-  p->queued.emplace_back(std::move(request), f);
-  if (!p->writing) {
-    p->writing = true;
-    (void)loop.create_task(pipe_writer(pipe_hold(p)));
+  const std::uint64_t call = p->next_call++;
+  const bool gets = lane == call_lane::waits && calls_get(request);
+  p->queued.push_back(pipe_request{std::move(request), f, call, false});
+  start_writer(p);
+  if (lane != call_lane::waits) co_return co_await std::move(f);
+  try {
+    co_return std::move(co_await f);
+  } catch (const cancelled_error&) {
+    cancelled_waiting(p, call, f, r->tok.id, gets);
+    throw;
   }
-  co_return co_await std::move(f);
 }
 
 std::shared_ptr<const proxy_ref> adopt_token(token t) {
