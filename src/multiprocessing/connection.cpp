@@ -518,6 +518,10 @@ bool connection::poll(std::optional<duration> timeout) {
   return corio::detail::poll_until(&p, 1, deadline) > 0;
 }
 
+bool connection::buffered() const noexcept {
+  return rpos_ < rlen_ || eof_ || detail::connection_tls::pending(*this);
+}
+
 task<bool> connection::poll_async(std::optional<duration> timeout) {
   check_readable("poll");
   if (rpos_ < rlen_ || eof_ || detail::connection_tls::pending(*this)) co_return true;

@@ -346,8 +346,9 @@ class server {
       }
     } watching{waiting_, w};
     // Requests already buffered (pipelined behind this one) are read at
-    // once; otherwise the socket is watched.
-    if (conn.poll(duration::zero()))
+    // once; otherwise the socket is watched (its callback runs at once if
+    // bytes are there).
+    if (conn.buffered())
       w.start_reading();
     else
       w.arm();
@@ -425,11 +426,8 @@ class server {
   // At most kAhead requests are kept; then the rest wait in the socket.
   static task<void> read_ahead(watch& w) {
     try {
-      while (!w.done && w.in.ahead.size() < kAhead) {
-        if (!w.conn.poll(duration::zero())) {
-          w.arm();  // nothing more now
-          co_return;
-        }
+      for (;;) {
+        if (w.done || w.in.ahead.size() >= kAhead) co_return;
         std::string frame = co_await w.conn.recv_bytes_async(manager_max_message);
         if (const std::optional<std::uint64_t> t = cancel_target(frame)) {
           if (*t == w.seq) {
@@ -441,13 +439,15 @@ class server {
             for (ahead_frame& a : w.in.ahead)
               if (a.seq == *t) a.cancelled = true;
           }
-          continue;
-        }
-        if (is_unget(frame)) {
+        } else if (is_unget(frame)) {
           w.srv.unget(frame, w.client);  // now: the waiting get may be the one to take it
-          continue;
+        } else {
+          w.in.ahead.push_back(ahead_frame{std::move(frame), w.in.next_seq++, false});
         }
-        w.in.ahead.push_back(ahead_frame{std::move(frame), w.in.next_seq++, false});
+        if (!w.conn.buffered()) {
+          if (!w.done) w.arm();  // nothing more now: the callback starts the next read
+          co_return;
+        }
       }
     } catch (const cancelled_error&) {
       throw;  // the call ended while a frame was half read: it stays buffered

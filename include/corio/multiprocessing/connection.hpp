@@ -155,6 +155,10 @@ class connection {
   }
   /// poll(timeout) in a running loop; none waits as long as needed.
   task<bool> poll_async(std::optional<duration> timeout = duration::zero());
+  /// Whether bytes already received wait to be read (what poll() answers
+  /// without a system call; false when only the fd may have more). Not in
+  /// Python.
+  bool buffered() const noexcept;
 
  private:
   friend struct detail::connection_tls;
