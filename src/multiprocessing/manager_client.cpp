@@ -41,6 +41,8 @@ struct cached_conn {
 };
 
 constexpr std::size_t kIdlePerAddress = 16;
+// A pipe's writer sends at most about this many bytes of requests at once.
+constexpr std::size_t kBatchBytes = 256 * 1024;
 
 // A request waiting to go out on a pipe: a call's (with the future its
 // reply completes, and the call's number on the pipe), or a cancel or an
@@ -403,22 +405,36 @@ task<void> pipe_writer(pipe_hold hold) {
       p->connected = true;
       connecting = false;
     }
+    // What is queued goes out in one write: a loop turn's calls cost one
+    // system call, not one each.
+    std::vector<std::string> batch;
+    std::deque<pipe_request> rest;
     while (!p->broken) {
-      auto at = p->queued.begin();
-      if (p->held > 0)
-        while (at != p->queued.end() && !at->no_reply) ++at;
-      if (at == p->queued.end()) break;
-      pipe_request q = std::move(*at);
-      p->queued.erase(at);
-      if (!q.no_reply) {
-        if (q.f.done()) continue;  // cancelled before it was sent: dropped
-        p->sent.push_back(pipe_sent{std::move(q.f), q.call, p->next_seq++, false, false, 0});
-        if (!p->reading) {
-          p->reading = true;
-          (void)p->loop->create_task(pipe_reader(pipe_hold(p)));
+      std::size_t bytes = 0;
+      for (pipe_request& q : p->queued) {
+        if (bytes >= kBatchBytes || (p->held > 0 && !q.no_reply)) {
+          rest.push_back(std::move(q));
+          continue;
         }
+        if (!q.no_reply) {
+          if (q.f.done()) continue;  // cancelled before it was sent: dropped
+          p->sent.push_back(pipe_sent{std::move(q.f), q.call, p->next_seq++, false, false, 0});
+        }
+        bytes += q.bytes.size();
+        batch.push_back(std::move(q.bytes));
       }
-      co_await p->c.send_bytes_async(std::move(q.bytes));
+      p->queued.swap(rest);
+      rest.clear();
+      if (batch.empty()) break;
+      if (!p->reading && !p->sent.empty()) {
+        p->reading = true;
+        (void)p->loop->create_task(pipe_reader(pipe_hold(p)));
+      }
+      if (batch.size() == 1)
+        co_await p->c.send_bytes_async(std::move(batch.front()));
+      else
+        co_await p->c.send_bytes_async(std::move(batch));
+      batch.clear();
     }
   } catch (const cancelled_error&) {
     p->writing = false;
