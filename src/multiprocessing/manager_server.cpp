@@ -122,6 +122,7 @@ struct inbox {
   std::deque<ahead_frame> ahead;
   std::uint64_t next_seq = 0;  // the number of the next request read
   std::uint64_t current = 0;   // the number of the request being handled
+  std::vector<std::string> owed;  // replies not sent yet (serve_client)
 };
 // Requests read ahead of a waiting call, at most.
 constexpr std::size_t kAhead = 64;
@@ -209,6 +210,10 @@ class server {
         in.current = in.ahead.front().seq;
         in.ahead.pop_front();
       } else {
+        // Requests already buffered are answered together, in one write;
+        // the replies go before the server waits for more.
+        if (!in.owed.empty() && !conn.buffered() && !co_await flush(conn, in)) co_return;
+        bool left = false;
         try {
           // The client sends its next request only after our reply: wait for
           // it rather than try a read that finds nothing, a system call per
@@ -216,7 +221,11 @@ class server {
           co_await conn.poll_async(std::nullopt);
           msg = co_await conn.recv_bytes_async(manager_max_message);
         } catch (const std::exception&) {
-          co_return;  // the client left, or sent a frame over the limit
+          left = true;  // the client left, or sent a frame over the limit
+        }
+        if (left) {
+          (void)co_await flush(conn, in);  // what it asked before
+          co_return;
         }
         // A cancel read here comes after its call ended: nothing to do.
         if (cancel_target(msg)) continue;
@@ -242,18 +251,30 @@ class server {
         rep = reply_writer::error(std::current_exception());
       }
       if (!answer) continue;
-      bool sent = true;
-      try {
-        co_await conn.send_bytes_async(std::move(rep));
-      } catch (const std::exception&) {
-        sent = false;
-      }
+      in.owed.push_back(std::move(rep));
       if (stopping_) {
+        (void)co_await flush(conn, in);
         stop_.set();
         co_return;
       }
-      if (!sent) co_return;
+      if (in.owed.size() >= kAhead && !co_await flush(conn, in)) co_return;
     }
+  }
+
+  // Sends the replies owed, in one write; false if the client is gone.
+  static task<bool> flush(connection& conn, inbox& in) {
+    if (in.owed.empty()) co_return true;
+    bool sent = true;
+    try {
+      if (in.owed.size() == 1)
+        co_await conn.send_bytes_async(std::move(in.owed.front()));
+      else
+        co_await conn.send_bytes_async(std::move(in.owed));
+    } catch (const std::exception&) {
+      sent = false;
+    }
+    in.owed.clear();
+    co_return sent;
   }
 
   // One request; `answer` false for an op that has no reply (decref).
@@ -283,7 +304,11 @@ class server {
       // The object may die while the call waits (its last proxy dropped by
       // another client): the call keeps it.
       const std::shared_ptr<referent> obj = find(id).obj;
-      if (!obj->call(method, args, out, c)) co_await watched(obj->call_async(std::string(method), args, out, c), conn, in, c);
+      if (!obj->call(method, args, out, c)) {
+        // The replies owed go before a call that may wait.
+        if (!co_await flush(conn, in)) throw client_left{};
+        co_await watched(obj->call_async(std::string(method), args, out, c), conn, in, c);
+      }
     } else if (op == "create") {
       std::shared_ptr<referent> obj = make(method, args);
       if (!obj) machinery_error("unknown typeid '" + std::string(method) + "'");
