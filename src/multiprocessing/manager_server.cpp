@@ -306,7 +306,7 @@ class server {
       const std::shared_ptr<referent> obj = find(id).obj;
       if (!obj->call(method, args, out, c)) {
         // The replies owed go before a call that may wait.
-        if (!co_await flush(conn, in)) throw client_left{};
+        if (!in.owed.empty() && !co_await flush(conn, in)) throw client_left{};
         co_await watched(obj->call_async(std::string(method), args, out, c), conn, in, c);
       }
     } else if (op == "create") {
