@@ -144,6 +144,27 @@ TEST_F(mp_test, an_awaitable_get_cancelled_after_its_request_went_out_takes_no_i
   m.shutdown();
 }
 
+TEST_F(mp_test, replies_owed_go_out_before_a_call_that_waits_on_the_same_connection) {
+  auto m = tcp_manager();
+  m.start();
+  auto q = m.queue<int>();
+  q.put(1);
+  q.put(2);
+  corio::run([](mp::queue_proxy<int> qp) -> corio::task<void> {
+    // Sent together: the server answers the first two at once, and must
+    // send those replies before the third waits for an item.
+    auto a = corio::create_task(qp.get_async());
+    auto b = corio::create_task(qp.get_async());
+    auto c = corio::create_task(qp.get_async());
+    EXPECT_EQ(co_await corio::wait_for(a, 60s), 1);
+    EXPECT_EQ(co_await corio::wait_for(b, 60s), 2);
+    EXPECT_FALSE(c.done());
+    co_await qp.put_async(3);
+    EXPECT_EQ(co_await corio::wait_for(c, 60s), 3);
+  }(q));
+  m.shutdown();
+}
+
 TEST_F(mp_test, a_lost_connection_fails_every_call_pending_on_it_naming_the_address) {
   auto m = tcp_manager();
   m.start();
