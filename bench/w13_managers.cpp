@@ -12,6 +12,11 @@
 //                  worker processes connected over TCP take each, square it
 //                  and put (n, n*n) back, and this process collects them all.
 //                  End to end, from the first put to the last result.
+//   --mode pipelined  W13b with awaitable calls: the master puts and gets
+//                  through a window of outstanding put_async and get_async
+//                  calls (kWindow), each worker keeps a window of get_async
+//                  calls and puts its results with put_async, so concurrent
+//                  calls are pipelined on one connection per lane.
 //   --mode rtt     W13b latency: the same, one task at a time (put, wait for
 //                  its result), N round trips (default 10,000).
 //
@@ -19,11 +24,12 @@
 // `taskset -c 0` would: on this VM waking a process on the other, idle
 // vCPU costs more than the software does.
 //
-// Usage: w13_managers [--mode dict|queue|rtt] [N] [--pin cpu0]
+// Usage: w13_managers [--mode dict|queue|pipelined|rtt] [N] [--pin cpu0]
 #include "ipc_util.hpp"
 #include "proc_stat.hpp"
 
 #include <corio/multiprocessing.hpp>
+#include <corio/runners.hpp>
 
 #include <sys/resource.h>
 
@@ -82,7 +88,73 @@ void worker(mp::address address) {
   for (std::int64_t t; (t = tasks.get()) >= 0;) results.put({t, t * t});
 }
 
-void run_queue(std::int64_t n, bool rtt) {
+// Outstanding awaitable calls per lane and process in --mode pipelined.
+constexpr std::size_t kWindow = 64;
+
+// Awaits the oldest of `calls` once more than kWindow are outstanding.
+template <class T>
+corio::task<void> bound(std::deque<corio::task<T>>& calls) {
+  while (calls.size() > kWindow) {
+    co_await calls.front();
+    calls.pop_front();
+  }
+}
+
+corio::task<void> pipelined_worker(mp::queue_proxy<std::int64_t> tasks, mp::queue_proxy<result> results) {
+  std::deque<corio::task<std::int64_t>> gets;
+  std::deque<corio::task<void>> puts;
+  for (std::size_t i = 0; i < kWindow; ++i) gets.push_back(corio::create_task(tasks.get_async()));
+  bool stopping = false;
+  while (!gets.empty()) {
+    const std::int64_t t = co_await gets.front();
+    gets.pop_front();
+    if (t < 0) {
+      stopping = true;  // the gets still outstanding take a stop each
+      continue;
+    }
+    if (!stopping) gets.push_back(corio::create_task(tasks.get_async()));
+    puts.push_back(corio::create_task(results.put_async({t, t * t})));
+    co_await bound(puts);
+  }
+  for (auto& p : puts) co_await p;
+}
+
+void worker_pipelined(mp::address address) {
+  mp::base_manager m(address, kAuthkey);
+  m.connect();
+  auto tasks = m.make<mp::queue_proxy<std::int64_t>>("get_task_queue");
+  auto results = m.make<mp::queue_proxy<result>>("get_result_queue");
+  corio::run(pipelined_worker(tasks, results));
+}
+
+corio::task<void> pipelined_puts(mp::queue_proxy<std::int64_t> tasks, std::int64_t n) {
+  std::deque<corio::task<void>> puts;
+  for (std::int64_t i = 0; i < n; ++i) {
+    puts.push_back(corio::create_task(tasks.put_async(i)));
+    co_await bound(puts);
+  }
+  for (auto& p : puts) co_await p;
+}
+
+corio::task<std::int64_t> pipelined_master(mp::queue_proxy<std::int64_t> tasks, mp::queue_proxy<result> results,
+                                           std::int64_t n) {
+  auto putting = corio::create_task(pipelined_puts(tasks, n));
+  std::deque<corio::task<result>> gets;
+  std::int64_t sum = 0, asked = 0;
+  for (; asked < n && gets.size() < kWindow; ++asked) gets.push_back(corio::create_task(results.get_async()));
+  while (!gets.empty()) {
+    sum += (co_await gets.front()).second;
+    gets.pop_front();
+    if (asked < n) {
+      gets.push_back(corio::create_task(results.get_async()));
+      ++asked;
+    }
+  }
+  co_await putting;
+  co_return sum;
+}
+
+void run_queue(std::int64_t n, bool rtt, bool pipelined = false) {
   mp::base_manager m(mp::address("127.0.0.1", 0), kAuthkey);
   m.register_queue("get_task_queue");
   m.register_queue("get_result_queue");
@@ -90,7 +162,7 @@ void run_queue(std::int64_t n, bool rtt) {
   auto tasks = m.make<mp::queue_proxy<std::int64_t>>("get_task_queue");
   auto results = m.make<mp::queue_proxy<result>>("get_result_queue");
   std::deque<mp::process> ws;  // a process does not move
-  for (int i = 0; i < 2; ++i) ws.emplace_back(worker, m.address());
+  for (int i = 0; i < 2; ++i) ws.emplace_back(pipelined ? worker_pipelined : worker, m.address());
   for (auto& w : ws) w.start();
   // Both workers connected and waiting before the clock starts.
   tasks.put(0);
@@ -103,7 +175,9 @@ void run_queue(std::int64_t n, bool rtt) {
   for (auto& w : ws) w0 += bench::cpu_of(*w.pid());
   bench::stopwatch sw;
   std::int64_t sum = 0;
-  if (rtt) {
+  if (pipelined) {
+    sum = corio::run(pipelined_master(tasks, results, n));
+  } else if (rtt) {
     for (std::int64_t i = 0; i < n; ++i) {
       tasks.put(i);
       sum += results.get().second;
@@ -119,19 +193,22 @@ void run_queue(std::int64_t n, bool rtt) {
   std::int64_t want = 0;
   for (std::int64_t i = 0; i < n; ++i) want += i * i;
   bench::check(sum == want, "every task's square came back once");
-  for (std::size_t i = 0; i < ws.size(); ++i) tasks.put(-1);
+  // A pipelined worker has up to kWindow gets outstanding, each takes a stop.
+  const std::size_t stops = ws.size() * (pipelined ? kWindow : 1);
+  for (std::size_t i = 0; i < stops; ++i) tasks.put(-1);
   for (auto& w : ws) {
     w.join();
     bench::check(w.exitcode() == 0, "the workers exit with 0");
   }
   m.shutdown();
   auto line = bench::line(rtt ? "W13b remote_queue_rtt" : "W13b remote_queue");
-  line.str("impl", "corio").num("N", n).str("pin", bench::pin_tag()).num("workers", std::int64_t{2});
+  line.str("impl", pipelined ? "corio:pipelined" : "corio").num("N", n).str("pin", bench::pin_tag()).num("workers", std::int64_t{2});
   if (rtt) {
     line.num("us_per_roundtrip", wall * 1e6 / double(n));
   } else {
     line.num("items_per_s", double(n) / wall).num("us_per_item", wall * 1e6 / double(n));
   }
+  if (pipelined) line.num("window", std::int64_t{kWindow});
   line.num("wall_s", wall)
       .num("master_cpu_s", cpu)
       .num("server_cpu_s", server_cpu)
@@ -153,12 +230,13 @@ int main(int argc, char** argv) {
       rest.push_back(argv[i]);
     }
   }
-  bench::check(mode == "dict" || mode == "queue" || mode == "rtt", "--mode is dict, queue or rtt");
+  bench::check(mode == "dict" || mode == "queue" || mode == "pipelined" || mode == "rtt",
+               "--mode is dict, queue, pipelined or rtt");
   const std::int64_t n =
       bench::parse_ipc_args(static_cast<int>(rest.size()), rest.data(), mode == "rtt" ? 10'000 : 100'000).n;
   if (mode == "dict") {
     run_dict(n);
   } else {
-    run_queue(n, mode == "rtt");
+    run_queue(n, mode == "rtt", mode == "pipelined");
   }
 }

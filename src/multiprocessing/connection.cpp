@@ -281,6 +281,21 @@ task<void> connection::send_bytes_async(std::string buf) {
   co_await send_frame_async(std::move(frame), true);
 }
 
+task<void> connection::send_bytes_async(std::vector<std::string> messages) {
+  check_writable("send_bytes");
+  std::size_t total = 0;
+  for (const std::string& m : messages) total += m.size() + 12;
+  std::string frames;
+  frames.reserve(total);
+  for (std::string& m : messages) {
+    char h[12];
+    frames.append(h, detail::frame_header(h, m.size()));
+    frames += m;
+    m = std::string();
+  }
+  co_await send_frame_async(std::move(frames), true);
+}
+
 task<void> connection::send_frame_async(std::string frame) { return send_frame_async(std::move(frame), false); }
 
 task<void> connection::send_frame_async(std::string frame, bool framed) {
@@ -516,6 +531,10 @@ bool connection::poll(std::optional<duration> timeout) {
                                   std::max(*timeout, duration::zero())))
               : std::nullopt;
   return corio::detail::poll_until(&p, 1, deadline) > 0;
+}
+
+bool connection::buffered() const noexcept {
+  return rpos_ < rlen_ || eof_ || detail::connection_tls::pending(*this);
 }
 
 task<bool> connection::poll_async(std::optional<duration> timeout) {

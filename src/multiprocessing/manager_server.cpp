@@ -14,6 +14,8 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <deque>
+#include <optional>
 #include <exception>
 #include <list>
 #include <stdexcept>
@@ -106,6 +108,46 @@ namespace {
 // Thrown when a client left while its call waited: no reply, the
 // connection ends.
 struct client_left {};
+// Thrown when a client cancelled its call: the reply says so.
+struct call_cancelled {};
+
+// A request read while an earlier one waited (watched()), answered after
+// it. Requests are numbered from 0 per connection, in the order they come
+// (cancels are not numbered): a cancel names the request it cancels.
+struct ahead_frame {
+  std::string frame;
+  std::uint64_t seq = 0;
+  bool cancelled = false;  // a cancel came for it before it started
+};
+struct inbox {
+  std::deque<ahead_frame> ahead;
+  std::uint64_t next_seq = 0;  // the number of the next request read
+  std::uint64_t current = 0;   // the number of the request being handled
+  std::vector<std::string> owed;  // replies not sent yet (serve_client)
+};
+// Requests read ahead of a waiting call, at most.
+constexpr std::size_t kAhead = 64;
+
+bool has_prefix(const std::string& frame, std::string_view prefix) noexcept {
+  return frame.size() > prefix.size() && std::string_view(frame).substr(0, prefix.size()) == prefix;
+}
+
+// An unget: ["unget", id, "", [item]] (no reply, not numbered).
+bool is_unget(const std::string& frame) noexcept { return has_prefix(frame, "\x94\xa5" "unget"); }
+
+// The request a `cancel` names, or none if `frame` is not a cancel
+// (["cancel", seq, "", []]; a prefix compare for every other request).
+std::optional<std::uint64_t> cancel_target(const std::string& frame) {
+  if (!has_prefix(frame, "\x94\xa6" "cancel")) return std::nullopt;
+  try {
+    msgpack::object_handle h = detail::parse_exactly(frame, typeid(void));
+    const object& o = h.get();
+    if (o.type != msgpack::type::ARRAY || o.via.array.size != 4) return std::nullopt;
+    return codec<std::uint64_t>::decode(o.via.array.ptr[1]);
+  } catch (const std::exception&) {
+    return std::nullopt;  // handled as a request, which answers the error
+  }
+}
 
 struct entry {
   std::shared_ptr<referent> obj;
@@ -159,45 +201,85 @@ class server {
     } catch (const std::exception&) {
       co_return;  // the handshake failed: nothing was read beyond it
     }
+    inbox in;
     for (;;) {
       std::string msg;
-      try {
-        // The client sends its next request only after our reply: wait for
-        // it rather than try a read that finds nothing, a system call per
-        // request (poll_async returns at once when bytes are buffered).
-        co_await conn.poll_async(std::nullopt);
-        msg = co_await conn.recv_bytes_async(manager_max_message);
-      } catch (const std::exception&) {
-        co_return;  // the client left, or sent a frame over the limit
+      bool skip = false;  // cancelled before it started: answered as such
+      if (!in.ahead.empty()) {
+        msg = std::move(in.ahead.front().frame);
+        skip = in.ahead.front().cancelled;
+        in.current = in.ahead.front().seq;
+        in.ahead.pop_front();
+      } else {
+        // Requests already buffered are answered together, in one write;
+        // the replies go before the server waits for more.
+        if (!in.owed.empty() && !conn.buffered() && !co_await flush(conn, in)) co_return;
+        bool left = false;
+        try {
+          // The client sends its next request only after our reply: wait for
+          // it rather than try a read that finds nothing, a system call per
+          // request (poll_async returns at once when bytes are buffered).
+          co_await conn.poll_async(std::nullopt);
+          msg = co_await conn.recv_bytes_async(manager_max_message);
+        } catch (const std::exception&) {
+          left = true;  // the client left, or sent a frame over the limit
+        }
+        if (left) {
+          (void)co_await flush(conn, in);  // what it asked before
+          co_return;
+        }
+        // A cancel read here comes after its call ended: nothing to do.
+        if (cancel_target(msg)) continue;
+        if (is_unget(msg)) {
+          unget(msg, c);
+          continue;
+        }
+        in.current = in.next_seq++;
       }
       bool answer = true;
       std::string rep;
       try {
-        rep = co_await handle(msg, c, answer, conn.fileno());
+        if (skip) throw call_cancelled{};
+        rep = co_await handle(msg, c, answer, conn, in);
       } catch (const cancelled_error&) {
         throw;  // the server is stopping
       } catch (const client_left&) {
         co_return;
+      } catch (const call_cancelled&) {
+        rep = reply_writer::error(std::make_exception_ptr(
+            cancelled_error("manager: the call was cancelled by its client before it completed")));
       } catch (...) {
         rep = reply_writer::error(std::current_exception());
       }
       if (!answer) continue;
-      bool sent = true;
-      try {
-        co_await conn.send_bytes_async(std::move(rep));
-      } catch (const std::exception&) {
-        sent = false;
-      }
+      in.owed.push_back(std::move(rep));
       if (stopping_) {
+        (void)co_await flush(conn, in);
         stop_.set();
         co_return;
       }
-      if (!sent) co_return;
+      if (in.owed.size() >= kAhead && !co_await flush(conn, in)) co_return;
     }
   }
 
+  // Sends the replies owed, in one write; false if the client is gone.
+  static task<bool> flush(connection& conn, inbox& in) {
+    if (in.owed.empty()) co_return true;
+    bool sent = true;
+    try {
+      if (in.owed.size() == 1)
+        co_await conn.send_bytes_async(std::move(in.owed.front()));
+      else
+        co_await conn.send_bytes_async(std::move(in.owed));
+    } catch (const std::exception&) {
+      sent = false;
+    }
+    in.owed.clear();
+    co_return sent;
+  }
+
   // One request; `answer` false for an op that has no reply (decref).
-  task<std::string> handle(const std::string& msg, client_state& c, bool& answer, int fd) {
+  task<std::string> handle(const std::string& msg, client_state& c, bool& answer, connection& conn, inbox& in) {
     msgpack::object_handle h;
     try {
       h = detail::parse_exactly(msg, typeid(void));
@@ -223,7 +305,11 @@ class server {
       // The object may die while the call waits (its last proxy dropped by
       // another client): the call keeps it.
       const std::shared_ptr<referent> obj = find(id).obj;
-      if (!obj->call(method, args, out, c)) co_await watched(obj->call_async(std::string(method), args, out, c), fd);
+      if (!obj->call(method, args, out, c)) {
+        // The replies owed go before a call that may wait.
+        if (!in.owed.empty() && !co_await flush(conn, in)) throw client_left{};
+        co_await watched(obj->call_async(std::string(method), args, out, c), conn, in, c);
+      }
     } else if (op == "create") {
       std::shared_ptr<referent> obj = make(method, args);
       if (!obj) machinery_error("unknown typeid '" + std::string(method) + "'");
@@ -240,6 +326,8 @@ class server {
       out.set(objects_.size());
     } else if (op == "waiting_calls") {
       out.set(waiting_);
+    } else if (op == "cancel") {
+      answer = false;  // its call ended (serve_client takes the well-formed ones)
     } else if (op == "ping") {
       // connect(): one authenticated request (MG-19).
     } else if (op == "shutdown") {
@@ -265,41 +353,152 @@ class server {
 
   // A call that waits ends when its client leaves (the end of the stream on
   // its connection): a get must not take an item, nor an acquire a lock,
-  // for nobody. Python's server thread would take it and lose it. The
-  // connection is watched by a reader callback rather than by a task of
-  // its own: a call that waits costs one task, and the watch ends without
-  // a cancellation (an exception) when the call completes.
-  task<void> watched(task<void> call, int fd) {
+  // for nobody. Python's server thread would take it and lose it. It also
+  // ends when its client cancels it (a `cancel` naming it): the reply then
+  // says so. The connection is watched by a reader callback rather than by
+  // a task of its own, so a call that waits costs one task and the watch
+  // ends without a cancellation (an exception) when the call completes;
+  // only when bytes arrive does a task read ahead (read_ahead).
+  task<void> watched(task<void> call, connection& conn, inbox& in, client_state& c) {
     ++waiting_;
     event_loop& loop = get_running_loop();
-    bool gone = false;
+    watch w{*this, conn, in, c, in.current, loop.create_task(std::move(call)), std::nullopt};
     struct unwatch {
       std::size_t& n;
-      event_loop& loop;
-      int fd;
+      watch& w;
       ~unwatch() {
         --n;
-        loop.remove_reader(fd);
+        w.disarm();
       }
-    } watching{waiting_, loop, fd};
-    task<void> running = loop.create_task(std::move(call));
-    loop.add_reader(fd, [fd, running, g = &gone]() mutable {
-      char b;
-      const ssize_t r = ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-      // A request sent ahead (the client is there), or the end of the
-      // stream: nothing more to watch either way.
-      get_running_loop().remove_reader(fd);
-      if (r > 0) return;
-      *g = true;
-      running.cancel();
-    });
+    } watching{waiting_, w};
+    // Requests already buffered (pipelined behind this one) are read at
+    // once; otherwise the socket is watched (its callback runs at once if
+    // bytes are there).
+    if (conn.buffered())
+      w.start_reading();
+    else
+      w.arm();
+    std::exception_ptr failed;
+    bool ended_cancelled = false;
     try {
-      co_await running;
+      co_await w.running;
     } catch (const cancelled_error&) {
-      if (!gone) throw;
+      if (!w.gone && !w.cancelled) failed = std::current_exception();
+      ended_cancelled = true;
+    } catch (...) {
+      failed = std::current_exception();
     }
-    if (gone) throw client_left{};
+    w.done = true;
+    if (w.reader.has_value() && !w.reader->done()) {
+      // Waiting for the rest of a frame: what was read stays buffered.
+      w.reader->cancel();
+      try {
+        co_await *w.reader;
+      } catch (...) {
+      }
+    }
+    if (failed) std::rethrow_exception(failed);
+    if (w.gone) throw client_left{};
+    // A cancel that came after the call had completed (a get took an item)
+    // changes nothing: the reply carries the result, which the client
+    // gives back.
+    if (w.cancelled && ended_cancelled) throw call_cancelled{};
+  }
+
+  // The watch of one waiting call (watched above).
+  struct watch {
+    server& srv;
+    connection& conn;
+    inbox& in;
+    client_state& client;
+    std::uint64_t seq;  // the waiting call's
+    task<void> running;
+    std::optional<task<void>> reader;
+    bool armed = false;
+    bool done = false;       // the call ended
+    bool gone = false;       // the client left
+    bool cancelled = false;  // the client cancelled the call
+
+    void arm() {
+      const int fd = conn.fileno();
+      armed = true;
+      get_running_loop().add_reader(fd, [this, fd]() {
+        char b;
+        const ssize_t r = ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+        disarm();
+        if (r == 0 || r < 0) {
+          client_gone();
+          return;
+        }
+        start_reading();
+      });
+    }
+    void disarm() {
+      if (!armed) return;
+      armed = false;
+      get_running_loop().remove_reader(conn.fileno());
+    }
+    void client_gone() {
+      gone = true;
+      running.cancel();
+    }
+    void start_reading() { reader = get_running_loop().create_task(read_ahead(*this)); }
+  };
+
+  // Reads the requests behind a waiting call while they are there to read:
+  // a cancel naming the waiting call cancels it, one naming a request read
+  // ahead marks it; other requests are kept, in order, for after the call.
+  // At most kAhead requests are kept; then the rest wait in the socket.
+  static task<void> read_ahead(watch& w) {
+    try {
+      for (;;) {
+        if (w.done || w.in.ahead.size() >= kAhead) co_return;
+        std::string frame = co_await w.conn.recv_bytes_async(manager_max_message);
+        if (const std::optional<std::uint64_t> t = cancel_target(frame)) {
+          if (*t == w.seq) {
+            if (!w.done) {
+              w.cancelled = true;
+              w.running.cancel();
+            }
+          } else {
+            for (ahead_frame& a : w.in.ahead)
+              if (a.seq == *t) a.cancelled = true;
+          }
+        } else if (is_unget(frame)) {
+          w.srv.unget(frame, w.client);  // now: the waiting get may be the one to take it
+        } else {
+          w.in.ahead.push_back(ahead_frame{std::move(frame), w.in.next_seq++, false});
+        }
+        if (!w.conn.buffered()) {
+          if (!w.done) w.arm();  // nothing more now: the callback starts the next read
+          co_return;
+        }
+      }
+    } catch (const cancelled_error&) {
+      throw;  // the call ended while a frame was half read: it stays buffered
+    } catch (const std::exception&) {
+      // The end of the stream, or a frame over the limit: the client is
+      // gone as far as this connection goes.
+      if (!w.done) w.client_gone();
+      else w.gone = true;
+    }
+  }
+
+  // An item a client's cancelled get took, given back (`unget`): the
+  // queue's `_unget` puts it at the head. Nothing to answer, and nothing to
+  // do if the object is gone or is no queue.
+  void unget(const std::string& frame, client_state& c) {
+    try {
+      msgpack::object_handle h = detail::parse_exactly(frame, typeid(void));
+      const object& o = h.get();
+      if (o.type != msgpack::type::ARRAY || o.via.array.size != 4) return;
+      const auto it = objects_.find(codec<std::uint64_t>::decode(o.via.array.ptr[1]));
+      if (it == objects_.end()) return;
+      reply_writer out;
+      (void)it->second.obj->call("_unget", call_args(o.via.array.ptr[3]), out, c);
+    } catch (const std::exception&) {
+    }
   }
 
   entry& find(std::uint64_t id) {

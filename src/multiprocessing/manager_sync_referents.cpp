@@ -12,6 +12,7 @@
 #include <corio/timeouts.hpp>
 
 #include <chrono>
+#include <deque>
 #include <list>
 #include <memory>
 #include <optional>
@@ -56,9 +57,9 @@ class queue_referent final : public referent {
 
   bool call(std::string_view m, const call_args& a, reply_writer& out, client_state&) override {
     if (m == "qsize") {
-      out.set(q_.qsize());
+      out.set(q_.qsize() + returned_.size());
     } else if (m == "empty") {
-      out.set(q_.empty());
+      out.set(q_.empty() && returned_.empty());
     } else if (m == "full") {
       out.set(q_.full());
     } else if (m == "put_nowait") {
@@ -66,7 +67,7 @@ class queue_referent final : public referent {
       q_.put_nowait(a.bytes(0));
     } else if (m == "get_nowait") {
       a.expect(m, 0);
-      out.set_raw(q_.get_nowait());
+      out.set_raw(take());
     } else if (m == "task_done") {
       a.expect(m, 0);
       q_.task_done();
@@ -76,9 +77,13 @@ class queue_referent final : public referent {
       // and a watch on its connection (manager_server.cpp).
       a.expect(m, 1, 3);
       q_.put_nowait(a.bytes(0));
-    } else if (m == "get" && (!block_arg(a, 0) || nonpositive(timeout_arg(a, 1)) || !q_.empty())) {
+    } else if (m == "get" &&
+               (!block_arg(a, 0) || nonpositive(timeout_arg(a, 1)) || !q_.empty() || !returned_.empty())) {
       a.expect(m, 0, 2);
-      out.set_raw(q_.get_nowait());
+      out.set_raw(take());
+    } else if (m == "_unget") {
+      a.expect(m, 1);
+      unget(a.bytes(0));
     } else {
       return false;
     }
@@ -105,10 +110,31 @@ class queue_referent final : public referent {
 
  private:
   static bool nonpositive(std::optional<double> t) { return t && *t <= 0; }
+  std::string take() {
+    if (returned_.empty()) return q_.get_nowait();
+    std::string x = std::move(returned_.front());
+    returned_.pop_front();
+    return x;
+  }
+  // `_unget`: a client gives back an item its get took after the get was
+  // cancelled (manager_client.cpp): the item goes back at the head, past
+  // maxsize if it must (it held its place), without a new unfinished task.
+  // With nothing to take in the queue, a put hands it to the first waiting
+  // getter (task_done() undoes the count the put adds); otherwise it waits
+  // in front of the queue's items.
+  void unget(std::string item) {
+    if (returned_.empty() && q_.empty() && !q_.full()) {
+      q_.put_nowait(std::move(item));
+      q_.task_done();
+    } else {
+      returned_.push_front(std::move(item));
+    }
+  }
   task<void> put(std::string item) { co_await q_.put(std::move(item)); }
   task<void> get(std::string& item) { item = co_await q_.get(); }
 
   corio::queue<std::string> q_;
+  std::deque<std::string> returned_;  // given back (unget), taken first
 };
 
 // -- locks and semaphores ------------------------------------------------------------------

@@ -9,10 +9,12 @@
 #include <corio/multiprocessing/managers.hpp>
 #include <corio/runners.hpp>
 #include <corio/ssl.hpp>
+#include <corio/timeouts.hpp>
 
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <stdexcept>
@@ -20,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+using namespace std::chrono_literals;
 namespace mp = corio::multiprocessing;
 using corio_test::mp_test;
 using corio_test::what_of;
@@ -171,6 +174,29 @@ TEST_F(mp_test, messages_of_many_tls_records_cross_in_both_forms) {
   }(d, big));
   EXPECT_EQ(d.at("awaitable"), big);
   EXPECT_EQ(corio::run(d.at_async("blocking")), big);
+}
+
+TEST_F(mp_test, over_tls_a_cancelled_get_takes_no_item_and_the_gets_behind_it_complete_in_order) {
+  auto m = started_tls_manager(tls_files::get().server);
+  auto q = m.queue<int>();
+  corio::run([](mp::queue_proxy<int> qp) -> corio::task<> {
+    // Asked on the thread's blocking connection, inside TLS too.
+    auto waiting = [&qp] {
+      return mp::detail::decode_reply<std::size_t>(
+          mp::detail::round_trip(*qp.ref(), mp::detail::encode_request("waiting_calls", 0, "")));
+    };
+    std::vector<corio::task<int>> gets;
+    for (int i = 0; i < 3; ++i) gets.push_back(corio::create_task(qp.get_async()));
+    for (int i = 0; i < 6000 && waiting() != 1; ++i) co_await corio::sleep(10ms);
+    EXPECT_EQ(waiting(), 1u);  // the first waits in the server, the others behind it
+    gets[0].cancel();
+    EXPECT_THROW(co_await gets[0], corio::cancelled_error);
+    qp.put(1);
+    qp.put(2);
+    EXPECT_EQ(co_await corio::wait_for(gets[1], 60s), 1);
+    EXPECT_EQ(co_await corio::wait_for(gets[2], 60s), 2);
+    EXPECT_EQ(co_await qp.qsize_async(), 0u);
+  }(q));
 }
 
 TEST_F(mp_test, threads_share_the_registered_client_context_each_on_its_own_connection) {

@@ -222,6 +222,25 @@ TEST(connection, a_timed_out_recv_async_leaves_the_message_for_the_next_recv) {
   }(a, b));
 }
 
+TEST(connection, messages_sent_together_arrive_as_the_same_messages_in_order) {
+  auto [a, b] = mp::pipe();
+  corio::run([](mp::connection& w, mp::connection& r) -> corio::task<> {
+    std::vector<std::string> out{"first", "", std::string(100000, 'z'), "last"};
+    const std::vector<std::string> expected = out;
+    auto t = corio::create_task(w.send_bytes_async(std::move(out)));
+    std::vector<std::string> got;
+    std::thread reader([&] {
+      for (std::size_t i = 0; i < expected.size(); ++i) got.push_back(r.recv_bytes());
+    });
+    co_await t;
+    reader.join();
+    EXPECT_EQ(got, expected);
+    co_await w.send_bytes_async(std::vector<std::string>{});  // nothing: nothing sent
+    w.send(2);
+    EXPECT_EQ(r.recv<int>(), 2);
+  }(a, b));
+}
+
 TEST(connection, a_cancelled_send_async_finishes_its_message_before_raising) {
   auto [a, b] = mp::pipe();
   const std::string payload(1 << 20, 'y');  // far more than a pipe holds

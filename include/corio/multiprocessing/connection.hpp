@@ -138,6 +138,10 @@ class connection {
   task<std::string> recv_bytes_async(std::optional<std::size_t> maxlength = std::nullopt);
   /// send_bytes() in a running loop; the task owns the bytes.
   task<void> send_bytes_async(std::string buf);
+  /// send_bytes() of each message in order, written together (one system
+  /// call where the socket takes them all) in a running loop. Not in
+  /// Python, where each send_bytes() is its own write.
+  task<void> send_bytes_async(std::vector<std::string> messages);
   /// recv<T>() in a running loop.
   template <class T>
   task<T> recv_async() {
@@ -155,6 +159,10 @@ class connection {
   }
   /// poll(timeout) in a running loop; none waits as long as needed.
   task<bool> poll_async(std::optional<duration> timeout = duration::zero());
+  /// Whether bytes already received wait to be read (what poll() answers
+  /// without a system call; false when only the fd may have more). Not in
+  /// Python.
+  bool buffered() const noexcept;
 
  private:
   friend struct detail::connection_tls;

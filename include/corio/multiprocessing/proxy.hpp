@@ -7,8 +7,9 @@
 // method call as one request and one reply (the wire protocol is in
 // docs/design.md, "Managers"). Every method has a blocking form, which uses
 // a connection owned by the calling (process, thread), opened on first use
-// (MG-05), and an awaitable form (`*_async`), which uses a connection owned
-// by the running loop's thread and never blocks the loop. Results come back
+// (MG-05), and an awaitable form (`*_async`), which never blocks the loop:
+// awaitable calls issued concurrently from one loop are pipelined on a
+// connection of the thread's (call_lane below). Results come back
 // by value (MG-06); an exception raised by the object comes back as its
 // type when the codec knows it (KeyError and IndexError as
 // std::out_of_range, ValueError as std::invalid_argument), failures of the
@@ -110,12 +111,25 @@ R decode_reply(std::string bytes) {
 // One request and its reply on the calling thread's connection to the
 // server, opened on first use.
 std::string round_trip(const proxy_ref& r, const std::string& request);
-// The same on a connection of the running loop's thread, never blocking it.
-task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::string request);
+
+// Which connection an awaitable call takes. Calls on one lane are pipelined
+// on one connection per (thread, manager address, key) and answered in
+// order, so a call the server makes wait holds up those behind it:
+// `quick` for calls that answer at once, `waits` for a queue's get and
+// join (a waiting get never holds up a put), `own` for the methods of
+// locks, conditions, events and barriers, whose owner in the server is the
+// connection (each such call has a connection to itself, as before).
+enum class call_lane : unsigned char { quick, waits, own };
+call_lane lane_of(std::string_view method) noexcept;
+
+// The same in a running loop, never blocking it, on the lane's connection
+// of the loop's thread.
+task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::string request,
+                                   call_lane lane = call_lane::quick);
 
 template <class R>
-task<R> call_async(std::shared_ptr<const proxy_ref> r, std::string request) {
-  std::string bytes = co_await round_trip_async(std::move(r), std::move(request));
+task<R> call_async(std::shared_ptr<const proxy_ref> r, std::string request, call_lane lane) {
+  std::string bytes = co_await round_trip_async(std::move(r), std::move(request), lane);
   co_return decode_reply<R>(std::move(bytes));
 }
 
@@ -155,7 +169,8 @@ class base_proxy {
   /// The same in a running loop (the arguments are encoded at the call).
   template <class R, class... A>
   task<R> call_method_async(std::string_view method, const A&... args) const {
-    return detail::call_async<R>(ref_, detail::encode_request("call", ref_->tok.id, method, args...));
+    return detail::call_async<R>(ref_, detail::encode_request("call", ref_->tok.id, method, args...),
+                                 detail::lane_of(method));
   }
 
  private:
