@@ -121,7 +121,7 @@ struct thread_conns {
   // Awaitable calls: idle connections per address; a call takes one (or
   // opens one) so that concurrent calls on the loop never share one.
   std::unordered_map<std::string, std::vector<cached_conn>> idle;
-  // Awaitable calls on the quick and waits lanes: by connection key and lane.
+  // Awaitable calls on the quick, waits and puts lanes: by connection key and lane.
   std::unordered_map<std::string, std::shared_ptr<pipe_conn>> pipes;
   ~thread_conns();
 };
@@ -471,9 +471,10 @@ bool calls_get(std::string_view request) noexcept {
   return request.size() >= i + 4 && request.substr(i, 4) == "\xa3get";
 }
 
-// A call on the waits lane cancelled while it waited for its reply. Sent
-// already: a cancel goes right behind it, so that the server ends the call
-// (a get waiting for an item takes none), and its slot stays for the reply;
+// A call on the waits or puts lane cancelled while it waited for its
+// reply. Sent already: a cancel goes right behind it, so that the server
+// ends the call (a get waiting for an item takes none, a put waiting for
+// room puts nothing), and its slot stays for the reply;
 // if the server's get took an item before the cancel came, the reply
 // carries it and it goes back (pipe_reader). Answered already (the reply
 // came as the cancel did): an item goes back now. Not sent yet: the writer
@@ -504,6 +505,7 @@ void cancelled_waiting(const std::shared_ptr<pipe_conn>& p, std::uint64_t call, 
 
 call_lane lane_of(std::string_view m) noexcept {
   if (m == "get" || m == "join") return call_lane::waits;
+  if (m == "put") return call_lane::puts;
   if (m == "acquire" || m == "release" || m == "wait" || m == "wait_for" || m == "notify" || m == "notify_all" ||
       m == "__enter__" || m == "__exit__")
     return call_lane::own;
@@ -515,7 +517,7 @@ task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::stri
   event_loop& loop = get_running_loop();
   auto& pipes = conns().pipes;
   std::string key = r->conn_key;
-  key += lane == call_lane::waits ? 'w' : 'q';
+  key += lane == call_lane::waits ? 'w' : lane == call_lane::puts ? 'p' : 'q';
   std::shared_ptr<pipe_conn> p;
   if (const auto it = pipes.find(key); it != pipes.end()) {
     p = it->second;
@@ -540,7 +542,7 @@ task<std::string> round_trip_async(std::shared_ptr<const proxy_ref> r, std::stri
   const bool gets = lane == call_lane::waits && calls_get(request);
   p->queued.push_back(pipe_request{std::move(request), f, call, false});
   start_writer(p);
-  if (lane != call_lane::waits) co_return co_await std::move(f);
+  if (lane == call_lane::quick) co_return co_await std::move(f);
   try {
     co_return std::move(co_await f);
   } catch (const cancelled_error&) {

@@ -116,10 +116,14 @@ std::string round_trip(const proxy_ref& r, const std::string& request);
 // on one connection per (thread, manager address, key) and answered in
 // order, so a call the server makes wait holds up those behind it:
 // `quick` for calls that answer at once, `waits` for a queue's get and
-// join (a waiting get never holds up a put), `own` for the methods of
+// join (a waiting get never holds up a put), `puts` for a queue's put
+// (one waiting for room on a full queue holds up only the puts behind it,
+// never a get_nowait that would make the room), `own` for the methods of
 // locks, conditions, events and barriers, whose owner in the server is the
-// connection (each such call has a connection to itself, as before).
-enum class call_lane : unsigned char { quick, waits, own };
+// connection (each such call has a connection to itself, as before). A
+// call on `waits` or `puts` cancelled after its request went out is
+// cancelled in the server too.
+enum class call_lane : unsigned char { quick, waits, puts, own };
 call_lane lane_of(std::string_view method) noexcept;
 
 // The same in a running loop, never blocking it, on the lane's connection
