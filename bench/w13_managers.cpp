@@ -19,12 +19,16 @@
 //                  calls are pipelined on one connection per lane.
 //   --mode rtt     W13b latency: the same, one task at a time (put, wait for
 //                  its result), N round trips (default 10,000).
+//   --mode rtt-pipelined  the same with awaitable calls: the master sends
+//                  the put and the get of a task together, and each worker
+//                  keeps one get outstanding and sends its result's put
+//                  with its next get.
 //
 // `--pin cpu0` runs every process on CPU 0 (the children inherit it), as
 // `taskset -c 0` would: on this VM waking a process on the other, idle
 // vCPU costs more than the software does.
 //
-// Usage: w13_managers [--mode dict|queue|pipelined|rtt] [N] [--pin cpu0]
+// Usage: w13_managers [--mode dict|queue|pipelined|rtt|rtt-pipelined] [N] [--pin cpu0]
 #include "ipc_util.hpp"
 #include "proc_stat.hpp"
 
@@ -100,10 +104,11 @@ corio::task<void> bound(std::deque<corio::task<T>>& calls) {
   }
 }
 
-corio::task<void> pipelined_worker(mp::queue_proxy<std::int64_t> tasks, mp::queue_proxy<result> results) {
+corio::task<void> pipelined_worker(mp::queue_proxy<std::int64_t> tasks, mp::queue_proxy<result> results,
+                                   std::size_t window) {
   std::deque<corio::task<std::int64_t>> gets;
   std::deque<corio::task<void>> puts;
-  for (std::size_t i = 0; i < kWindow; ++i) gets.push_back(corio::create_task(tasks.get_async()));
+  for (std::size_t i = 0; i < window; ++i) gets.push_back(corio::create_task(tasks.get_async()));
   bool stopping = false;
   while (!gets.empty()) {
     const std::int64_t t = co_await gets.front();
@@ -119,12 +124,12 @@ corio::task<void> pipelined_worker(mp::queue_proxy<std::int64_t> tasks, mp::queu
   for (auto& p : puts) co_await p;
 }
 
-void worker_pipelined(mp::address address) {
+void worker_pipelined(mp::address address, std::size_t window) {
   mp::base_manager m(address, kAuthkey);
   m.connect();
   auto tasks = m.make<mp::queue_proxy<std::int64_t>>("get_task_queue");
   auto results = m.make<mp::queue_proxy<result>>("get_result_queue");
-  corio::run(pipelined_worker(tasks, results));
+  corio::run(pipelined_worker(tasks, results, window));
 }
 
 corio::task<void> pipelined_puts(mp::queue_proxy<std::int64_t> tasks, std::int64_t n) {
@@ -154,6 +159,18 @@ corio::task<std::int64_t> pipelined_master(mp::queue_proxy<std::int64_t> tasks, 
   co_return sum;
 }
 
+// One task at a time, its put and the get of its result sent together.
+corio::task<std::int64_t> pipelined_round_trips(mp::queue_proxy<std::int64_t> tasks, mp::queue_proxy<result> results,
+                                                std::int64_t n) {
+  std::int64_t sum = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    auto put = corio::create_task(tasks.put_async(i));
+    sum += (co_await results.get_async()).second;
+    co_await put;
+  }
+  co_return sum;
+}
+
 void run_queue(std::int64_t n, bool rtt, bool pipelined = false) {
   mp::base_manager m(mp::address("127.0.0.1", 0), kAuthkey);
   m.register_queue("get_task_queue");
@@ -162,7 +179,14 @@ void run_queue(std::int64_t n, bool rtt, bool pipelined = false) {
   auto tasks = m.make<mp::queue_proxy<std::int64_t>>("get_task_queue");
   auto results = m.make<mp::queue_proxy<result>>("get_result_queue");
   std::deque<mp::process> ws;  // a process does not move
-  for (int i = 0; i < 2; ++i) ws.emplace_back(pipelined ? worker_pipelined : worker, m.address());
+  // Gets each pipelined worker keeps outstanding.
+  const std::size_t window = rtt ? 1 : kWindow;
+  for (int i = 0; i < 2; ++i) {
+    if (pipelined)
+      ws.emplace_back(worker_pipelined, m.address(), window);
+    else
+      ws.emplace_back(worker, m.address());
+  }
   for (auto& w : ws) w.start();
   // Both workers connected and waiting before the clock starts.
   tasks.put(0);
@@ -175,7 +199,9 @@ void run_queue(std::int64_t n, bool rtt, bool pipelined = false) {
   for (auto& w : ws) w0 += bench::cpu_of(*w.pid());
   bench::stopwatch sw;
   std::int64_t sum = 0;
-  if (pipelined) {
+  if (pipelined && rtt) {
+    sum = corio::run(pipelined_round_trips(tasks, results, n));
+  } else if (pipelined) {
     sum = corio::run(pipelined_master(tasks, results, n));
   } else if (rtt) {
     for (std::int64_t i = 0; i < n; ++i) {
@@ -193,8 +219,8 @@ void run_queue(std::int64_t n, bool rtt, bool pipelined = false) {
   std::int64_t want = 0;
   for (std::int64_t i = 0; i < n; ++i) want += i * i;
   bench::check(sum == want, "every task's square came back once");
-  // A pipelined worker has up to kWindow gets outstanding, each takes a stop.
-  const std::size_t stops = ws.size() * (pipelined ? kWindow : 1);
+  // A pipelined worker has up to `window` gets outstanding, each takes a stop.
+  const std::size_t stops = ws.size() * (pipelined ? window : 1);
   for (std::size_t i = 0; i < stops; ++i) tasks.put(-1);
   for (auto& w : ws) {
     w.join();
@@ -208,7 +234,7 @@ void run_queue(std::int64_t n, bool rtt, bool pipelined = false) {
   } else {
     line.num("items_per_s", double(n) / wall).num("us_per_item", wall * 1e6 / double(n));
   }
-  if (pipelined) line.num("window", std::int64_t{kWindow});
+  if (pipelined) line.num("window", static_cast<std::int64_t>(window));
   line.num("wall_s", wall)
       .num("master_cpu_s", cpu)
       .num("server_cpu_s", server_cpu)
@@ -230,13 +256,13 @@ int main(int argc, char** argv) {
       rest.push_back(argv[i]);
     }
   }
-  bench::check(mode == "dict" || mode == "queue" || mode == "pipelined" || mode == "rtt",
-               "--mode is dict, queue, pipelined or rtt");
+  bench::check(mode == "dict" || mode == "queue" || mode == "pipelined" || mode == "rtt" || mode == "rtt-pipelined",
+               "--mode is dict, queue, pipelined, rtt or rtt-pipelined");
   const std::int64_t n =
-      bench::parse_ipc_args(static_cast<int>(rest.size()), rest.data(), mode == "rtt" ? 10'000 : 100'000).n;
+      bench::parse_ipc_args(static_cast<int>(rest.size()), rest.data(), mode.starts_with("rtt") ? 10'000 : 100'000).n;
   if (mode == "dict") {
     run_dict(n);
   } else {
-    run_queue(n, mode == "rtt", mode == "pipelined");
+    run_queue(n, mode.starts_with("rtt"), mode == "pipelined" || mode == "rtt-pipelined");
   }
 }
