@@ -5,6 +5,7 @@
 // request: the server ends the get, which takes nothing; and if the get
 // took an item before the cancel reached the server, the client gives the
 // item back at the head of the queue, without a new unfinished task.
+#include "manager_util.hpp"
 #include "multiprocessing_util.hpp"
 
 #include <corio/multiprocessing/managers.hpp>
@@ -21,23 +22,11 @@
 using namespace std::chrono_literals;
 namespace mp = corio::multiprocessing;
 using corio_test::mp_test;
+using corio_test::until_waiting;
 
 namespace {
 
 mp::sync_manager tcp_manager() { return mp::sync_manager(mp::address("127.0.0.1", 0), std::string("cancelled")); }
-
-// The number of calls waiting in the server, through a connection of its own.
-std::size_t waiting_calls(mp::connection& c) {
-  c.send_bytes(mp::detail::encode_request("waiting_calls", 0, ""));
-  if (!c.poll(60s)) throw std::runtime_error("no reply to waiting_calls");
-  return mp::detail::decode_reply<std::size_t>(c.recv_bytes());
-}
-
-// Until `n` calls wait in the server (bounded: about a minute).
-corio::task<void> until_waiting(mp::connection& probe, std::size_t n) {
-  for (int i = 0; i < 6000 && waiting_calls(probe) != n; ++i) co_await corio::sleep(10ms);
-  EXPECT_EQ(waiting_calls(probe), n);
-}
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 // it, the get_nowait that would have made the room included (a deadlock),
 // and a put cancelled while it waited still put its item later. Puts now
 // have a lane of their own, and a cancelled one is cancelled in the server.
+#include "manager_util.hpp"
 #include "multiprocessing_util.hpp"
 
 #include <corio/multiprocessing/managers.hpp>
@@ -19,23 +20,11 @@
 using namespace std::chrono_literals;
 namespace mp = corio::multiprocessing;
 using corio_test::mp_test;
+using corio_test::until_waiting;
 
 namespace {
 
 const std::string kKey = "full queue";
-
-// The number of calls waiting in the server, through a connection of its own.
-std::size_t waiting_calls(mp::connection& c) {
-  c.send_bytes(mp::detail::encode_request("waiting_calls", 0, ""));
-  if (!c.poll(60s)) throw std::runtime_error("no reply to waiting_calls");
-  return mp::detail::decode_reply<std::size_t>(c.recv_bytes());
-}
-
-// Until `n` calls wait in the server (bounded: about a minute).
-corio::task<void> until_waiting(mp::connection& probe, std::size_t n) {
-  for (int i = 0; i < 6000 && waiting_calls(probe) != n; ++i) co_await corio::sleep(10ms);
-  EXPECT_EQ(waiting_calls(probe), n);
-}
 
 }  // namespace
 

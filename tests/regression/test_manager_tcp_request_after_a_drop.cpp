@@ -3,6 +3,7 @@
 // and Nagle's algorithm held that request back until the server's
 // delayed acknowledgement came (about 40 ms per drop). The client's
 // connections to a manager send at once (TCP_NODELAY).
+#include "manager_util.hpp"
 #include "multiprocessing_util.hpp"
 
 #include <corio/multiprocessing/managers.hpp>
@@ -10,13 +11,9 @@
 
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -29,23 +26,12 @@ namespace {
 // 127.0.0.1:port.
 std::vector<int> no_delay_of_connections_to(std::uint16_t port) {
   std::vector<int> out;
-  DIR* d = ::opendir("/proc/self/fd");
-  if (d == nullptr) throw std::runtime_error("cannot list /proc/self/fd");
-  while (const dirent* e = ::readdir(d)) {
-    char* end = nullptr;
-    const long fd = std::strtol(e->d_name, &end, 10);
-    if (end == e->d_name || *end != '\0' || fd == ::dirfd(d)) continue;
-    sockaddr_in peer{};
-    socklen_t len = sizeof peer;
-    if (::getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &len) != 0 ||
-        peer.sin_family != AF_INET || ntohs(peer.sin_port) != port)
-      continue;
+  for (const int fd : corio_test::sockets_connected_to(port)) {
     int v = -1;
     socklen_t vl = sizeof v;
-    if (::getsockopt(static_cast<int>(fd), IPPROTO_TCP, TCP_NODELAY, &v, &vl) != 0) v = -1;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &vl) != 0) v = -1;
     out.push_back(v);
   }
-  ::closedir(d);
   return out;
 }
 

@@ -4,6 +4,7 @@
 // order; a call cancelled before its request went out is dropped, a get
 // cancelled after takes no item; a lost connection fails
 // every call pending on it, naming the manager's address.
+#include "manager_util.hpp"
 #include "multiprocessing_util.hpp"
 
 #include <corio/multiprocessing/managers.hpp>
@@ -12,14 +13,9 @@
 
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,38 +23,16 @@
 using namespace std::chrono_literals;
 namespace mp = corio::multiprocessing;
 using corio_test::mp_test;
+using corio_test::waiting_calls;
 
 namespace {
 
 constexpr int kCalls = 200;
 
 // How many of this process's sockets are connected to 127.0.0.1:port.
-std::size_t connections_to(std::uint16_t port) {
-  std::size_t n = 0;
-  DIR* d = ::opendir("/proc/self/fd");
-  if (d == nullptr) throw std::runtime_error("cannot list /proc/self/fd");
-  while (const dirent* e = ::readdir(d)) {
-    char* end = nullptr;
-    const long fd = std::strtol(e->d_name, &end, 10);
-    if (end == e->d_name || *end != '\0' || fd == ::dirfd(d)) continue;
-    sockaddr_in peer{};
-    socklen_t len = sizeof peer;
-    if (::getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &len) == 0 &&
-        peer.sin_family == AF_INET && ntohs(peer.sin_port) == port)
-      ++n;
-  }
-  ::closedir(d);
-  return n;
-}
+std::size_t connections_to(std::uint16_t port) { return corio_test::sockets_connected_to(port).size(); }
 
 mp::sync_manager tcp_manager() { return mp::sync_manager(mp::address("127.0.0.1", 0), std::string("pipelined")); }
-
-// The number of calls waiting in the server, through a connection of its own.
-std::size_t waiting_calls(mp::connection& c) {
-  c.send_bytes(mp::detail::encode_request("waiting_calls", 0, ""));
-  if (!c.poll(60s)) throw std::runtime_error("no reply to waiting_calls");
-  return mp::detail::decode_reply<std::size_t>(c.recv_bytes());
-}
 
 }  // namespace
 
